@@ -1,0 +1,151 @@
+/**
+ * Eddy's configuration: one validated object built from defaults, an optional YAML/JSON file
+ * and `EDDY_*` environment variables (in that order; later wins). Every process reads it the
+ * same way, so `eddy up`, the tests and the production entry points agree on where things are.
+ *
+ * When `kafka.brokers` / `nats.url` are set (file or `EDDY_KAFKA_BROKERS` / `EDDY_NATS_URL`),
+ * Eddy uses those servers and starts nothing locally.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const port = z.number().int().min(1).max(65535);
+
+export const configSchema = z
+  .object({
+    kafka: z
+      .object({
+        /** Existing brokers to use. Absent: the local stack's broker (started on demand). */
+        brokers: z.array(z.string().min(1)).min(1).optional(),
+        clientId: z.string().min(1).default('eddy'),
+      })
+      .strict()
+      .default({ clientId: 'eddy' }),
+    nats: z
+      .object({
+        /** Existing NATS server to use. Absent: the local stack's server. */
+        url: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    local: z
+      .object({
+        /** Address every locally started server binds to. Loopback unless you mean otherwise. */
+        host: z.string().min(1).default('127.0.0.1'),
+        kafkaPort: port.default(19092),
+        kafkaControllerPort: port.default(19093),
+        natsPort: port.default(14222),
+        kafkaHeapMb: z.number().int().min(128).max(512).default(512),
+        /** Downloaded jars and binaries, shared by every checkout. */
+        cacheDir: z.string().min(1).default(join(homedir(), '.cache', 'eddy')),
+        /** Data, logs and pid files of the local servers. */
+        stateDir: z.string().min(1).default(join(homedir(), '.cache', 'eddy', 'local')),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type EddyConfig = z.infer<typeof configSchema>;
+
+/** Names of the environment variables Eddy reads, for docs and error messages. */
+export const envVars = {
+  config: 'EDDY_CONFIG',
+  kafkaBrokers: 'EDDY_KAFKA_BROKERS',
+  natsUrl: 'EDDY_NATS_URL',
+  kafkaPort: 'EDDY_KAFKA_PORT',
+  natsPort: 'EDDY_NATS_PORT',
+  cacheDir: 'EDDY_CACHE_DIR',
+  stateDir: 'EDDY_STATE_DIR',
+} as const;
+
+export interface LoadConfigOptions {
+  /** Path of a YAML or JSON config file. Default: `$EDDY_CONFIG`, else `./eddy.config.yaml` if present. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): EddyConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file ?? env[envVars.config] ?? defaultConfigFile(cwd);
+  const raw = file === undefined ? {} : readConfigFile(resolve(cwd, file));
+  applyEnv(raw, env);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    const source = file === undefined ? 'environment' : `${file} or environment`;
+    throw new ConfigError(`invalid config (${source}): '${where}': ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+function defaultConfigFile(cwd: string): string | undefined {
+  const candidate = join(cwd, 'eddy.config.yaml');
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  const value: unknown = parseYaml(text);
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`config file ${path}: the top level must be a mapping`);
+  }
+  return value as Record<string, unknown>;
+}
+
+type Section = Record<string, unknown>;
+
+function section(raw: Record<string, unknown>, name: string): Section {
+  const existing = raw[name];
+  if (existing !== undefined && (typeof existing !== 'object' || existing === null)) {
+    throw new ConfigError(`config: '${name}' must be a mapping`);
+  }
+  const value = (existing ?? {}) as Section;
+  raw[name] = value;
+  return value;
+}
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const brokers = env[envVars.kafkaBrokers];
+  if (brokers !== undefined && brokers.trim() !== '') {
+    section(raw, 'kafka').brokers = brokers.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  }
+  const natsUrl = env[envVars.natsUrl];
+  if (natsUrl !== undefined && natsUrl.trim() !== '') section(raw, 'nats').url = natsUrl.trim();
+  const local = (key: string, variable: string, asNumber: boolean): void => {
+    const value = env[variable];
+    if (value === undefined || value === '') return;
+    const parsed = asNumber ? Number(value) : value;
+    if (asNumber && !Number.isInteger(parsed)) {
+      throw new ConfigError(`${variable}='${value}': expected an integer port`);
+    }
+    section(raw, 'local')[key] = parsed;
+  };
+  local('kafkaPort', envVars.kafkaPort, true);
+  local('natsPort', envVars.natsPort, true);
+  local('cacheDir', envVars.cacheDir, false);
+  local('stateDir', envVars.stateDir, false);
+}
+
+/** Brokers Eddy talks to: the configured ones, or the local stack's. */
+export function kafkaBrokers(config: EddyConfig): string[] {
+  return config.kafka.brokers ?? [`${config.local.host}:${config.local.kafkaPort}`];
+}
+
+/** NATS server Eddy talks to: the configured one, or the local stack's. */
+export function natsUrl(config: EddyConfig): string {
+  return config.nats.url ?? `nats://${config.local.host}:${config.local.natsPort}`;
+}

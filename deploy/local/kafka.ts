@@ -1,0 +1,180 @@
+/**
+ * A real Apache Kafka broker for local runs and tests: KRaft, one node acting as broker and
+ * controller, jars resolved from Maven Central by Maven into a cache outside the repository
+ * (no Docker, no tarball). Listens on loopback; the heap stays within 512 MB.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import type { EddyConfig } from '../../common/config.ts';
+import type { Logger } from '../../common/logger.ts';
+import { isPortOpen, livePid, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
+
+export const kafkaVersion = '3.9.1';
+const pomFile = fileURLToPath(new URL('./kafka/pom.xml', import.meta.url));
+const readyTimeoutMs = 90_000;
+
+interface KafkaPaths {
+  libs: string;
+  dir: string;
+  data: string;
+  properties: string;
+  log4j: string;
+  pidFile: string;
+  logFile: string;
+}
+
+function paths(config: EddyConfig): KafkaPaths {
+  const dir = join(config.local.stateDir, 'kafka');
+  return {
+    libs: join(config.local.cacheDir, `kafka-${kafkaVersion}`, 'libs'),
+    dir,
+    data: join(dir, 'data'),
+    properties: join(dir, 'server.properties'),
+    log4j: join(dir, 'log4j.properties'),
+    pidFile: join(dir, 'kafka.pid'),
+    logFile: join(dir, 'kafka.log'),
+  };
+}
+
+/** Fetches the broker's jars with Maven unless they are cached already. */
+export function installKafka(config: EddyConfig, logger: Logger): string {
+  const { libs } = paths(config);
+  if (existsSync(libs)) return libs;
+  requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
+  const mvn = requireCommand('mvn', 'install Apache Maven (Debian: apt-get install maven) to fetch the Kafka jars.');
+  logger.info({ version: kafkaVersion, libs }, 'fetching Kafka jars from Maven Central (first run only)');
+  const staging = `${libs}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  runOrThrow('mvn dependency:copy-dependencies (Kafka jars)', mvn, [
+    '-q', '-B', '-f', pomFile, 'dependency:copy-dependencies',
+    '-DincludeScope=runtime', `-DoutputDirectory=${staging}`,
+  ]);
+  renameSync(staging, libs);
+  return libs;
+}
+
+function serverProperties(config: EddyConfig, p: KafkaPaths): string {
+  const { host, kafkaPort, kafkaControllerPort } = config.local;
+  return [
+    '# Written by deploy/local/kafka.ts on every start; edit that file, not this one.',
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@${host}:${kafkaControllerPort}`,
+    `listeners=PLAINTEXT://${host}:${kafkaPort},CONTROLLER://${host}:${kafkaControllerPort}`,
+    `advertised.listeners=PLAINTEXT://${host}:${kafkaPort}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `log.dirs=${p.data}`,
+    // One node: every internal topic has one replica, or transactions and groups never start.
+    'offsets.topic.replication.factor=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'default.replication.factor=1',
+    'min.insync.replicas=1',
+    // Fewer internal partitions: the first transaction and group start in a second, not ten.
+    'offsets.topic.num.partitions=8',
+    'transaction.state.log.num.partitions=8',
+    'group.initial.rebalance.delay.ms=0',
+    // Topics are created on purpose (the generator and jobs do), so a typo fails loudly.
+    'auto.create.topics.enable=false',
+    'num.partitions=12',
+    'log.retention.hours=24',
+    'log.segment.bytes=268435456',
+    '',
+  ].join('\n');
+}
+
+const log4jProperties = [
+  'log4j.rootLogger=INFO, stdout',
+  'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+  'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+  'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+  'log4j.logger.kafka=INFO',
+  'log4j.logger.org.apache.kafka=INFO',
+  'log4j.logger.state.change.logger=WARN',
+  'log4j.logger.kafka.request.logger=WARN',
+  '',
+].join('\n');
+
+/** A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
+function newClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function javaArgs(config: EddyConfig, p: KafkaPaths, mainClass: string, rest: string[]): string[] {
+  return [
+    `-Xms128m`, `-Xmx${config.local.kafkaHeapMb}m`,
+    '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${p.log4j}`,
+    `-Dkafka.logs.dir=${p.dir}`,
+    '-cp', join(p.libs, '*'),
+    mainClass, ...rest,
+  ];
+}
+
+/** True if the broker answers metadata requests with itself as a live broker. */
+export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
+  const admin = new Kafka({ brokers, clientId: 'eddy-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export type StartOutcome = 'started' | 'reused';
+
+/** Starts the local broker unless ours is already running, and waits until it answers. */
+export async function startKafka(config: EddyConfig, logger: Logger): Promise<StartOutcome> {
+  const p = paths(config);
+  const { host, kafkaPort, kafkaControllerPort } = config.local;
+  const brokers = [`${host}:${kafkaPort}`];
+  const running = livePid(p.pidFile);
+  if (running !== undefined) {
+    await waitUntil('Kafka', () => kafkaAnswers(brokers), { timeoutMs: readyTimeoutMs, pid: running, logFile: p.logFile });
+    return 'reused';
+  }
+  for (const port of [kafkaPort, kafkaControllerPort]) {
+    if (await isPortOpen(host, port)) {
+      throw new Error(
+        `port ${host}:${port} is in use by a process Eddy did not start: set EDDY_KAFKA_BROKERS to use an existing Kafka, or EDDY_KAFKA_PORT (and local.kafkaControllerPort) to pick free ports`,
+      );
+    }
+  }
+  const java = requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
+  installKafka(config, logger);
+  mkdirSync(p.data, { recursive: true });
+  writeFileSync(p.properties, serverProperties(config, p));
+  writeFileSync(p.log4j, log4jProperties);
+  if (!existsSync(join(p.data, 'meta.properties'))) {
+    runOrThrow('Kafka storage format', java, javaArgs(config, p, 'kafka.tools.StorageTool', [
+      'format', '-t', newClusterId(), '-c', p.properties, '--ignore-formatted',
+    ]));
+  }
+  const pid = startDaemon({ name: 'kafka', command: java, args: javaArgs(config, p, 'kafka.Kafka', [p.properties]), pidFile: p.pidFile, logFile: p.logFile });
+  logger.info({ serverPid: pid, brokers, log: p.logFile }, 'starting Kafka');
+  await waitUntil('Kafka', () => kafkaAnswers(brokers), { timeoutMs: readyTimeoutMs, pid, logFile: p.logFile });
+  return 'started';
+}
+
+/** Stops the local broker if it runs; true if there was one to stop. */
+export function stopKafka(config: EddyConfig): Promise<boolean> {
+  return stopDaemon(paths(config).pidFile, 30_000);
+}
+
+export function kafkaPid(config: EddyConfig): number | undefined {
+  return livePid(paths(config).pidFile);
+}
+
+export function kafkaLogFile(config: EddyConfig): string {
+  return paths(config).logFile;
+}

@@ -1,0 +1,76 @@
+/**
+ * The local stack: the real servers Eddy needs (Kafka, NATS), started on demand and shared by
+ * `npm start`, `npm test` and `eddy stack`. Servers the config points elsewhere
+ * (`EDDY_KAFKA_BROKERS`, `EDDY_NATS_URL`) are used as they are and never started here.
+ */
+import { kafkaBrokers, natsUrl, type EddyConfig } from '../../common/config.ts';
+import type { Logger } from '../../common/logger.ts';
+import { kafkaAnswers, kafkaPid, startKafka, stopKafka, type StartOutcome } from './kafka.ts';
+import { natsAnswers, natsPid, startNats, stopNats } from './nats.ts';
+
+export type ServerName = 'kafka' | 'nats';
+export type ServerOutcome = StartOutcome | 'external';
+
+export interface LocalStack {
+  brokers: string[];
+  natsUrl: string;
+  outcome: Record<ServerName, ServerOutcome>;
+  /** Stops the servers this call started (not reused or external ones). Idempotent. */
+  stopStarted(): Promise<void>;
+}
+
+/** Makes sure Kafka and NATS answer, starting local ones where none is configured. */
+export async function ensureLocalStack(config: EddyConfig, logger: Logger): Promise<LocalStack> {
+  const outcome: Record<ServerName, ServerOutcome> = { kafka: 'external', nats: 'external' };
+  const stack: LocalStack = {
+    brokers: kafkaBrokers(config),
+    natsUrl: natsUrl(config),
+    outcome,
+    stopStarted: async () => {
+      if (outcome.kafka === 'started') await stopKafka(config);
+      if (outcome.nats === 'started') await stopNats(config);
+      outcome.kafka = outcome.kafka === 'started' ? 'external' : outcome.kafka;
+      outcome.nats = outcome.nats === 'started' ? 'external' : outcome.nats;
+    },
+  };
+  try {
+    // NATS first: it starts in milliseconds, Kafka's JVM takes seconds.
+    if (config.nats.url === undefined) outcome.nats = await startNats(config, logger);
+    else await requireAnswer('NATS', stack.natsUrl, () => natsAnswers(stack.natsUrl));
+    if (config.kafka.brokers === undefined) outcome.kafka = await startKafka(config, logger);
+    else await requireAnswer('Kafka', stack.brokers.join(','), () => kafkaAnswers(stack.brokers));
+  } catch (err) {
+    await stack.stopStarted();
+    throw err;
+  }
+  return stack;
+}
+
+async function requireAnswer(what: string, where: string, check: () => Promise<boolean>): Promise<void> {
+  if (!(await check())) throw new Error(`${what} at ${where} (from the config) does not answer`);
+}
+
+/** Stops the local servers whoever started them. Idempotent. */
+export async function stopLocalStack(config: EddyConfig): Promise<ServerName[]> {
+  const stopped: ServerName[] = [];
+  if (await stopKafka(config)) stopped.push('kafka');
+  if (await stopNats(config)) stopped.push('nats');
+  return stopped;
+}
+
+export interface ServerStatus {
+  name: ServerName;
+  address: string;
+  pid: number | undefined;
+  external: boolean;
+  answers: boolean;
+}
+
+export async function localStackStatus(config: EddyConfig): Promise<ServerStatus[]> {
+  const brokers = kafkaBrokers(config);
+  const url = natsUrl(config);
+  return [
+    { name: 'kafka', address: brokers.join(','), pid: kafkaPid(config), external: config.kafka.brokers !== undefined, answers: await kafkaAnswers(brokers) },
+    { name: 'nats', address: url, pid: natsPid(config), external: config.nats.url !== undefined, answers: await natsAnswers(url) },
+  ];
+}
