@@ -1,0 +1,27 @@
+/**
+ * `eddy`: the one command line for Eddy. Commands live in their own files; this file only
+ * assembles them and turns the errors a user can fix (config, missing tools) into one line
+ * instead of a stack trace.
+ */
+import { Command } from 'commander';
+import { ConfigError, MissingPrerequisiteError } from '../common/errors.ts';
+import { generateCommand } from './generate-command.ts';
+import { stackCommand } from './stack-command.ts';
+import { startCommand } from './start-command.ts';
+
+const program = new Command('eddy')
+  .description('Eddy: a distributed, exactly-once stream processor for CDC and event streams')
+  .showHelpAfterError()
+  .addCommand(startCommand())
+  .addCommand(stackCommand())
+  .addCommand(generateCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof MissingPrerequisiteError) {
+    console.error(`eddy: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}
