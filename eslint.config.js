@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', '.eddy/', 'loadtest/k6/', 'bin/eddy.js', '**/*.generated.*'] },
+  { ignores: ['scratch/', 'node_modules/', 'coverage/', '.eddy/', 'loadtest/k6/', 'bin/eddy.js', '**/*.generated.*', 'proto/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js', 'vitest.config.ts'],
+    files: ['**/*.js', '**/*.mjs', 'vitest.config.ts'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { ConfigError, MissingPrerequisiteError } from '../common/errors.ts';
+import { runCleanups } from './cleanup.ts';
 import { generateCommand } from './generate-command.ts';
 import { stackCommand } from './stack-command.ts';
 import { startCommand } from './start-command.ts';
@@ -21,7 +22,10 @@ try {
 } catch (err) {
   if (err instanceof ConfigError || err instanceof MissingPrerequisiteError) {
     console.error(`eddy: ${err.message}`);
-    process.exit(2);
+    process.exitCode = 2;
+  } else {
+    throw err;
   }
-  throw err;
+} finally {
+  await runCleanups();
 }
