@@ -37,7 +37,8 @@ export const configSchema = z
         /** Address every locally started server binds to. Loopback unless you mean otherwise. */
         host: z.string().min(1).default('127.0.0.1'),
         kafkaPort: port.default(19092),
-        kafkaControllerPort: port.default(19093),
+        /** KRaft controller listener; default: kafkaPort + 1. */
+        kafkaControllerPort: port.optional(),
         natsPort: port.default(14222),
         kafkaHeapMb: z.number().int().min(128).max(512).default(512),
         /** Downloaded jars and binaries, shared by every checkout. */
@@ -46,7 +47,8 @@ export const configSchema = z
         stateDir: z.string().min(1).default(join(homedir(), '.cache', 'eddy', 'local')),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .transform((local) => ({ ...local, kafkaControllerPort: local.kafkaControllerPort ?? local.kafkaPort + 1 })),
   })
   .strict();
 

@@ -146,7 +146,7 @@ export async function startKafka(config: EddyConfig, logger: Logger): Promise<St
   for (const port of [kafkaPort, kafkaControllerPort]) {
     if (await isPortOpen(host, port)) {
       throw new Error(
-        `port ${host}:${port} is in use by a process Eddy did not start: set EDDY_KAFKA_BROKERS to use an existing Kafka, or EDDY_KAFKA_PORT (and local.kafkaControllerPort) to pick free ports`,
+        `port ${host}:${port} is in use by a process Eddy did not start: set EDDY_KAFKA_BROKERS to use an existing Kafka, or EDDY_KAFKA_PORT to pick free ports (the controller takes the next one)`,
       );
     }
   }

@@ -56,3 +56,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { EDDY_KAFKA_PORT: 'abc' }, cwd: emptyDir() })).toThrow(/EDDY_KAFKA_PORT/);
   });
 });
+
+describe('local ports', () => {
+  it('puts the KRaft controller on the port after Kafka unless told otherwise', () => {
+    expect(loadConfig({ env: { EDDY_KAFKA_PORT: '29092' }, cwd: emptyDir() }).local.kafkaControllerPort).toBe(29093);
+    const dir = emptyDir();
+    writeFileSync(join(dir, 'eddy.config.yaml'), 'local:\n  kafkaControllerPort: 30000\n');
+    expect(loadConfig({ env: {}, cwd: dir }).local.kafkaControllerPort).toBe(30000);
+  });
+});
