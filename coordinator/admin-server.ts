@@ -1,0 +1,19 @@
+/**
+ * The coordinator's admin HTTP API (fastify): the cluster as JSON for people and tools
+ * (`eddy status`), and Prometheus metrics. Loopback by default.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ClusterController } from './cluster-controller.ts';
+
+export async function startAdminServer(options: { host: string; port: number; controller: ClusterController; registry: Registry }): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.get('/api/v1/cluster', () => options.controller.view());
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.registry.contentType);
+    return options.registry.metrics();
+  });
+  app.get('/healthz', () => ({ ok: true }));
+  await app.listen({ host: options.host, port: options.port });
+  return app;
+}

@@ -1,0 +1,165 @@
+/**
+ * The coordinator's record of every task: who owns it, in which lifecycle state, under which
+ * generation. It turns membership changes into Assign/Revoke commands and accepts a worker's
+ * TaskReady/Revoked only when it matches the generation of the command it answers; anything
+ * else is stale and ignored.
+ *
+ * A task moving from a live worker A to B is revoked from A first and assigned to B only after
+ * A answers Revoked, so two workers never run a task at once. A dead owner is skipped: its
+ * tasks are assigned to survivors at once.
+ */
+import { assignTasks } from './assignment.ts';
+
+export type TaskState = 'unassigned' | 'assigning' | 'running' | 'revoking';
+export type RevokeReason = 'rebalance' | 'not-owner';
+
+export type ControlCommand =
+  | { type: 'assign'; worker: string; task: number; generation: number }
+  | { type: 'revoke'; worker: string; task: number; generation: number; reason: RevokeReason };
+
+export interface TaskEntry {
+  task: number;
+  state: TaskState;
+  /** Worker running (or starting, or stopping) the task. */
+  owner: string | undefined;
+  /** Where a revoking task goes next. */
+  target: string | undefined;
+  /** Generation of the last command about this task; answers must carry it. */
+  generation: number;
+  sinceMs: number;
+  /** An unassigned task that failed is offered again only after this time. */
+  retryAtMs: number;
+}
+
+export class TaskTable {
+  private readonly entries: TaskEntry[];
+  private generationValue = 0;
+
+  constructor(
+    readonly taskCount: number,
+    private readonly failureBackoffMs = 1_000,
+  ) {
+    this.entries = Array.from({ length: taskCount }, (_, task) => ({
+      task, state: 'unassigned', owner: undefined, target: undefined, generation: 0, sinceMs: 0, retryAtMs: 0,
+    }));
+  }
+
+  get generation(): number {
+    return this.generationValue;
+  }
+
+  /** Continue above a generation seen elsewhere (a worker that outlived the last coordinator). */
+  observeGeneration(generation: number): void {
+    this.generationValue = Math.max(this.generationValue, generation);
+  }
+
+  list(): readonly Readonly<TaskEntry>[] {
+    return this.entries;
+  }
+
+  /** Brings the table towards the balanced, sticky assignment over `live` workers. */
+  rebalance(live: readonly string[], nowMs: number): ControlCommand[] {
+    const intended = new Map<number, string>();
+    for (const e of this.entries) {
+      const who = e.state === 'revoking' ? e.target : e.owner;
+      if (who !== undefined) intended.set(e.task, who);
+    }
+    const desired = assignTasks(this.taskCount, live, intended);
+    const generation = this.generationValue + 1;
+    const commands: ControlCommand[] = [];
+    for (const e of this.entries) {
+      const want = desired.get(e.task);
+      if (want === undefined) continue;
+      if (e.state === 'revoking') {
+        e.target = want;
+      } else if (e.state === 'unassigned') {
+        if (nowMs >= e.retryAtMs) commands.push(this.assign(e, want, generation, nowMs));
+      } else if (e.owner !== want) {
+        Object.assign(e, { state: 'revoking', target: want, generation, sinceMs: nowMs });
+        commands.push({ type: 'revoke', worker: e.owner as string, task: e.task, generation, reason: 'rebalance' });
+      }
+    }
+    if (commands.length > 0) this.generationValue = generation;
+    return commands;
+  }
+
+  /** True if some task waits for an owner and may be offered now. */
+  hasAssignableTasks(nowMs: number): boolean {
+    return this.entries.some((e) => e.state === 'unassigned' && nowMs >= e.retryAtMs);
+  }
+
+  /**
+   * A (re)joining worker says it runs `tasks`: unowned ones are adopted as running (a restarted
+   * coordinator takes over a running cluster); ones owned elsewhere are revoked from it.
+   */
+  adopt(worker: string, tasks: readonly number[], nowMs: number): ControlCommand[] {
+    const commands: ControlCommand[] = [];
+    for (const task of tasks) {
+      const e = this.entries[task];
+      if (e === undefined) continue;
+      if (e.state === 'unassigned') {
+        Object.assign(e, { state: 'running', owner: worker, target: undefined, generation: this.generationValue, sinceMs: nowMs });
+      } else if (e.owner !== worker) {
+        commands.push({ type: 'revoke', worker, task, generation: this.generationValue, reason: 'not-owner' });
+      }
+    }
+    return commands;
+  }
+
+  /** The owner restored the task; false if the answer is stale. */
+  taskReady(worker: string, task: number, generation: number, nowMs: number): boolean {
+    const e = this.entries[task];
+    if (e?.state !== 'assigning' || e.owner !== worker || e.generation !== generation) return false;
+    Object.assign(e, { state: 'running', sinceMs: nowMs });
+    return true;
+  }
+
+  /** The old owner let go of the task: hand it to its target. Empty if the answer is stale. */
+  revoked(worker: string, task: number, generation: number, nowMs: number): ControlCommand[] {
+    const e = this.entries[task];
+    if (e?.state !== 'revoking' || e.owner !== worker || e.generation !== generation) return [];
+    if (e.target === undefined) {
+      Object.assign(e, { state: 'unassigned', owner: undefined, sinceMs: nowMs });
+      return [];
+    }
+    this.generationValue += 1;
+    return [this.assign(e, e.target, this.generationValue, nowMs)];
+  }
+
+  /** The owner could not run the task: offer it again after a back-off. */
+  failed(worker: string, task: number, generation: number, nowMs: number): boolean {
+    const e = this.entries[task];
+    if (e === undefined || e.owner !== worker || e.generation !== generation) return false;
+    Object.assign(e, { state: 'unassigned', owner: undefined, target: undefined, sinceMs: nowMs, retryAtMs: nowMs + this.failureBackoffMs });
+    return true;
+  }
+
+  /** A worker left or died: its tasks lose their owner (no revoke: it cannot answer). */
+  workerGone(worker: string, nowMs: number): number[] {
+    const orphaned: number[] = [];
+    for (const e of this.entries) {
+      if (e.owner === worker) {
+        Object.assign(e, { state: 'unassigned', owner: undefined, target: undefined, sinceMs: nowMs });
+        orphaned.push(e.task);
+      } else if (e.target === worker) {
+        e.target = undefined;
+      }
+    }
+    return orphaned;
+  }
+
+  /** Workers that have not answered a Revoke within `timeoutMs` (the caller evicts them). */
+  stuckRevokes(nowMs: number, timeoutMs: number): string[] {
+    const stuck = this.entries.filter((e) => e.state === 'revoking' && nowMs - e.sinceMs > timeoutMs);
+    return [...new Set(stuck.map((e) => e.owner as string))];
+  }
+
+  tasksOf(worker: string): number[] {
+    return this.entries.filter((e) => e.owner === worker).map((e) => e.task);
+  }
+
+  private assign(e: TaskEntry, worker: string, generation: number, nowMs: number): ControlCommand {
+    Object.assign(e, { state: 'assigning', owner: worker, target: undefined, generation, sinceMs: nowMs });
+    return { type: 'assign', worker, task: e.task, generation };
+  }
+}
