@@ -6,13 +6,21 @@
 import { Command } from 'commander';
 import { ConfigError, MissingPrerequisiteError } from '../common/errors.ts';
 import { runCleanups } from './cleanup.ts';
+import { coordinatorCommand } from './coordinator-command.ts';
 import { generateCommand } from './generate-command.ts';
 import { stackCommand } from './stack-command.ts';
 import { startCommand } from './start-command.ts';
+import { statusCommand } from './status-command.ts';
+import { upCommand } from './up-command.ts';
+import { workerCommand } from './worker-command.ts';
 
 const program = new Command('eddy')
   .description('Eddy: a distributed, exactly-once stream processor for CDC and event streams')
   .showHelpAfterError()
+  .addCommand(upCommand())
+  .addCommand(coordinatorCommand())
+  .addCommand(workerCommand())
+  .addCommand(statusCommand())
   .addCommand(startCommand())
   .addCommand(stackCommand())
   .addCommand(generateCommand());

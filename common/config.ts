@@ -32,6 +32,38 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    cluster: z
+      .object({
+        /** Address the coordinator's control (gRPC) and admin (HTTP) endpoints bind to. */
+        host: z.string().min(1).default('127.0.0.1'),
+        controlPort: port.default(7700),
+        adminPort: port.default(8080),
+        heartbeatIntervalMs: z.number().int().min(50).default(500),
+        /** A worker silent this long is dead (3 missed heartbeats by default). */
+        heartbeatTimeoutMs: z.number().int().min(100).default(1_500),
+        revokeTimeoutMs: z.number().int().min(100).default(10_000),
+        /** After a coordinator (re)start, time for running workers to reconnect before tasks are assigned. */
+        adoptGraceMs: z.number().int().min(0).default(1_500),
+      })
+      .strict()
+      .prefault({}),
+    worker: z
+      .object({
+        /** Actor threads per worker (one piscina pool of one thread each). */
+        threads: z.number().int().min(1).max(64).default(2),
+        /** Task LevelDBs; default `<local.stateDir>/data`. Shared by workers on one host. */
+        dataDir: z.string().min(1).optional(),
+        /** Address of the worker's HTTP endpoint; port 0 = any free port. */
+        httpHost: z.string().min(1).default('127.0.0.1'),
+        httpPort: z.number().int().min(0).max(65535).default(0),
+        queueRecordsMax: z.number().int().min(1).default(10_000),
+        batchRecordsMax: z.number().int().min(1).default(500),
+        flushIntervalMs: z.number().int().min(10).default(1_000),
+        tickIntervalMs: z.number().int().min(10).default(100),
+        fetchMaxWaitMs: z.number().int().min(1).default(50),
+      })
+      .strict()
+      .prefault({}),
     local: z
       .object({
         /** Address every locally started server binds to. Loopback unless you mean otherwise. */
@@ -63,6 +95,7 @@ export const envVars = {
   natsPort: 'EDDY_NATS_PORT',
   cacheDir: 'EDDY_CACHE_DIR',
   stateDir: 'EDDY_STATE_DIR',
+  coordinator: 'EDDY_COORDINATOR',
 } as const;
 
 export interface LoadConfigOptions {
@@ -145,6 +178,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
 /** Brokers Eddy talks to: the configured ones, or the local stack's. */
 export function kafkaBrokers(config: EddyConfig): string[] {
   return config.kafka.brokers ?? [`${config.local.host}:${config.local.kafkaPort}`];
+}
+
+/** Where task LevelDBs live. */
+export function workerDataDir(config: EddyConfig): string {
+  return config.worker.dataDir ?? join(config.local.stateDir, 'data');
 }
 
 /** NATS server Eddy talks to: the configured one, or the local stack's. */

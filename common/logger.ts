@@ -13,7 +13,8 @@ const redactPaths = ['password', '*.password', 'sasl', '*.sasl', 'token', '*.tok
 
 export function createLogger(name: string, level = process.env.EDDY_LOG_LEVEL ?? 'info'): Logger {
   const options = { name, level, redact: { paths: redactPaths, censor: '[redacted]' } };
-  if (process.stderr.isTTY && process.env.EDDY_LOG_FORMAT !== 'json') {
+  const format = process.env.EDDY_LOG_FORMAT;
+  if (format === 'pretty' || (format !== 'json' && process.stderr.isTTY)) {
     return pino(options, pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', sync: true }));
   }
   return pino(options, pino.destination(2));

@@ -1,6 +1,6 @@
 /** Helpers shared by the integration tests: unique names, clients, and bounded reads. */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { inject } from 'vitest';
 import { createKafka } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
@@ -39,6 +39,14 @@ export type ReadRecord = { topic: string; partition: number } & Pick<KafkaMessag
 
 /** Reads from the beginning with a fresh group until `count` records arrived, then disconnects. */
 export async function readRecords(kafka: Kafka, options: ReadOptions): Promise<ReadRecord[]> {
+  return readUntil(kafka, { ...options, done: (records) => records.length >= options.count, describe: (records) => `read ${records.length} of ${options.count} records` });
+}
+
+/** Reads from the beginning with a fresh group until `done` holds for what arrived so far. */
+export async function readUntil(
+  kafka: Kafka,
+  options: { topics: string[]; timeoutMs: number; readUncommitted?: boolean; settleMs?: number; done: (records: ReadRecord[]) => boolean; describe?: (records: ReadRecord[]) => string },
+): Promise<ReadRecord[]> {
   const consumer: Consumer = kafka.consumer({
     groupId: uniqueName('eddy-test-reader'),
     readUncommitted: options.readUncommitted ?? false,
@@ -52,13 +60,16 @@ export async function readRecords(kafka: Kafka, options: ReadOptions): Promise<R
     const enough = new Promise<void>((resolve) => (reached = resolve));
     await consumer.run({
       autoCommit: false,
-      eachMessage: ({ topic, partition, message }: EachMessagePayload) => {
-        records.push({ topic, partition, key: message.key, value: message.value, offset: message.offset, headers: message.headers });
-        if (records.length >= options.count) reached();
+      eachBatch: ({ batch }) => {
+        for (const message of batch.messages) {
+          records.push({ topic: batch.topic, partition: batch.partition, key: message.key, value: message.value, offset: message.offset, headers: message.headers });
+        }
+        if (options.done(records)) reached();
         return Promise.resolve();
       },
     });
-    await Promise.race([enough, timeout(options.timeoutMs, () => `read ${records.length} of ${options.count} records from ${options.topics.join(',')}`)]);
+    const describe = (): string => `${options.describe?.(records) ?? `condition not met after ${records.length} records`} from ${options.topics.join(',')}`;
+    await Promise.race([enough, timeout(options.timeoutMs, describe)]);
     if (options.settleMs !== undefined) await new Promise((r) => setTimeout(r, options.settleMs));
   } finally {
     await consumer.disconnect();

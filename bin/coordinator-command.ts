@@ -1,0 +1,40 @@
+/** `eddy coordinator`: the production entry point of a coordinator (config file + env + flags). */
+import { Command } from 'commander';
+import { kafkaBrokers, loadConfig } from '../common/config.ts';
+import { createLogger } from '../common/logger.ts';
+import { startCoordinator } from '../coordinator/coordinator.ts';
+import { loadJob } from '../worker/job/load.ts';
+import { portOption } from './options.ts';
+import { untilSignal } from './process-signals.ts';
+
+interface CoordinatorFlags {
+  job: string;
+  controlPort?: number;
+  adminPort?: number;
+  host?: string;
+}
+
+export function coordinatorCommand(): Command {
+  return new Command('coordinator')
+    .description('run a coordinator: membership, task assignment, admin API')
+    .requiredOption('--job <name|path>', 'built-in job name or path of a job module')
+    .option('--control-port <port>', 'gRPC control port (config cluster.controlPort, default 7700)', portOption('--control-port'))
+    .option('--admin-port <port>', 'admin HTTP port (config cluster.adminPort, default 8080)', portOption('--admin-port'))
+    .option('--host <address>', 'address to bind (config cluster.host, default 127.0.0.1)')
+    .action(async (flags: CoordinatorFlags) => {
+      const config = loadConfig();
+      const cluster = {
+        ...config.cluster,
+        ...(flags.host !== undefined && { host: flags.host }),
+        ...(flags.controlPort !== undefined && { controlPort: flags.controlPort }),
+        ...(flags.adminPort !== undefined && { adminPort: flags.adminPort }),
+      };
+      const logger = createLogger('coordinator');
+      const job = await loadJob(flags.job);
+      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, logger });
+      await untilSignal(async (signal) => {
+        logger.info({ signal }, 'stopping');
+        await coordinator.stop();
+      });
+    });
+}

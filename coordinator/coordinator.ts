@@ -1,0 +1,55 @@
+/**
+ * A coordinator process: prepares the job's topics, learns the task count, and serves the
+ * control protocol (gRPC) and the admin API (HTTP) around one ClusterController, ticking it
+ * for heartbeat deadlines. Data never passes through here.
+ */
+import type { EddyConfig } from '../common/config.ts';
+import { createKafka } from '../common/kafka.ts';
+import type { Logger } from '../common/logger.ts';
+import type { JobDefinition } from '../worker/job/api.ts';
+import { prepareJobTopics } from '../worker/job/topics.ts';
+import { startAdminServer } from './admin-server.ts';
+import { ClusterController } from './cluster-controller.ts';
+import { startControlServer } from './control-server.ts';
+import { createCoordinatorMetrics } from './metrics.ts';
+
+export interface RunningCoordinator {
+  controlPort: number;
+  adminPort: number;
+  taskCount: number;
+  stop(): Promise<void>;
+}
+
+export async function startCoordinator(options: { job: JobDefinition; brokers: string[]; cluster: EddyConfig['cluster']; logger: Logger }): Promise<RunningCoordinator> {
+  const { job, cluster, logger } = options;
+  const kafka = createKafka(options.brokers, `eddy-${job.name}-coordinator`, logger);
+  const taskCount = await prepareJobTopics(kafka, job, logger);
+  const metrics = createCoordinatorMetrics(() => controller);
+  const controller: ClusterController = new ClusterController({
+    job: job.name,
+    taskCount,
+    heartbeatIntervalMs: cluster.heartbeatIntervalMs,
+    heartbeatTimeoutMs: cluster.heartbeatTimeoutMs,
+    revokeTimeoutMs: cluster.revokeTimeoutMs,
+    adoptGraceMs: cluster.adoptGraceMs,
+    clock: Date.now,
+    logger,
+    onChange: () => metrics.assignmentChanges.inc(),
+  });
+  const control = await startControlServer({ host: cluster.host, port: cluster.controlPort, controller, logger });
+  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, registry: metrics.registry });
+  const ticker = setInterval(() => controller.tick(), Math.max(25, Math.floor(cluster.heartbeatIntervalMs / 2)));
+  const address = admin.server.address();
+  const adminPort = typeof address === 'object' && address !== null ? address.port : cluster.adminPort;
+  logger.info({ job: job.name, taskCount, control: `${cluster.host}:${control.port}`, admin: `http://${cluster.host}:${adminPort}` }, 'coordinator ready');
+  return {
+    controlPort: control.port,
+    adminPort,
+    taskCount,
+    stop: async () => {
+      clearInterval(ticker);
+      await control.close();
+      await admin.close();
+    },
+  };
+}

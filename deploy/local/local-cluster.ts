@@ -1,0 +1,169 @@
+/**
+ * A coordinator and N workers as separate OS processes on this machine, started with the
+ * `eddy` CLI: what `eddy up`, the integration tests and the chaos runs use. Each process logs
+ * to its own file (and, if asked, to this terminal with a name prefix). `kill` sends any
+ * signal, SIGKILL included; `restart` starts a process again under the same name.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { ClusterView } from '../../coordinator/cluster-controller.ts';
+
+const eddyBin = fileURLToPath(new URL('../../bin/eddy.js', import.meta.url));
+
+export interface LocalClusterOptions {
+  job: string;
+  workers: number;
+  brokers: string[];
+  natsUrl?: string;
+  /** Directory for process logs and task state. */
+  dir: string;
+  controlPort: number;
+  adminPort: number;
+  /** Also copy each process's output to this process's stderr, prefixed with its name. */
+  echo?: boolean;
+  /** Extra environment for every process (e.g. EDDY_LOG_LEVEL). */
+  env?: NodeJS.ProcessEnv;
+  threadsPerWorker?: number;
+}
+
+interface Member {
+  name: string;
+  args: string[];
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** A free TCP port on loopback (bound and released at once; fine for tests and local runs). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export class LocalCluster {
+  private readonly members = new Map<string, Member>();
+  private readonly logs: WriteStream[] = [];
+
+  constructor(readonly options: LocalClusterOptions) {
+    mkdirSync(join(options.dir, 'logs'), { recursive: true });
+  }
+
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.options.adminPort}`;
+  }
+
+  workerNames(): string[] {
+    return Array.from({ length: this.options.workers }, (_, i) => `worker-${i + 1}`);
+  }
+
+  /** Starts the coordinator, waits for its admin API, then starts the workers. */
+  async start(): Promise<void> {
+    this.launch('coordinator', [
+      'coordinator', '--job', this.options.job,
+      '--control-port', String(this.options.controlPort), '--admin-port', String(this.options.adminPort),
+    ]);
+    await this.waitFor('coordinator admin API', async () => (await this.view()) !== undefined, 60_000);
+    for (const name of this.workerNames()) this.launchWorker(name);
+  }
+
+  /** Waits until every task runs on a live worker and `count` workers are alive. */
+  async waitUntilRunning(timeoutMs = 60_000, count = this.options.workers): Promise<ClusterView> {
+    let last: ClusterView | undefined;
+    await this.waitFor(`all tasks running on ${count} workers`, async () => {
+      last = await this.view();
+      return last !== undefined && clusterRunning(last, count);
+    }, timeoutMs);
+    return last as ClusterView;
+  }
+
+  async view(): Promise<ClusterView | undefined> {
+    try {
+      const response = await fetch(`${this.adminUrl}/api/v1/cluster`, { signal: AbortSignal.timeout(2_000) });
+      return response.ok ? ((await response.json()) as ClusterView) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  pid(name: string): number | undefined {
+    return this.members.get(name)?.child.pid;
+  }
+
+  /** Sends `signal` to a process and waits until it has exited. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const member = this.members.get(name);
+    if (member === undefined) throw new Error(`no process named ${name}`);
+    member.child.kill(signal);
+    await member.exited;
+  }
+
+  /** Starts a process again under its name and arguments (after `kill`). */
+  restart(name: string): void {
+    const member = this.members.get(name);
+    if (member === undefined) throw new Error(`no process named ${name}`);
+    this.launch(name, member.args);
+  }
+
+  /** SIGTERM to every process (workers first), SIGKILL to any still running after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    const ordered = [...this.members.values()].sort((a) => (a.name === 'coordinator' ? 1 : -1));
+    for (const m of ordered) m.child.kill('SIGTERM');
+    const all = Promise.all(ordered.map((m) => m.exited));
+    const timedOut = await Promise.race([all.then(() => false), sleep(graceMs).then(() => true)]);
+    if (timedOut) for (const m of ordered) m.child.kill('SIGKILL');
+    await all;
+    await Promise.all(this.logs.map((log) => new Promise((resolve) => log.end(resolve))));
+  }
+
+  private launchWorker(name: string): void {
+    const args = ['worker', '--job', this.options.job, '--id', name, '--coordinator', `127.0.0.1:${this.options.controlPort}`, '--data-dir', join(this.options.dir, 'data')];
+    if (this.options.threadsPerWorker !== undefined) args.push('--threads', String(this.options.threadsPerWorker));
+    this.launch(name, args);
+  }
+
+  private launch(name: string, args: string[]): void {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.options.env,
+      EDDY_KAFKA_BROKERS: this.options.brokers.join(','),
+      ...(this.options.natsUrl !== undefined && { EDDY_NATS_URL: this.options.natsUrl }),
+      EDDY_LOG_FORMAT: this.options.echo === true && process.stderr.isTTY ? 'pretty' : 'json',
+    };
+    const child = spawn(process.execPath, [eddyBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = createWriteStream(join(this.options.dir, 'logs', `${name}.log`), { flags: 'a' });
+    this.logs.push(log);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        log.write(`${line}\n`);
+        if (this.options.echo === true) process.stderr.write(`[${name}] ${line}\n`);
+      });
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.members.set(name, { name, args, child, exited });
+  }
+
+  private async waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await check()) return;
+      await sleep(100);
+    }
+    throw new Error(`local cluster: ${what}: not reached within ${timeoutMs} ms (logs in ${join(this.options.dir, 'logs')})`);
+  }
+}
+
+/** Every task is running on a live worker, and `workers` workers are alive. */
+export function clusterRunning(view: ClusterView, workers: number): boolean {
+  const alive = new Set(view.workers.filter((w) => w.alive).map((w) => w.id));
+  return alive.size === workers && view.tasks.length > 0 && view.tasks.every((t) => t.state === 'running' && t.worker !== null && alive.has(t.worker));
+}

@@ -1,0 +1,52 @@
+/**
+ * The Kafka topics of a job as the cluster sees them: which to create, how many tasks the job
+ * has (the partition count shared by all its sources), and where dead letters go.
+ */
+import type { Kafka } from 'kafkajs';
+import type { Logger } from '../../common/logger.ts';
+import type { JobDefinition } from './api.ts';
+
+/** Dead letters of a job: original key, value and headers, plus `eddy.dlq.*` headers saying why. */
+export function deadLetterTopic(job: JobDefinition): string {
+  return `eddy.${job.name}.dlq`;
+}
+
+/** Every source topic of the job, in definition order, without repeats. */
+export function sourceTopics(job: JobDefinition): string[] {
+  return [...new Set(Object.values(job.sources).map((s) => s.topic))];
+}
+
+/**
+ * Creates the job's topics that declare a partition count and do not exist yet, then returns
+ * the number of tasks: the partition count of the sources, which must all agree.
+ */
+export async function prepareJobTopics(kafka: Kafka, job: JobDefinition, logger: Logger): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [...Object.values(job.sources), ...Object.values(job.sinks)]
+      .filter((t) => t.partitions !== undefined && !existing.has(t.topic))
+      .map((t) => ({ topic: t.topic, numPartitions: t.partitions as number, replicationFactor: -1 }));
+    const unique = [...new Map(wanted.map((t) => [t.topic, t])).values()];
+    if (unique.length > 0) {
+      await admin.createTopics({ topics: unique, waitForLeaders: true });
+      logger.info({ topics: unique.map((t) => t.topic) }, 'created job topics');
+    }
+    const metadata = await admin.fetchTopicMetadata({ topics: sourceTopics(job) });
+    const counts = metadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
+    const taskCount = counts[0]?.partitions ?? 0;
+    if (taskCount === 0 || counts.some((c) => c.partitions !== taskCount)) {
+      throw new Error(
+        `job '${job.name}': source topics must exist and be co-partitioned (same partition count): ${counts.map((c) => `${c.topic}=${c.partitions}`).join(', ')}`,
+      );
+    }
+    const dlq = deadLetterTopic(job);
+    if (!existing.has(dlq)) {
+      await admin.createTopics({ topics: [{ topic: dlq, numPartitions: taskCount, replicationFactor: -1 }], waitForLeaders: true });
+    }
+    return taskCount;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Runs job code for one actor key: activates the actor, calls the handler with a fresh
+ * CallContext, then either commits the new state and the call's effects (emits, timer changes)
+ * or, when the handler throws, rolls the state back and drops the effects. Failures of job code
+ * come out as UserCodeError; anything else (a store failure) is Eddy's and propagates.
+ */
+import type { StoredTimer } from '../../state/store-keys.ts';
+import type { ActorContext, RecordMeta } from '../job/context.ts';
+import type { JobDefinition, KeyedActor } from '../job/api.ts';
+import type { OutputRecord } from '../thread-protocol.ts';
+import type { ActorCache } from './actor-cache.ts';
+import { CallContext } from './call-context.ts';
+import type { TimerQueue } from './timer-queue.ts';
+import { UserCodeError, stateJson, userCode } from './user-code-error.ts';
+import type { WatermarkTracker } from './watermark-tracker.ts';
+
+/** What the invoker works with; owned by the TaskRuntime. */
+export type InvokerDeps = {
+  job: JobDefinition;
+  task: number;
+  cache: ActorCache;
+  timers: TimerQueue;
+  watermark: WatermarkTracker;
+};
+
+type Handler = (state: unknown, ctx: ActorContext) => unknown;
+
+export class ActorInvoker {
+  private readonly sinks: ReadonlySet<string>;
+
+  constructor(private readonly deps: InvokerDeps) {
+    this.sinks = new Set(Object.keys(deps.job.sinks));
+  }
+
+  /**
+   * Hands a decoded record of `source` to actor `name`, appending its emits to `outputs`.
+   * @throws UserCodeError when `key()`, `eventTime()`, `initial()` or `onRecord` fails
+   */
+  async deliver(name: string, source: string, value: unknown, meta: RecordMeta, nowMs: number, outputs: OutputRecord[]): Promise<void> {
+    const actor = this.actor(name);
+    const key = userCode('key()', () => actor.key(value, meta));
+    if (typeof key !== 'string') throw new UserCodeError('key()', new TypeError(`returned a ${typeof key}, expected a string`));
+    const eventMs = actor.eventTime === undefined ? meta.timestamp : userCode('eventTime()', () => actor.eventTime?.(value, meta));
+    if (typeof eventMs !== 'number' || !Number.isFinite(eventMs)) {
+      throw new UserCodeError('eventTime()', new TypeError(`returned ${String(eventMs)}, expected finite ms`));
+    }
+    this.deps.watermark.observe(source, eventMs);
+    await this.call(actor, name, key, meta, nowMs, (state, ctx) => actor.onRecord(value, state, ctx), outputs);
+  }
+
+  /**
+   * Fires a timer (already removed from the queue), appending its emits to `outputs`.
+   * @throws UserCodeError when the actor is gone from the job, or `onTimer` fails
+   */
+  async fire(timer: StoredTimer, nowMs: number, outputs: OutputRecord[]): Promise<void> {
+    const actor = this.deps.job.actors[timer.actor];
+    if (actor?.onTimer === undefined) {
+      throw new UserCodeError('onTimer', new Error(`actor '${timer.actor}' has no onTimer in this job (any more)`));
+    }
+    const { kind, timestampMs, tag } = timer;
+    await this.call(actor, timer.actor, timer.key, undefined, nowMs, (state, ctx) => actor.onTimer?.({ kind, timestampMs, tag }, state, ctx), outputs);
+  }
+
+  private actor(name: string): KeyedActor {
+    const actor = this.deps.job.actors[name];
+    if (actor === undefined) throw new Error(`no actor '${name}' in job '${this.deps.job.name}'`);
+    return actor;
+  }
+
+  private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, nowMs: number, handler: Handler, outputs: OutputRecord[]): Promise<void> {
+    const { cache, timers, watermark, task } = this.deps;
+    const entry = await cache.activate(name, key, () => actor.initial());
+    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.watermarkMs, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });
+    let next: unknown;
+    let json: string;
+    try {
+      const returned = userCode('handler', () => handler(entry.state, ctx));
+      if (isThenable(returned)) throw new UserCodeError('handler', new TypeError('handlers must be synchronous, but it returned a Promise'));
+      next = returned === undefined ? entry.state : returned;
+      json = stateJson(next);
+    } catch (thrown) {
+      cache.rollBack(entry);
+      throw thrown;
+    }
+    cache.update(entry, next, json);
+    outputs.push(...ctx.outputs);
+    for (const { op, timer } of ctx.timerChanges) {
+      if (op === 'add') timers.add(timer);
+      else timers.remove(timer);
+    }
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}

@@ -1,0 +1,74 @@
+/**
+ * The `ctx` of one handler call. It only collects the call's effects (emitted records, timer
+ * registrations and cancellations); the invoker applies them if the call succeeds and drops
+ * them if it throws, so a failed call leaves no trace.
+ */
+import { TIMER_TS_MAX, type StoredTimer } from '../../state/store-keys.ts';
+import type { OutputRecord } from '../thread-protocol.ts';
+import type { ActorContext, RecordMeta, TimerKind, Timers } from '../job/context.ts';
+
+/** What a call asked for, in order. */
+export type TimerChange = { op: 'add' | 'cancel'; timer: StoredTimer };
+
+/** Fixed facts of a call. */
+export type CallFacts = {
+  task: number;
+  actor: string;
+  key: string;
+  record?: RecordMeta;
+  watermark: number;
+  nowMs: number;
+  /** Sink names of the job. */
+  sinks: ReadonlySet<string>;
+  /** Whether the actor has `onTimer` (timers need it). */
+  hasOnTimer: boolean;
+};
+
+export class CallContext implements ActorContext {
+  readonly outputs: OutputRecord[] = [];
+  readonly timerChanges: TimerChange[] = [];
+  readonly task: number;
+  readonly actor: string;
+  readonly key: string;
+  readonly record?: RecordMeta;
+  readonly watermark: number;
+  readonly timers: Timers;
+
+  constructor(private readonly facts: CallFacts) {
+    ({ task: this.task, actor: this.actor, key: this.key, watermark: this.watermark } = facts);
+    if (facts.record !== undefined) this.record = facts.record;
+    this.timers = {
+      atEventTime: (timestampMs, tag = '') => this.changeTimer('add', 'event-time', timestampMs, tag),
+      atProcessingTime: (timestampMs, tag = '') => this.changeTimer('add', 'processing-time', timestampMs, tag),
+      cancel: (kind, timestampMs, tag = '') => this.changeTimer('cancel', kind, timestampMs, tag),
+    };
+  }
+
+  emit(sink: string, key: string | null, value: unknown): void {
+    const { sinks } = this.facts;
+    if (!sinks.has(sink)) throw new Error(`emit to unknown sink '${sink}' (sinks: ${[...sinks].join(', ') || 'none'})`);
+    if (key !== null && typeof key !== 'string') throw new TypeError(`emit key must be a string or null, got a ${typeof key}`);
+    this.outputs.push({ sink, key, value: encodeValue(value) });
+  }
+
+  now(): number {
+    return this.facts.nowMs;
+  }
+
+  private changeTimer(op: TimerChange['op'], kind: TimerKind, timestampMs: number, tag: string): void {
+    if (op === 'add' && !this.facts.hasOnTimer) throw new Error(`actor '${this.actor}' registers a timer but has no onTimer`);
+    if (kind !== 'event-time' && kind !== 'processing-time') throw new TypeError(`unknown timer kind '${String(kind)}'`);
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 0 || timestampMs > TIMER_TS_MAX) {
+      throw new RangeError(`timer timestamp must be an integer ms in [0, ${TIMER_TS_MAX}], got ${timestampMs}`);
+    }
+    if (typeof tag !== 'string') throw new TypeError(`timer tag must be a string, got a ${typeof tag}`);
+    this.timerChanges.push({ op, timer: { kind, timestampMs, actor: this.actor, key: this.key, tag } });
+  }
+}
+
+function encodeValue(value: unknown): string | null {
+  if (value === null || typeof value === 'string') return value;
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined) throw new TypeError(`emit value must be a string, null or JSON-serialisable, got a ${typeof value}`);
+  return json;
+}
