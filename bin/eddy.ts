@@ -9,7 +9,6 @@ import { runCleanups } from './cleanup.ts';
 import { coordinatorCommand } from './coordinator-command.ts';
 import { generateCommand } from './generate-command.ts';
 import { stackCommand } from './stack-command.ts';
-import { startCommand } from './start-command.ts';
 import { statusCommand } from './status-command.ts';
 import { upCommand } from './up-command.ts';
 import { workerCommand } from './worker-command.ts';
@@ -21,7 +20,6 @@ const program = new Command('eddy')
   .addCommand(coordinatorCommand())
   .addCommand(workerCommand())
   .addCommand(statusCommand())
-  .addCommand(startCommand())
   .addCommand(stackCommand())
   .addCommand(generateCommand());
 

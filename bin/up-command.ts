@@ -51,11 +51,30 @@ export function upCommand(): Command {
       console.log(`cluster running: admin ${cluster.adminUrl}/api/v1/cluster, metrics ${cluster.adminUrl}/metrics; Ctrl-C stops`);
       const generator = new AbortController();
       const generating = flags.generate === undefined ? undefined : runGenerator(stack.brokers, flags.generate, generator.signal);
+      const reporter = reportThroughput(cluster);
       await untilSignal(async () => {
+        clearInterval(reporter);
         generator.abort();
         await generating;
       });
     });
+}
+
+/** Every 5 s: records the live workers handled and emitted (from their heartbeats). */
+function reportThroughput(cluster: LocalCluster): NodeJS.Timeout {
+  let previous: { in: number; out: number; at: number } | undefined;
+  return setInterval(() => {
+    void cluster.view().then((view) => {
+      if (view === undefined) return;
+      const live = view.workers.filter((w) => w.alive);
+      const now = { in: live.reduce((s, w) => s + w.recordsIn, 0), out: live.reduce((s, w) => s + w.recordsOut, 0), at: Date.now() };
+      if (previous !== undefined && now.in >= previous.in) {
+        const seconds = (now.at - previous.at) / 1000;
+        console.log(`cluster: ${Math.round((now.in - previous.in) / seconds)} records/s in, ${Math.round((now.out - previous.out) / seconds)} outputs/s; ${live.length} workers, generation ${view.generation}`);
+      }
+      previous = now;
+    });
+  }, 5_000);
 }
 
 async function runGenerator(brokers: string[], rate: number, signal: AbortSignal): Promise<void> {

@@ -5,7 +5,7 @@
  * without sleeping or sockets.
  */
 import type { Logger } from '../common/logger.ts';
-import type { CoordinatorMessage, Hello__Output, TaskStats, WorkerMessage__Output } from '../proto/control.ts';
+import type { CoordinatorMessage, Hello__Output, TaskStats__Output, WorkerMessage__Output } from '../proto/control.ts';
 import { Membership } from './membership.ts';
 import { TaskTable, type ControlCommand, type TaskState } from './task-table.ts';
 
@@ -35,7 +35,7 @@ export interface ClusterControllerOptions {
 
 export interface ClusterView {
   generation: number;
-  workers: { id: string; pid: number; endpoint: string; alive: boolean; tasks: number[] }[];
+  workers: { id: string; pid: number; endpoint: string; alive: boolean; tasks: number[]; recordsIn: number; recordsOut: number }[];
   tasks: { task: number; worker: string | null; state: TaskState }[];
 }
 
@@ -45,7 +45,7 @@ export class ClusterController {
   private readonly membership: Membership;
   readonly tasks: TaskTable;
   private readonly links = new Map<string, WorkerLink>();
-  private readonly stats = new Map<string, TaskStats[]>();
+  private readonly stats = new Map<string, TaskStats__Output[]>();
   private readonly departed: { id: string; pid: number; endpoint: string }[] = [];
   private readonly assignFromMs: number;
 
@@ -121,17 +121,20 @@ export class ClusterController {
 
   view(): ClusterView {
     const owners = (id: string): number[] => this.tasks.tasksOf(id);
+    const sum = (id: string, field: 'recordsIn' | 'recordsOut'): number => (this.stats.get(id) ?? []).reduce((total, s) => total + s[field], 0);
     return {
       generation: this.tasks.generation,
       workers: [
-        ...this.membership.list().map((m) => ({ id: m.id, pid: m.pid, endpoint: m.endpoint, alive: true, tasks: owners(m.id) })),
-        ...this.departed.map((d) => ({ ...d, alive: false, tasks: [] })),
+        ...this.membership.list().map((m) => ({
+          id: m.id, pid: m.pid, endpoint: m.endpoint, alive: true, tasks: owners(m.id), recordsIn: sum(m.id, 'recordsIn'), recordsOut: sum(m.id, 'recordsOut'),
+        })),
+        ...this.departed.map((d) => ({ ...d, alive: false, tasks: [], recordsIn: 0, recordsOut: 0 })),
       ],
       tasks: this.tasks.list().map((e) => ({ task: e.task, worker: e.owner ?? null, state: e.state })),
     };
   }
 
-  workerStats(): ReadonlyMap<string, TaskStats[]> {
+  workerStats(): ReadonlyMap<string, TaskStats__Output[]> {
     return this.stats;
   }
 

@@ -8,16 +8,15 @@
  * to the state entries in its batch, and which opening the store discards (they belong to an
  * epoch that never completed).
  *
- * classic-level lets one process open a directory once. The previous owner of a task (another
- * thread or process) may still be closing it, so a locked directory is retried for a while.
+ * A directory still locked by the task's previous owner is waited for (see level-open.ts).
  */
 import { mkdir } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Level } from 'level';
 import { IllegalStateError } from '../common/errors.ts';
+import { openLevel, type Db } from './level-open.ts';
 import { PREFIX, WATERMARK_KEY, actorKey, offsetKey, prefixRange, timerKey, topicOfOffsetKey, type StoredTimer } from './store-keys.ts';
 
 export type { StoredTimer } from './store-keys.ts';
+export { TaskStoreLockedError } from './level-open.ts';
 
 /** The event-time progress of a task. */
 export type StoredWatermark = {
@@ -51,19 +50,6 @@ export type TaskStoreOptions = {
   lockWaitMs?: number;
 };
 
-/** The directory stayed locked by another owner (process or thread) for the whole wait. */
-export class TaskStoreLockedError extends Error {
-  override readonly name = 'TaskStoreLockedError';
-  constructor(
-    readonly dir: string,
-    waitedMs: number,
-    options?: ErrorOptions,
-  ) {
-    super(`task store ${dir} is locked by another owner (still locked after ${waitedMs} ms)`, options);
-  }
-}
-
-type Db = Level<string, string>;
 type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
 /** A task's LevelDB. Methods must not overlap (the task's thread calls them one at a time). */
@@ -82,7 +68,7 @@ export class TaskStore {
    */
   static async open(dir: string, options: TaskStoreOptions = {}): Promise<TaskStore> {
     await mkdir(dir, { recursive: true });
-    const db = await openWithRetry(dir, options.lockWaitMs ?? 10_000);
+    const db = await openLevel(dir, options.lockWaitMs ?? 10_000);
     await db.clear(prefixRange(PREFIX.evicted));
     return new TaskStore(dir, db);
   }
@@ -139,26 +125,4 @@ export class TaskStore {
     this.closed = true;
     await this.db.close();
   }
-}
-
-async function openWithRetry(dir: string, lockWaitMs: number): Promise<Db> {
-  const deadline = performance.now() + lockWaitMs;
-  for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
-    const db: Db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-    try {
-      await db.open();
-      return db;
-    } catch (thrown) {
-      const leftMs = deadline - performance.now();
-      if (!isLocked(thrown)) throw thrown;
-      if (leftMs <= 0) throw new TaskStoreLockedError(dir, lockWaitMs, { cause: thrown });
-      await sleep(Math.min(delayMs, leftMs));
-    }
-  }
-}
-
-/** classic-level reports a held LOCK as LEVEL_DATABASE_NOT_OPEN caused by LEVEL_LOCKED. */
-function isLocked(thrown: unknown): boolean {
-  const code = (error: unknown): unknown => (typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined);
-  return code(thrown) === 'LEVEL_LOCKED' || code((thrown as { cause?: unknown } | null)?.cause) === 'LEVEL_LOCKED';
 }

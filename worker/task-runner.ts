@@ -154,6 +154,9 @@ export class TaskRunner {
     this.stats.actorsActive = response.stats.actorsActive;
     this.deps.metrics.recordsOut.inc(this.label, response.outputs.length);
     this.deps.metrics.actorsActive.set(this.label, response.stats.actorsActive);
+    for (const f of response.timerFailures ?? []) {
+      this.deps.logger.error({ task: this.task, actor: f.actor, key: f.key, timer: f.timer, reason: f.reason }, 'timer handler failed; timer dropped, state rolled back');
+    }
     if (response.deadLetters.length > 0) {
       this.deps.metrics.deadLetters.inc(this.label, response.deadLetters.length);
       for (const d of response.deadLetters) {

@@ -63,7 +63,10 @@ export interface ActorContext {
   readonly actor: string;
   /** The record being handled; absent in `onTimer`. */
   readonly record?: RecordMeta;
-  /** The task's event-time watermark, ms since the epoch; -Infinity before any event time is seen. */
+  /**
+   * The task's event-time watermark, ms since the epoch, as of the start of the current batch
+   * (it moves between batches); -Infinity before any event time is seen.
+   */
   readonly watermark: number;
   /** Timers of this actor and key. */
   readonly timers: Timers;

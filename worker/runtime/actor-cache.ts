@@ -29,7 +29,9 @@ export class ActorCache {
   constructor(
     private readonly store: TaskStore,
     private readonly maxEntries: number,
-  ) {}
+  ) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError(`actorCacheMax must be an integer ≥ 1, got ${maxEntries}`);
+  }
 
   /** Actors in memory. */
   get size(): number {
