@@ -1,6 +1,6 @@
 /** `eddy coordinator`: the production entry point of a coordinator (config file + env + flags). */
 import { Command } from 'commander';
-import { kafkaBrokers, loadConfig } from '../common/config.ts';
+import { checkpointDir, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { loadJob } from '../worker/job/load.ts';
@@ -31,7 +31,8 @@ export function coordinatorCommand(): Command {
       };
       const logger = createLogger('coordinator');
       const job = await loadJob(flags.job);
-      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, logger });
+      const checkpoint = { ...config.checkpoint, dir: checkpointDir(config) };
+      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, logger });
       await untilSignal(async (signal) => {
         logger.info({ signal }, 'stopping');
         await coordinator.stop();

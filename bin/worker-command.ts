@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { kafkaBrokers, loadConfig, workerDataDir } from '../common/config.ts';
+import { checkpointDir, kafkaBrokers, loadConfig, workerDataDir } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { loadJob } from '../worker/job/load.ts';
 import { Worker } from '../worker/worker.ts';
@@ -40,6 +40,7 @@ export function workerCommand(): Command {
         brokers: kafkaBrokers(config),
         coordinator: flags.coordinator ?? process.env.EDDY_COORDINATOR ?? `${config.cluster.host}:${config.cluster.controlPort}`,
         dataDir: flags.dataDir ?? workerDataDir(config),
+        checkpointDir: checkpointDir(config),
         threads: flags.threads ?? config.worker.threads,
         http: { host: config.worker.httpHost, port: flags.httpPort ?? config.worker.httpPort },
         limits: config.worker,

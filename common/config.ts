@@ -47,6 +47,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    checkpoint: z
+      .object({
+        /** How often the coordinator starts a checkpoint. */
+        intervalMs: z.number().int().min(100).default(1_000),
+        /** A checkpoint not complete by then is abandoned; the next one carries on. */
+        timeoutMs: z.number().int().min(100).default(10_000),
+        /** Complete checkpoints kept in the store. */
+        retain: z.number().int().min(1).default(3),
+        /** The checkpoint store; default `<local.stateDir>/checkpoints`. Shared by all processes of a job. */
+        dir: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     worker: z
       .object({
         /** Actor threads per worker (one piscina pool of one thread each). */
@@ -58,7 +71,8 @@ export const configSchema = z
         httpPort: z.number().int().min(0).max(65535).default(0),
         queueRecordsMax: z.number().int().min(1).default(10_000),
         batchRecordsMax: z.number().int().min(1).default(500),
-        flushIntervalMs: z.number().int().min(10).default(1_000),
+        /** Exactly-once outputs waiting for a checkpoint to commit; above it the task pauses fetching. */
+        pendingOutputsMax: z.number().int().min(1).default(200_000),
         tickIntervalMs: z.number().int().min(10).default(100),
         fetchMaxWaitMs: z.number().int().min(1).default(50),
       })
@@ -96,6 +110,8 @@ export const envVars = {
   cacheDir: 'EDDY_CACHE_DIR',
   stateDir: 'EDDY_STATE_DIR',
   coordinator: 'EDDY_COORDINATOR',
+  checkpointDir: 'EDDY_CHECKPOINT_DIR',
+  checkpointIntervalMs: 'EDDY_CHECKPOINT_INTERVAL_MS',
 } as const;
 
 export interface LoadConfigOptions {
@@ -173,11 +189,23 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   local('natsPort', envVars.natsPort, true);
   local('cacheDir', envVars.cacheDir, false);
   local('stateDir', envVars.stateDir, false);
+  const checkpoints = env[envVars.checkpointDir];
+  if (checkpoints !== undefined && checkpoints !== '') section(raw, 'checkpoint').dir = checkpoints;
+  const interval = env[envVars.checkpointIntervalMs];
+  if (interval !== undefined && interval !== '') {
+    if (!/^\d+$/.test(interval)) throw new ConfigError(`${envVars.checkpointIntervalMs}='${interval}': expected milliseconds`);
+    section(raw, 'checkpoint').intervalMs = Number(interval);
+  }
 }
 
 /** Brokers Eddy talks to: the configured ones, or the local stack's. */
 export function kafkaBrokers(config: EddyConfig): string[] {
   return config.kafka.brokers ?? [`${config.local.host}:${config.local.kafkaPort}`];
+}
+
+/** The checkpoint store's directory. */
+export function checkpointDir(config: EddyConfig): string {
+  return config.checkpoint.dir ?? join(config.local.stateDir, 'checkpoints');
 }
 
 /** Where task LevelDBs live. */

@@ -4,11 +4,19 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
 import type { ClusterController } from './cluster-controller.ts';
 
-export async function startAdminServer(options: { host: string; port: number; controller: ClusterController; registry: Registry }): Promise<FastifyInstance> {
+export async function startAdminServer(options: {
+  host: string;
+  port: number;
+  controller: ClusterController;
+  checkpoints: CheckpointCoordinator;
+  registry: Registry;
+}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.get('/api/v1/cluster', () => options.controller.view());
+  app.get('/api/v1/checkpoints', () => ({ latestCompleted: options.checkpoints.latestCompleted, recent: options.checkpoints.history.recent() }));
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();

@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../common/logger.ts';
 import type { CoordinatorMessage, Hello__Output, TaskStats__Output, WorkerMessage__Output } from '../proto/control.ts';
+import type { CheckpointCoordinator, CheckpointHost } from './checkpoints/checkpoint-coordinator.ts';
 import { Membership } from './membership.ts';
 import { TaskTable, type ControlCommand, type TaskState } from './task-table.ts';
 
@@ -48,11 +49,27 @@ export class ClusterController {
   private readonly stats = new Map<string, TaskStats__Output[]>();
   private readonly departed: { id: string; pid: number; endpoint: string }[] = [];
   private readonly assignFromMs: number;
+  private checkpoints: CheckpointCoordinator | undefined;
 
   constructor(private readonly options: ClusterControllerOptions) {
     this.membership = new Membership(options.heartbeatTimeoutMs);
     this.tasks = new TaskTable(options.taskCount);
     this.assignFromMs = options.clock() + options.adoptGraceMs;
+  }
+
+  /** What the checkpoint coordinator needs from the cluster. */
+  checkpointHost(): CheckpointHost {
+    return {
+      participants: () => this.tasks.runningOwners(),
+      send: (worker, message) => this.links.get(worker)?.send(message),
+      broadcast: (message) => {
+        for (const link of this.links.values()) link.send(message);
+      },
+    };
+  }
+
+  attachCheckpoints(checkpoints: CheckpointCoordinator): void {
+    this.checkpoints = checkpoints;
   }
 
   /** A worker opened a session. Returns false (after telling it why) if it cannot join. */
@@ -66,8 +83,10 @@ export class ClusterController {
     this.membership.join({ id: hello.workerId, endpoint: hello.endpoint, pid: hello.pid, capacity: hello.capacity }, now);
     this.links.set(hello.workerId, link);
     this.tasks.observeGeneration(hello.lastGeneration);
+    this.checkpoints?.observeId(hello.lastCheckpoint);
     this.options.logger.info({ worker: hello.workerId, pid: hello.pid, owned: hello.ownedTasks }, 'worker joined');
     link.send({ welcome: { generation: this.tasks.generation, job: this.options.job, heartbeatIntervalMs: this.options.heartbeatIntervalMs, taskCount: this.options.taskCount } });
+    this.checkpoints?.joined(hello.workerId);
     this.dispatch(this.tasks.adopt(hello.workerId, hello.ownedTasks, now));
     this.rebalance();
     return true;
@@ -87,9 +106,16 @@ export class ClusterController {
       case 'revoked':
         if (message.revoked) this.dispatch(this.tasks.revoked(worker, message.revoked.task, message.revoked.generation, now));
         return;
+      case 'checkpointAck':
+        if (message.checkpointAck) this.checkpoints?.ack(worker, message.checkpointAck);
+        return;
+      case 'checkpointDeclined':
+        if (message.checkpointDeclined) this.checkpoints?.declined(worker, message.checkpointDeclined);
+        return;
       case 'taskFailed': {
         const f = message.taskFailed;
         if (f && this.tasks.failed(worker, f.task, f.generation, now)) {
+          this.checkpoints?.taskLost(f.task);
           this.options.logger.warn({ worker, task: f.task, reason: f.reason }, 'task failed on worker; offering it again');
           this.changed();
         }
@@ -117,6 +143,7 @@ export class ClusterController {
       this.remove(worker, 'evicted');
     }
     if (evict.size > 0 || this.tasks.hasAssignableTasks(now)) this.rebalance();
+    this.checkpoints?.tick();
   }
 
   view(): ClusterView {
@@ -147,6 +174,7 @@ export class ClusterController {
     this.departed.unshift({ id: member.id, pid: member.pid, endpoint: member.endpoint });
     this.departed.splice(departedKept);
     const orphaned = this.tasks.workerGone(worker, this.options.clock());
+    for (const task of orphaned) this.checkpoints?.taskLost(task);
     this.options.logger.warn({ worker, why, orphaned }, 'worker left');
   }
 
@@ -158,7 +186,8 @@ export class ClusterController {
   private dispatch(commands: ControlCommand[]): void {
     for (const c of commands) {
       const link = this.links.get(c.worker);
-      if (c.type === 'assign') link?.send({ assign: { generation: c.generation, task: c.task, restoreFrom: 0 } });
+      this.checkpoints?.taskLost(c.task);
+      if (c.type === 'assign') link?.send({ assign: { generation: c.generation, task: c.task, restoreFrom: this.checkpoints?.latestCompleted ?? 0 } });
       else link?.send({ revoke: { generation: c.generation, task: c.task, reason: c.reason } });
     }
     if (commands.length > 0) {

@@ -4,6 +4,8 @@
  * for heartbeat deadlines. Data never passes through here.
  */
 import type { EddyConfig } from '../common/config.ts';
+import { checkpointStoreFor } from '../state/checkpoint-store.ts';
+import { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
 import type { JobDefinition } from '../worker/job/api.ts';
@@ -20,7 +22,15 @@ export interface RunningCoordinator {
   stop(): Promise<void>;
 }
 
-export async function startCoordinator(options: { job: JobDefinition; brokers: string[]; cluster: EddyConfig['cluster']; logger: Logger }): Promise<RunningCoordinator> {
+export interface CoordinatorOptions {
+  job: JobDefinition;
+  brokers: string[];
+  cluster: EddyConfig['cluster'];
+  checkpoint: EddyConfig['checkpoint'] & { dir: string };
+  logger: Logger;
+}
+
+export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
   const { job, cluster, logger } = options;
   const kafka = createKafka(options.brokers, `eddy-${job.name}-coordinator`, logger);
   const taskCount = await prepareJobTopics(kafka, job, logger);
@@ -36,9 +46,24 @@ export async function startCoordinator(options: { job: JobDefinition; brokers: s
     logger,
     onChange: () => metrics.assignmentChanges.inc(),
   });
+  const checkpoints = new CheckpointCoordinator(
+    {
+      job: job.name,
+      intervalMs: options.checkpoint.intervalMs,
+      timeoutMs: options.checkpoint.timeoutMs,
+      retain: options.checkpoint.retain,
+      store: checkpointStoreFor(options.checkpoint.dir, job.name),
+      clock: Date.now,
+      logger,
+      events: metrics.checkpointEvents,
+    },
+    controller.checkpointHost(),
+  );
+  await checkpoints.recover();
+  controller.attachCheckpoints(checkpoints);
   const control = await startControlServer({ host: cluster.host, port: cluster.controlPort, controller, logger });
-  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, registry: metrics.registry });
-  const ticker = setInterval(() => controller.tick(), Math.max(25, Math.floor(cluster.heartbeatIntervalMs / 2)));
+  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, checkpoints, registry: metrics.registry });
+  const ticker = setInterval(() => controller.tick(), Math.max(25, Math.min(Math.floor(cluster.heartbeatIntervalMs / 2), Math.floor(options.checkpoint.intervalMs / 4))));
   const address = admin.server.address();
   const adminPort = typeof address === 'object' && address !== null ? address.port : cluster.adminPort;
   logger.info({ job: job.name, taskCount, control: `${cluster.host}:${control.port}`, admin: `http://${cluster.host}:${adminPort}` }, 'coordinator ready');

@@ -3,13 +3,17 @@
  * bookkeeping on the hot path). Names follow Prometheus conventions: `eddy_` prefix, units in
  * names, `_total` for counters.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CheckpointEvents } from './checkpoints/checkpoint-coordinator.ts';
 import type { ClusterController } from './cluster-controller.ts';
 
 export interface CoordinatorMetrics {
   registry: Registry;
   assignmentChanges: Counter;
+  checkpointEvents: CheckpointEvents;
 }
+
+const secondsBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createCoordinatorMetrics(controller: () => ClusterController | undefined): CoordinatorMetrics {
   const registry = new Registry();
@@ -46,5 +50,23 @@ export function createCoordinatorMetrics(controller: () => ClusterController | u
     help: 'Changes of task assignment (assign, revoke, task ready or failed)',
     registers: [registry],
   });
-  return { registry, assignmentChanges };
+  const duration = new Histogram({ name: 'eddy_checkpoint_duration_seconds', help: 'From trigger to the last task\'s ack, per completed checkpoint', buckets: secondsBuckets, registers: [registry] });
+  const commit = new Histogram({ name: 'eddy_checkpoint_commit_seconds', help: 'From trigger to CheckpointCommitted sent (manifest written)', buckets: secondsBuckets, registers: [registry] });
+  const size = new Gauge({ name: 'eddy_checkpoint_size_bytes', help: 'Snapshot bytes of the latest completed checkpoint', registers: [registry] });
+  const latest = new Gauge({ name: 'eddy_checkpoint_latest_completed', help: 'Id of the latest completed checkpoint', registers: [registry] });
+  const completed = new Counter({ name: 'eddy_checkpoints_completed_total', help: 'Checkpoints completed', registers: [registry] });
+  const failures = new Counter({ name: 'eddy_checkpoint_failures_total', help: 'Checkpoints abandoned, by reason', labelNames: ['reason'], registers: [registry] });
+  const checkpointEvents: CheckpointEvents = {
+    completed(record, commitMs) {
+      duration.observe(record.durationMs / 1000);
+      commit.observe(commitMs / 1000);
+      size.set(record.bytes);
+      latest.set(record.id);
+      completed.inc();
+    },
+    abandoned(reason) {
+      failures.inc({ reason });
+    },
+  };
+  return { registry, assignmentChanges, checkpointEvents };
 }

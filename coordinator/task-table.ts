@@ -89,21 +89,31 @@ export class TaskTable {
   }
 
   /**
-   * A (re)joining worker says it runs `tasks`: unowned ones are adopted as running (a restarted
-   * coordinator takes over a running cluster); ones owned elsewhere are revoked from it.
+   * A (re)joining worker says it runs `tasks`: unowned ones are given back to it (an Assign under
+   * a new generation, which a worker already running the task just confirms), so a restarted
+   * coordinator takes over a running cluster without moving anything; tasks owned elsewhere
+   * are revoked from it.
    */
   adopt(worker: string, tasks: readonly number[], nowMs: number): ControlCommand[] {
     const commands: ControlCommand[] = [];
+    const generation = this.generationValue + 1;
     for (const task of tasks) {
       const e = this.entries[task];
       if (e === undefined) continue;
       if (e.state === 'unassigned') {
-        Object.assign(e, { state: 'running', owner: worker, target: undefined, generation: this.generationValue, sinceMs: nowMs });
+        commands.push(this.assign(e, worker, generation, nowMs));
       } else if (e.owner !== worker) {
-        commands.push({ type: 'revoke', worker, task, generation: this.generationValue, reason: 'not-owner' });
+        commands.push({ type: 'revoke', worker, task, generation, reason: 'not-owner' });
       }
     }
+    if (commands.length > 0) this.generationValue = generation;
     return commands;
+  }
+
+  /** Every task's running owner and the generation it runs under, or undefined if any task is not running. */
+  runningOwners(): Map<number, { worker: string; generation: number }> | undefined {
+    if (this.entries.some((e) => e.state !== 'running')) return undefined;
+    return new Map(this.entries.map((e) => [e.task, { worker: e.owner as string, generation: e.generation }]));
   }
 
   /** The owner restored the task; false if the answer is stale. */

@@ -15,6 +15,8 @@ import type { ControlClient } from './generated/eddy/control/v1/Control.ts';
 export type { CoordinatorMessage, CoordinatorMessage__Output, WorkerMessage, WorkerMessage__Output, ControlClient };
 export type { Hello__Output } from './generated/eddy/control/v1/Hello.ts';
 export type { TaskStats, TaskStats__Output } from './generated/eddy/control/v1/TaskStats.ts';
+export type { CheckpointAck__Output } from './generated/eddy/control/v1/CheckpointAck.ts';
+export type { CheckpointDeclined__Output } from './generated/eddy/control/v1/CheckpointDeclined.ts';
 
 const protoFile = fileURLToPath(new URL('./control.proto', import.meta.url));
 

@@ -7,6 +7,12 @@
  *   t\0<kind>\0<ts, 16 digits>\0<actor>\0<key>\0<tag>     timer (JSON of StoredTimer)
  *   o\0<topic>                                            next offset to read (decimal string)
  *   w                                                     watermark (JSON of StoredWatermark)
+ *   b\0<epoch, 16 digits>\0<seq, 16 digits>               exactly-once output or dead letter not yet
+ *                                                         published (JSON, see worker/runtime/output-codec.ts)
+ *
+ * Buffer keys sort by epoch, then by `seq`, a per-task counter that follows emission order, so
+ * a range scan of `b` returns the buffer in the order it must be published. Everything but the
+ * `e` entries goes into snapshots (see state/snapshot-format.ts).
  *
  * Parts that users choose (keys, tags) are escaped so they can hold NUL: \x01 → \x01\x02 and
  * \x00 → \x01\x01, which keeps keys distinct and timestamps in order.
@@ -22,7 +28,7 @@ export type StoredTimer = {
   tag: string;
 };
 
-/** Digits of a padded timestamp: enough for any ms date until the year 316,000,000. */
+/** Digits of padded numbers (timer timestamps: any ms date until the year 316,000,000; buffer epochs and seqs). */
 const TS_DIGITS = 16;
 
 /** The largest timestamp a timer may have. */
@@ -31,7 +37,10 @@ export const TIMER_TS_MAX = 10 ** TS_DIGITS - 1;
 const SEP = '\x00';
 
 /** The entry kinds, by prefix. */
-export const PREFIX = { actor: 'a', evicted: 'e', timer: 't', offset: 'o' } as const;
+export const PREFIX = { actor: 'a', evicted: 'e', timer: 't', offset: 'o', buffer: 'b' } as const;
+
+/** Where one buffered output sits: its epoch, then its place in emission order. */
+export type BufferRef = { epoch: number; seq: number };
 
 /** The single key holding the watermark. */
 export const WATERMARK_KEY = 'w';
@@ -59,6 +68,18 @@ export function offsetKey(topic: string): string {
 /** The topic of an offset key. */
 export function topicOfOffsetKey(key: string): string {
   return key.slice(PREFIX.offset.length + SEP.length);
+}
+
+/** Key of a buffered output; both parts are integers in [0, 10^16). */
+export function bufferKey({ epoch, seq }: BufferRef): string {
+  return [PREFIX.buffer, String(epoch).padStart(TS_DIGITS, '0'), String(seq).padStart(TS_DIGITS, '0')].join(SEP);
+}
+
+/** The epoch and seq of a buffer key. */
+export function parseBufferKey(key: string): BufferRef {
+  const [prefix, epoch, seq] = key.split(SEP);
+  if (prefix !== PREFIX.buffer || epoch === undefined || seq === undefined) throw new RangeError(`not a buffer key: ${JSON.stringify(key)}`);
+  return { epoch: Number(epoch), seq: Number(seq) };
 }
 
 /** The range holding every key of one prefix. */

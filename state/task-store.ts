@@ -1,22 +1,43 @@
 /**
- * One LevelDB per task: actor states, timers, the watermark and the next source offsets. A
- * flush writes all of them in ONE batch, so the database always holds a state that matches its
- * offsets, and a barrier snapshot taken right after a flush is consistent.
+ * One LevelDB per task: actor states, timers, the watermark, the next source offsets and the
+ * buffer of exactly-once outputs not yet published. A barrier writes all of them in ONE batch
+ * (a "flush"), so the database always holds a state that matches its offsets, and the snapshot
+ * a barrier streams out right after its flush is consistent.
  *
  * Actors evicted from the runtime's cache between flushes cannot go to their state entries
  * without breaking that rule, so they go to eviction entries (`e…`), which the next flush moves
  * to the state entries in its batch, and which opening the store discards (they belong to an
  * epoch that never completed).
  *
+ * Under exactly-once, state that does not come from a checkpoint is never used: a task's store
+ * is always created empty or rebuilt from a snapshot (see task-store-open.ts).
+ *
  * A directory still locked by the task's previous owner is waited for (see level-open.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { IllegalStateError } from '../common/errors.ts';
+import { loadEntries, openView, type DbView, type RawEntry } from './level-bulk.ts';
 import { openLevel, type Db } from './level-open.ts';
-import { PREFIX, WATERMARK_KEY, actorKey, offsetKey, prefixRange, timerKey, topicOfOffsetKey, type StoredTimer } from './store-keys.ts';
+import {
+  PREFIX,
+  WATERMARK_KEY,
+  actorKey,
+  bufferKey,
+  offsetKey,
+  parseBufferKey,
+  prefixRange,
+  timerKey,
+  topicOfOffsetKey,
+  type BufferRef,
+  type StoredTimer,
+} from './store-keys.ts';
 
-export type { StoredTimer } from './store-keys.ts';
+export type { BufferRef, StoredTimer } from './store-keys.ts';
+export type { DbView, RawEntry } from './level-bulk.ts';
 export { TaskStoreLockedError } from './level-open.ts';
+
+/** One buffered output as stored: where it sits, and its JSON. */
+export type StoredBufferEntry = BufferRef & { json: string };
 
 /** The event-time progress of a task. */
 export type StoredWatermark = {
@@ -42,6 +63,8 @@ export type FlushBatch = {
   watermark: StoredWatermark;
   /** Next offset per topic. */
   offsets: Record<string, string>;
+  /** Buffered outputs added since the last flush. */
+  bufferPuts: StoredBufferEntry[];
 };
 
 /** Options of {@link TaskStore.open}. */
@@ -102,6 +125,28 @@ export class TaskStore {
     return value === undefined ? undefined : (JSON.parse(value) as StoredWatermark);
   }
 
+  /** The buffered outputs, by epoch then emission order. */
+  async readBuffer(): Promise<StoredBufferEntry[]> {
+    const entries: StoredBufferEntry[] = [];
+    for await (const [key, json] of this.db.iterator(prefixRange(PREFIX.buffer))) entries.push({ ...parseBufferKey(key), json });
+    return entries;
+  }
+
+  /** Deletes published outputs from the buffer, in one batch. */
+  async deleteBuffered(refs: readonly BufferRef[]): Promise<void> {
+    if (refs.length > 0) await this.db.batch(refs.map((ref) => ({ type: 'del', key: bufferKey(ref) })));
+  }
+
+  /** A view of the database as of now, for a snapshot (see level-bulk.ts). */
+  openView(): DbView {
+    return openView(this.db);
+  }
+
+  /** Bulk-loads raw entries (a snapshot's) into the store; returns how many. */
+  load(entries: AsyncIterable<RawEntry>): Promise<number> {
+    return loadEntries(this.db, entries);
+  }
+
   /** Writes one flush atomically. */
   async commit(flush: FlushBatch): Promise<void> {
     const ops: BatchOp[] = flush.actors.map(({ actor, key, json }) => ({ type: 'put', key: actorKey(actor, key), value: json }));
@@ -116,6 +161,7 @@ export class TaskStore {
     for (const timer of flush.timerPuts) ops.push({ type: 'put', key: timerKey(timer), value: JSON.stringify(timer) });
     ops.push({ type: 'put', key: WATERMARK_KEY, value: JSON.stringify(flush.watermark) });
     for (const [topic, offset] of Object.entries(flush.offsets)) ops.push({ type: 'put', key: offsetKey(topic), value: offset });
+    for (const { json, ...ref } of flush.bufferPuts) ops.push({ type: 'put', key: bufferKey(ref), value: json });
     await this.db.batch(ops);
   }
 

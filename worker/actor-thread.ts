@@ -1,17 +1,21 @@
 /**
  * The code of an actor thread (one piscina worker). It loads the job once and keeps the
  * TaskRuntime of every task assigned to this thread; the main thread sends each task's
- * requests one at a time, in order, so nothing else touches a task's state. Piscina loads it
- * through actor-thread-entry.mjs, which teaches the thread's Node to import TypeScript.
+ * requests one at a time, in order, so nothing else touches a task's state. A barrier answers
+ * as soon as its batch is written and its LevelDB view opened; the snapshot goes on in the
+ * background and reports on the barrier's `done` port. Piscina loads this file through
+ * actor-thread-entry.mjs, which teaches the thread's Node to import TypeScript.
  */
 import { join } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { IllegalStateError } from '../common/errors.ts';
-import { TaskStore } from '../state/task-store.ts';
+import { createTaskStore, restoreTaskStore } from '../state/task-store-open.ts';
 import type { JobDefinition } from './job/api.ts';
 import { loadJob } from './job/load.ts';
 import { TaskRuntime, type ProcessResult } from './runtime/task-runtime.ts';
 import type { ActorThreadData, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
+
+type Request<T extends ThreadRequest['type']> = Extract<ThreadRequest, { type: T }>;
 
 const runtimes = new Map<number, TaskRuntime>();
 let job: Promise<JobDefinition> | undefined;
@@ -28,19 +32,45 @@ function runtimeOf(task: number, request: ThreadRequest['type']): TaskRuntime {
   return runtime;
 }
 
-async function open(task: number, dataDir: string): Promise<ThreadResponse> {
+/** Wipes the task's directory, rebuilds it from the snapshot if there is one, and opens the runtime on it. */
+async function open({ task, dataDir, restore }: Request<'open'>): Promise<ThreadResponse> {
   if (runtimes.has(task)) throw new IllegalStateError(`task ${task} is already open on this thread`);
   job ??= loadJob(threadData().jobRef);
   const definition = await job;
-  const store = await TaskStore.open(join(dataDir, `task-${task}`));
+  const dir = join(dataDir, `task-${task}`);
+  const store = restore === null ? await createTaskStore(dir) : await restoreTaskStore(dir, { task, ...restore });
+  const restoredFrom = restore?.checkpointId ?? 0;
   try {
-    const runtime = await TaskRuntime.open(definition, task, store);
+    const runtime = await TaskRuntime.open(definition, task, store, { restoredFrom });
     runtimes.set(task, runtime);
-    return { type: 'opened', task, offsets: runtime.offsets() };
+    return { type: 'opened', task, offsets: runtime.offsets(), restoredFrom };
   } catch (thrown) {
     await store.close();
     throw thrown;
   }
+}
+
+/** Takes the barrier; the snapshot's result goes to `done` later, and then the port is closed. */
+async function barrier({ task, checkpointId, snapshotPath, done }: Request<'barrier'>): Promise<ThreadResponse> {
+  let taken;
+  try {
+    taken = await runtimeOf(task, 'barrier').barrier(checkpointId, snapshotPath);
+  } catch (thrown) {
+    done.close();
+    throw thrown;
+  }
+  void taken.snapshot.then((result) => {
+    done.postMessage(result);
+    done.close();
+  });
+  return { type: 'barrier-taken', task, checkpointId, offsets: taken.offsets };
+}
+
+async function close(task: number): Promise<ThreadResponse> {
+  const runtime = runtimeOf(task, 'close');
+  runtimes.delete(task);
+  await runtime.close();
+  return { type: 'closed', task };
 }
 
 function processed(task: number, result: ProcessResult): ThreadResponse {
@@ -51,21 +81,25 @@ function processed(task: number, result: ProcessResult): ThreadResponse {
 
 /** Handles one request of the main thread (piscina's task function). */
 export default async function handle(request: ThreadRequest): Promise<ThreadResponse> {
+  const { task } = request;
   switch (request.type) {
     case 'open':
-      return open(request.task, request.dataDir);
+      return open(request);
     case 'records':
-      return processed(request.task, await runtimeOf(request.task, 'records').process(request.records, request.nowMs));
+      return processed(task, await runtimeOf(task, 'records').process(request.records, request.nowMs));
     case 'tick':
-      return processed(request.task, await runtimeOf(request.task, 'tick').tick(request.nowMs));
-    case 'flush':
-      return { type: 'flushed', task: request.task, offsets: await runtimeOf(request.task, 'flush').flush() };
-    case 'close': {
-      const runtime = runtimeOf(request.task, 'close');
-      runtimes.delete(request.task);
-      await runtime.close();
-      return { type: 'closed', task: request.task };
+      return processed(task, await runtimeOf(task, 'tick').tick(request.nowMs));
+    case 'barrier':
+      return barrier(request);
+    case 'committed-outputs': {
+      const outputs = runtimeOf(task, 'committed-outputs').committedOutputs(request.checkpointId);
+      return { type: 'committed-outputs', task, checkpointId: request.checkpointId, outputs };
     }
+    case 'outputs-published':
+      await runtimeOf(task, 'outputs-published').outputsPublished(request.checkpointId);
+      return { type: 'outputs-published', task, checkpointId: request.checkpointId };
+    case 'close':
+      return close(task);
     default:
       throw new IllegalStateError(`unknown thread request ${JSON.stringify(request satisfies never)}`);
   }

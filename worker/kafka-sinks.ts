@@ -1,20 +1,18 @@
 /**
- * Where a worker's outputs go: the job's Kafka sinks and its dead-letter topic, through one
- * idempotent producer (acks=all, one request in flight, so a task's outputs keep their order).
- * This is at-least-once: after a crash, outputs since the task's last flush are produced again.
+ * Where a worker's at-least-once outputs go: one idempotent producer (acks=all, one request in
+ * flight, so a task's outputs keep their order), publishing as soon as an actor emits. After a
+ * crash, outputs since the task's last checkpoint are produced again. Exactly-once outputs and
+ * dead letters go through TaskTransactions instead.
  */
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from './job/api.ts';
-import { deadLetterTopic } from './job/topics.ts';
 import type { DeadLetter, OutputRecord } from './thread-protocol.ts';
 
 export class KafkaSinks {
   private readonly producer: Producer;
-  private readonly dlq: string;
 
   constructor(kafka: Kafka, private readonly job: JobDefinition) {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    this.dlq = deadLetterTopic(job);
   }
 
   start(): Promise<void> {
@@ -25,8 +23,8 @@ export class KafkaSinks {
     return this.producer.disconnect();
   }
 
-  /** Publishes outputs and dead letters; resolves once the brokers acknowledged all of them. */
-  async publish(outputs: readonly OutputRecord[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  /** Publishes outputs; resolves once the brokers acknowledged all of them. */
+  async publish(outputs: readonly OutputRecord[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     const add = (topic: string, message: Message): void => {
       const list = byTopic.get(topic);
@@ -38,14 +36,13 @@ export class KafkaSinks {
       if (sink === undefined) throw new Error(`output to unknown sink '${o.sink}' (a bug: the runtime checks sink names)`);
       add(sink.topic, { key: o.key, value: o.value, headers: o.headers });
     }
-    for (const d of deadLetters) add(this.dlq, deadLetterMessage(d));
     if (byTopic.size === 0) return;
     await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
   }
 }
 
 /** The original record's bytes and headers, plus why it is here. */
-function deadLetterMessage(d: DeadLetter): Message {
+export function deadLetterMessage(d: DeadLetter): Message {
   const s = d.source;
   const headers: IHeaders = {
     ...s.headers,

@@ -1,18 +1,25 @@
 /**
- * One task on this worker, from Assign to Revoke: restores the task on its actor thread, opens
- * its partitions at the stored offsets, and feeds its records to the thread in offset order,
- * one request at a time, publishing each batch's outputs before the next. Every
- * `flushIntervalMs` the thread writes state and offsets in one LevelDB batch; since outputs are
- * published before the flush that covers them, a crash can repeat outputs but never lose them.
- * The queue is bounded: above `queueRecordsMax` the task's partitions are paused, never dropped.
+ * One task on this worker, from Assign to Revoke. Start: fence earlier owners (the task's
+ * transactional id), restore the task's state from the checkpoint the coordinator named
+ * (falling back to older complete ones if a snapshot is corrupt), publish what that checkpoint
+ * holds beyond the last published marker, then read its partitions from the checkpoint's
+ * offsets. Running: records and barriers go to the actor thread through one FIFO queue, one
+ * request at a time, so barriers are aligned with records; at-least-once outputs are published
+ * after each batch; exactly-once outputs wait in the thread's buffer until their checkpoint
+ * commits. The queue is bounded: above `queueRecordsMax` the task's partitions pause.
  */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { IllegalStateError, ensureError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { CheckpointStore } from '../state/checkpoint-store.ts';
 import type { ActorThreads } from './actor-threads.ts';
+import type { CheckpointReport } from './checkpoint-report.ts';
 import type { KafkaSinks } from './kafka-sinks.ts';
 import type { KafkaSource } from './kafka-source.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import type { SourceRecord, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
+import { restoreTask } from './task-restore.ts';
+import type { TaskTransactions } from './task-transactions.ts';
+import type { SnapshotResult, SourceRecord, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 
 export type TaskRunnerState = 'starting' | 'restoring' | 'running' | 'revoking' | 'stopped' | 'failed';
 
@@ -28,36 +35,50 @@ const transitions: Record<TaskRunnerState, TaskRunnerState[]> = {
 export interface TaskLimits {
   queueRecordsMax: number;
   batchRecordsMax: number;
-  flushIntervalMs: number;
   tickIntervalMs: number;
+  pendingOutputsMax: number;
 }
 
 export interface TaskRunnerDeps {
   threads: ActorThreads;
   source: KafkaSource;
   sinks: KafkaSinks;
+  transactions: TaskTransactions;
+  checkpoints: CheckpointStore;
   dataDir: string;
   limits: TaskLimits;
   metrics: WorkerMetrics;
   clock: () => number;
   logger: Logger;
-  /** The task stopped by itself (thread died, sink failed); the worker tells the coordinator. */
+  /** The task stopped by itself (thread died, sink failed, fenced); the worker tells the coordinator. */
   onFailed(task: number, reason: string): void;
+  /** A barrier's snapshot finished (or failed); the worker acks or declines. */
+  onCheckpoint(report: CheckpointReport): void;
 }
+
+type QueueItem = { kind: 'records'; records: SourceRecord[] } | { kind: 'barrier'; checkpointId: number };
+
+/** How many recent barrier ids a task remembers (commits refer to recent checkpoints). */
+const barriersRemembered = 64;
 
 export class TaskRunner {
   private stateValue: TaskRunnerState = 'starting';
-  private queue: SourceRecord[] = [];
+  private queue: QueueItem[] = [];
+  private queuedRecords = 0;
   /** Next offset expected per topic; records below it are repeats of a fetch before a seek. */
   private readonly expected = new Map<string, bigint>();
   private loop: Promise<void> | undefined;
+  private commits: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private lastFlushMs = 0;
   private lastTickMs = 0;
   private readonly label: { task: string };
+  /** Checkpoints whose barrier this incarnation took, plus the one it was restored from. */
+  private readonly barriers: number[] = [];
+  private publishedThrough = 0;
+  private pendingOutputs = 0;
   readonly stats = { recordsIn: 0, recordsOut: 0, actorsActive: 0 };
 
-  constructor(readonly task: number, private readonly deps: TaskRunnerDeps) {
+  constructor(readonly task: number, private generationValue: number, private readonly deps: TaskRunnerDeps) {
     this.label = { task: String(task) };
   }
 
@@ -65,46 +86,78 @@ export class TaskRunner {
     return this.stateValue;
   }
 
-  get queueDepth(): number {
-    return this.queue.length;
+  /** Generation of the Assign the task runs under; acks carry it. */
+  get generation(): number {
+    return this.generationValue;
   }
 
-  async start(): Promise<void> {
+  /** A new coordinator confirmed this worker keeps the task, under a new generation. */
+  adopt(generation: number): void {
+    this.generationValue = generation;
+  }
+
+  get queueDepth(): number {
+    return this.queuedRecords;
+  }
+
+  /** Restores from `restoreFrom` (0 = fresh state) and starts reading. */
+  async start(restoreFrom: number): Promise<void> {
     this.transition('restoring');
-    const opened = await this.call({ type: 'open', task: this.task, dataDir: this.deps.dataDir }, 'opened');
-    for (const [topic, offset] of Object.entries(opened.offsets)) this.expected.set(topic, BigInt(offset));
-    await this.deps.source.open(this.task, opened.offsets);
+    const restored = await restoreTask({ ...this.deps, task: this.task, restoreFrom, call: (request, expect) => this.call(request, expect) });
+    this.publishedThrough = restored.publishedThrough;
+    if (restored.restoredFrom > 0) this.barriers.push(restored.restoredFrom);
+    for (const [topic, offset] of Object.entries(restored.offsets)) this.expected.set(topic, BigInt(offset));
+    await this.deps.source.open(this.task, restored.offsets);
     if (this.stateValue !== 'restoring') {
       this.deps.source.close(this.task); // revoked while restoring
       return;
     }
-    this.lastFlushMs = this.lastTickMs = this.deps.clock();
+    this.lastTickMs = this.deps.clock();
     this.transition('running');
     this.timer = setInterval(() => this.kick(), this.deps.limits.tickIntervalMs);
-    this.deps.logger.info({ task: this.task, offsets: opened.offsets }, 'task running');
+    this.deps.logger.info({ task: this.task, restoredFrom: restored.restoredFrom, offsets: restored.offsets }, 'task running');
   }
 
   /** Records fetched for this task, in offset order per topic. */
   enqueue(records: readonly SourceRecord[]): void {
     if (this.stateValue !== 'running') return;
-    for (const r of records) {
+    const fresh = records.filter((r) => {
       const offset = BigInt(r.offset);
-      if (offset < (this.expected.get(r.topic) ?? -1n)) continue;
+      if (offset < (this.expected.get(r.topic) ?? -1n)) return false;
       this.expected.set(r.topic, offset + 1n);
-      this.queue.push(r);
-    }
-    this.deps.metrics.queueRecords.set(this.label, this.queue.length);
-    if (this.queue.length >= this.deps.limits.queueRecordsMax) this.deps.source.throttle(this.task);
+      return true;
+    });
+    if (fresh.length === 0) return;
+    this.queue.push({ kind: 'records', records: fresh });
+    this.queuedRecords += fresh.length;
+    this.deps.metrics.queueRecords.set(this.label, this.queuedRecords);
+    this.throttleIfNeeded();
     this.kick();
   }
 
-  /** Revoke: stop reading, finish the batch in flight, drop the rest (re-read by the next owner), flush, close. */
+  /** Barrier of checkpoint `checkpointId`, after every record already queued. False if not running. */
+  barrier(checkpointId: number): boolean {
+    if (this.stateValue !== 'running') return false;
+    this.queue.push({ kind: 'barrier', checkpointId });
+    this.kick();
+    return true;
+  }
+
+  /** Checkpoint `checkpointId` is complete: publish this task's exactly-once outputs up to it. */
+  commit(checkpointId: number): void {
+    if (this.stateValue !== 'running' || checkpointId <= this.publishedThrough || !this.barriers.includes(checkpointId)) return;
+    this.commits = this.commits.then(() => this.publish(checkpointId)).catch((err: unknown) => this.fail(ensureError(err)));
+  }
+
+  /** Revoke: stop reading, finish the request in flight, drop everything since the last barrier. */
   async stop(): Promise<void> {
     if (this.stateValue === 'stopped' || this.stateValue === 'failed') return;
     this.transition('revoking');
     this.halt();
     await this.loop;
+    await this.commits;
     await this.call({ type: 'close', task: this.task }, 'closed');
+    await this.deps.transactions.close();
     this.transition('stopped');
   }
 
@@ -120,14 +173,15 @@ export class TaskRunner {
     try {
       while (this.stateValue === 'running') {
         const now = this.deps.clock();
-        if (now - this.lastFlushMs >= this.deps.limits.flushIntervalMs) {
-          this.lastFlushMs = now;
-          await this.call({ type: 'flush', task: this.task }, 'flushed');
-        } else if (now - this.lastTickMs >= this.deps.limits.tickIntervalMs) {
+        const next = this.queue[0];
+        if (now - this.lastTickMs >= this.deps.limits.tickIntervalMs) {
           this.lastTickMs = now;
           await this.handle(await this.call({ type: 'tick', task: this.task, nowMs: now }, 'processed'));
-        } else if (this.queue.length > 0) {
-          await this.processBatch(this.queue.splice(0, this.deps.limits.batchRecordsMax), now);
+        } else if (next?.kind === 'barrier') {
+          this.queue.shift();
+          await this.takeBarrier(next.checkpointId);
+        } else if (next?.kind === 'records') {
+          await this.processBatch(this.takeRecords(), now);
         } else {
           return;
         }
@@ -137,21 +191,77 @@ export class TaskRunner {
     }
   }
 
+  /** Up to `batchRecordsMax` queued records, stopping at a barrier. */
+  private takeRecords(): SourceRecord[] {
+    const batch: SourceRecord[] = [];
+    while (batch.length < this.deps.limits.batchRecordsMax) {
+      const head = this.queue[0];
+      if (head?.kind !== 'records') break;
+      const room = this.deps.limits.batchRecordsMax - batch.length;
+      if (head.records.length <= room) {
+        batch.push(...head.records);
+        this.queue.shift();
+      } else {
+        batch.push(...head.records.splice(0, room));
+      }
+    }
+    this.queuedRecords -= batch.length;
+    return batch;
+  }
+
   private async processBatch(records: SourceRecord[], nowMs: number): Promise<void> {
     const end = this.deps.metrics.batchSeconds.startTimer(this.label);
-    const response = await this.call({ type: 'records', task: this.task, records, nowMs }, 'processed');
-    await this.handle(response);
+    await this.handle(await this.call({ type: 'records', task: this.task, records, nowMs }, 'processed'));
     end();
     this.stats.recordsIn += records.length;
     this.deps.metrics.recordsIn.inc(this.label, records.length);
-    this.deps.metrics.queueRecords.set(this.label, this.queue.length);
-    if (this.queue.length <= this.deps.limits.queueRecordsMax / 2) this.deps.source.unthrottle(this.task);
+    this.deps.metrics.queueRecords.set(this.label, this.queuedRecords);
+    this.throttleIfNeeded();
+  }
+
+  private async takeBarrier(checkpointId: number): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const snapshotRef = this.deps.checkpoints.snapshotRef(checkpointId, this.task);
+    const startedMs = this.deps.clock();
+    try {
+      const taken = await this.call({ type: 'barrier', task: this.task, checkpointId, snapshotPath: this.deps.checkpoints.resolve(snapshotRef), done: port2 }, 'barrier-taken', [port2]);
+      this.barriers.push(checkpointId);
+      this.barriers.splice(0, Math.max(0, this.barriers.length - barriersRemembered));
+      this.awaitSnapshot(port1, (result) => {
+        if (result.type === 'snapshot-written') {
+          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation: this.generation, checkpointId, offsets: taken.offsets, snapshotRef, bytes: result.bytes, records: result.records, snapshotMs: this.deps.clock() - startedMs });
+        } else {
+          this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation: this.generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: result.reason });
+        }
+      });
+    } catch (err) {
+      port1.close();
+      this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation: this.generation, checkpointId, reason: 'BARRIER_FAILED', detail: ensureError(err).message });
+      throw err;
+    }
+  }
+
+  private awaitSnapshot(port: MessagePort, done: (result: SnapshotResult) => void): void {
+    port.once('message', (result: SnapshotResult) => {
+      port.close();
+      done(result);
+    });
+  }
+
+  private async publish(checkpointId: number): Promise<void> {
+    const committed = await this.call({ type: 'committed-outputs', task: this.task, checkpointId }, 'committed-outputs');
+    await this.deps.transactions.publish(checkpointId, committed.outputs);
+    await this.call({ type: 'outputs-published', task: this.task, checkpointId }, 'outputs-published');
+    this.publishedThrough = checkpointId;
+    this.stats.recordsOut += committed.outputs.length;
+    this.deps.metrics.recordsOut.inc(this.label, committed.outputs.length);
   }
 
   private async handle(response: Extract<ThreadResponse, { type: 'processed' }>): Promise<void> {
-    await this.deps.sinks.publish(response.outputs, response.deadLetters);
+    await this.deps.sinks.publish(response.outputs);
     this.stats.recordsOut += response.outputs.length;
     this.stats.actorsActive = response.stats.actorsActive;
+    this.pendingOutputs = response.stats.pendingOutputs;
     this.deps.metrics.recordsOut.inc(this.label, response.outputs.length);
     this.deps.metrics.actorsActive.set(this.label, response.stats.actorsActive);
     for (const f of response.timerFailures ?? []) {
@@ -160,9 +270,16 @@ export class TaskRunner {
     if (response.deadLetters.length > 0) {
       this.deps.metrics.deadLetters.inc(this.label, response.deadLetters.length);
       for (const d of response.deadLetters) {
-        this.deps.logger.warn({ task: this.task, record: `${d.source.topic}[${d.source.partition}]@${d.source.offset}`, field: d.field, reason: d.reason, actor: d.actor }, 'record sent to the dead-letter topic');
+        this.deps.logger.warn({ task: this.task, record: `${d.source.topic}[${d.source.partition}]@${d.source.offset}`, field: d.field, reason: d.reason, actor: d.actor }, 'record goes to the dead-letter topic');
       }
     }
+  }
+
+  private throttleIfNeeded(): void {
+    const full = this.queuedRecords >= this.deps.limits.queueRecordsMax || this.pendingOutputs >= this.deps.limits.pendingOutputsMax;
+    const drained = this.queuedRecords <= this.deps.limits.queueRecordsMax / 2 && this.pendingOutputs < this.deps.limits.pendingOutputsMax;
+    if (full) this.deps.source.throttle(this.task);
+    else if (drained) this.deps.source.unthrottle(this.task);
   }
 
   private fail(err: Error): void {
@@ -170,8 +287,9 @@ export class TaskRunner {
     this.deps.logger.error({ task: this.task, err: err.message }, 'task failed');
     this.transition('failed');
     this.halt();
-    // Best effort: release the task's LevelDB if the thread still holds it.
+    // Best effort: release the task's LevelDB and producer.
     this.deps.threads.run(this.task, { type: 'close', task: this.task }).catch(() => undefined);
+    this.deps.transactions.close().catch(() => undefined);
     this.deps.onFailed(this.task, err.message);
   }
 
@@ -179,11 +297,12 @@ export class TaskRunner {
     clearInterval(this.timer);
     this.deps.source.close(this.task);
     this.queue = [];
+    this.queuedRecords = 0;
     this.deps.metrics.queueRecords.set(this.label, 0);
   }
 
-  private async call<T extends ThreadResponse['type']>(request: ThreadRequest, expect: T): Promise<Extract<ThreadResponse, { type: T }>> {
-    const response = await this.deps.threads.run(this.task, request);
+  private async call<T extends ThreadResponse['type']>(request: ThreadRequest, expect: T, transferList?: MessagePort[]): Promise<Extract<ThreadResponse, { type: T }>> {
+    const response = await this.deps.threads.run(this.task, request, transferList);
     if (response.type !== expect || response.task !== this.task) {
       throw new IllegalStateError(`task ${this.task}: '${request.type}' answered with '${response.type}' for task ${response.task}`);
     }

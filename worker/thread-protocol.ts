@@ -4,6 +4,7 @@
  * thread sends a task's requests one at a time in order, so a task's records are handled in
  * offset order and nothing else touches its state. Tagged unions, one response type per request.
  */
+import type { MessagePort } from 'node:worker_threads';
 
 /** One Kafka record as the dispatcher hands it over. `offset` is Kafka's decimal string. */
 export interface SourceRecord {
@@ -51,36 +52,80 @@ export type TaskOffsets = Record<string, string>;
 
 export interface TaskRuntimeStats {
   actorsActive: number;
+  /** Outputs and dead letters held for exactly-once publication (not yet published). */
+  pendingOutputs: number;
   /** Timers registered and not yet fired. */
   timersPending: number;
   /** Event-time watermark, ms; -Infinity is sent as null. */
   watermarkMs: number | null;
 }
 
+/** A completed checkpoint's snapshot of one task, to restore from. */
+export interface RestoreSource {
+  checkpointId: number;
+  /** Absolute path of the snapshot file (state/snapshot-format.ts). */
+  snapshotPath: string;
+}
+
+/** Posted on a barrier's `done` port once the asynchronous snapshot finished. */
+export type SnapshotResult =
+  | { type: 'snapshot-written'; checkpointId: number; bytes: number; records: number; durationMs: number }
+  | { type: 'snapshot-failed'; checkpointId: number; reason: string };
+
+/** One exactly-once output or dead letter held in the task's buffer, with the epoch it was produced in. */
+export type BufferedOutput = { epoch: number; output: OutputRecord } | { epoch: number; deadLetter: DeadLetter };
+
 export type ThreadRequest =
-  /** Open (or create) the task's LevelDB under `dataDir` and report where to resume reading. */
-  | { type: 'open'; task: number; dataDir: string }
+  /**
+   * Open the task under `dataDir`: with `restore`, wipe `<dataDir>/task-<n>` and rebuild it from
+   * the snapshot (checksums verified; a bad snapshot throws SnapshotCorruptError naming the file);
+   * without, start from empty state. Reports where to resume reading.
+   */
+  | { type: 'open'; task: number; dataDir: string; restore: RestoreSource | null }
+  /**
+   * Barrier `checkpointId`: everything before it is in the checkpoint, nothing after. Write dirty
+   * actors, timers, watermark, offsets and the output buffer in one batch; open a LevelDB
+   * iterator (an implicit snapshot) and stream it to `snapshotPath` (temp file, fsync, rename)
+   * in the background while later requests are handled; post a SnapshotResult on `done`.
+   * Outputs after the barrier belong to epoch `checkpointId + 1`.
+   */
+  | { type: 'barrier'; task: number; checkpointId: number; snapshotPath: string; done: MessagePort }
+  /** The buffered outputs (dead letters included) of epochs <= `checkpointId`, in emission order. */
+  | { type: 'committed-outputs'; task: number; checkpointId: number }
+  /** Those outputs are published: drop them from the buffer, in memory and in LevelDB (one small batch, at once). */
+  | { type: 'outputs-published'; task: number; checkpointId: number }
   /** Handle records of the task, in order. `nowMs` is the main thread's processing time. */
   | { type: 'records'; task: number; records: SourceRecord[]; nowMs: number }
   /** Fire due processing-time timers. */
   | { type: 'tick'; task: number; nowMs: number }
-  /** Write dirty actors, timers, watermark and offsets to LevelDB in one atomic batch. */
-  | { type: 'flush'; task: number }
-  /** Flush, then close the task's LevelDB and forget the task. */
+  /**
+   * Close the task's LevelDB and forget the task, without writing anything: whatever happened
+   * since the last barrier is dropped (the next owner restores from the last checkpoint).
+   */
   | { type: 'close'; task: number };
 
 export type ThreadResponse =
-  | { type: 'opened'; task: number; offsets: TaskOffsets }
+  | {
+      type: 'opened';
+      task: number;
+      offsets: TaskOffsets;
+      /** Checkpoint the state came from; 0 = fresh state. */
+      restoredFrom: number;
+    }
+  | { type: 'barrier-taken'; task: number; checkpointId: number; offsets: TaskOffsets }
+  | { type: 'committed-outputs'; task: number; checkpointId: number; outputs: BufferedOutput[] }
+  | { type: 'outputs-published'; task: number; checkpointId: number }
   | {
       type: 'processed';
       task: number;
+      /** Outputs of at-least-once sinks, to publish at once. Exactly-once outputs stay in the buffer. */
       outputs: OutputRecord[];
+      /** For logs and metrics only: they are in the buffer and published exactly once with their epoch. */
       deadLetters: DeadLetter[];
       stats: TaskRuntimeStats;
       /** Timers whose handler failed in this request; absent when none did. */
       timerFailures?: TimerFailure[];
     }
-  | { type: 'flushed'; task: number; offsets: TaskOffsets }
   | { type: 'closed'; task: number };
 
 /** What the main thread passes to every actor thread at start (piscina `workerData`). */

@@ -4,12 +4,16 @@
  * never overtakes the assign it answers. Records flow Kafka -> KafkaSource -> TaskRunner ->
  * actor thread -> sinks; nothing here waits on the coordinator.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import { ensureError } from '../common/errors.ts';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
 import type { CoordinatorMessage__Output } from '../proto/control.ts';
+import { checkpointStoreFor, type CheckpointStore } from '../state/checkpoint-store.ts';
+import type { CheckpointReport } from './checkpoint-report.ts';
 import { ActorThreads } from './actor-threads.ts';
 import { WorkerControlClient } from './control-client.ts';
 import { startWorkerHttp } from './http-server.ts';
@@ -19,6 +23,7 @@ import { KafkaSinks } from './kafka-sinks.ts';
 import { KafkaSource } from './kafka-source.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { TaskRunner, type TaskLimits } from './task-runner.ts';
+import { TaskTransactions } from './task-transactions.ts';
 
 export interface WorkerOptions {
   id: string;
@@ -30,8 +35,10 @@ export interface WorkerOptions {
   brokers: string[];
   /** host:port of the coordinator's control endpoint. */
   coordinator: string;
-  /** Where task LevelDBs live: `<dataDir>/task-<n>`. */
+  /** Where this process keeps task LevelDBs: `<dataDir>/<id>-<instance>/task-<n>` (removed on stop). */
   dataDir: string;
+  /** The checkpoint store's directory (shared by every process of the job). */
+  checkpointDir: string;
   threads: number;
   http: { host: string; port: number };
   limits: TaskLimits;
@@ -46,7 +53,10 @@ export class Worker {
   private readonly assignedIn = new Map<number, number>();
   private readonly chains = new Map<number, Promise<void>>();
   private lastGeneration = 0;
+  private lastCheckpoint = 0;
   private readonly metrics: WorkerMetrics;
+  private readonly store: CheckpointStore;
+  private readonly dataDir: string;
   private readonly kafka: Kafka;
   private readonly sinks: KafkaSinks;
   private readonly source: KafkaSource;
@@ -56,6 +66,8 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.metrics = createWorkerMetrics(options.id);
+    this.store = checkpointStoreFor(options.checkpointDir, options.job.name);
+    this.dataDir = join(options.dataDir, `${options.id}-${options.instance}`);
     this.kafka = createKafka(options.brokers, `eddy-${options.job.name}-${options.id}`, options.logger);
     this.sinks = new KafkaSinks(this.kafka, options.job);
     this.threads = new ActorThreads(options.threads, { jobRef: options.jobRef });
@@ -81,6 +93,7 @@ export class Worker {
         workerId: this.options.id, endpoint, capacity: 0, pid: process.pid, job: this.options.job.name,
         ownedTasks: this.summaries().filter((t) => t.state === 'running').map((t) => t.task),
         lastGeneration: this.lastGeneration,
+        lastCheckpoint: this.lastCheckpoint,
       }),
       heartbeat: () => ({
         generation: this.lastGeneration,
@@ -102,9 +115,12 @@ export class Worker {
     await this.sinks.stop();
     await this.threads.close();
     await this.http?.close();
+    await rm(this.dataDir, { recursive: true, force: true });
   }
 
   private receive(message: CoordinatorMessage__Output): void {
+    if (message.triggerCheckpoint) return this.trigger(message.triggerCheckpoint.checkpointId, message.triggerCheckpoint.tasks);
+    if (message.checkpointCommitted) return this.committed(message.checkpointCommitted.checkpointId);
     const command = message.assign ?? message.revoke;
     if (command === undefined || command === null) return;
     if (command.generation < this.lastGeneration) {
@@ -113,29 +129,60 @@ export class Worker {
     }
     this.lastGeneration = command.generation;
     const { task, generation } = command;
-    if (message.assign) void this.serially(task, () => this.assign(task, generation));
+    const restoreFrom = message.assign?.restoreFrom ?? 0;
+    if (message.assign) void this.serially(task, () => this.assign(task, generation, restoreFrom));
     else void this.serially(task, () => this.revoke(task, generation));
   }
 
-  private async assign(task: number, generation: number): Promise<void> {
+  private trigger(checkpointId: number, tasks: number[]): void {
+    this.lastCheckpoint = Math.max(this.lastCheckpoint, checkpointId);
+    for (const task of tasks) {
+      const runner = this.runners.get(task);
+      if (runner?.barrier(checkpointId) !== true) {
+        this.report({ kind: 'declined', task, generation: runner?.generation ?? this.assignedIn.get(task) ?? 0, checkpointId, reason: 'TASK_NOT_RUNNING', detail: `task is ${runner?.state ?? 'not on this worker'}` });
+      }
+    }
+  }
+
+  private committed(checkpointId: number): void {
+    this.lastCheckpoint = Math.max(this.lastCheckpoint, checkpointId);
+    for (const runner of this.runners.values()) runner.commit(checkpointId);
+  }
+
+  private report(report: CheckpointReport): void {
+    if (report.kind === 'ack') {
+      const { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs } = report;
+      this.control?.send({ checkpointAck: { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs } });
+    } else {
+      const { task, generation, checkpointId, reason, detail } = report;
+      this.control?.send({ checkpointDeclined: { task, generation, checkpointId, reason, detail } });
+    }
+  }
+
+  private async assign(task: number, generation: number, restoreFrom: number): Promise<void> {
     this.assignedIn.set(task, generation);
-    if (this.runners.get(task)?.state === 'running') {
+    const existing = this.runners.get(task);
+    if (existing?.state === 'running') {
+      existing.adopt(generation);
       this.control?.send({ taskReady: { task, generation } });
       return;
     }
-    const runner = new TaskRunner(task, {
-      threads: this.threads, source: this.source, sinks: this.sinks, dataDir: this.options.dataDir,
-      limits: this.options.limits, metrics: this.metrics, clock: Date.now, logger: this.options.logger,
+    const transactions = new TaskTransactions(this.kafka, this.options.job, task);
+    const runner = new TaskRunner(task, generation, {
+      threads: this.threads, source: this.source, sinks: this.sinks, transactions,
+      checkpoints: this.store, dataDir: this.dataDir, limits: this.options.limits, metrics: this.metrics, clock: Date.now, logger: this.options.logger,
       onFailed: (failed, reason) => void this.serially(failed, () => Promise.resolve(this.taskFailed(failed, reason))),
+      onCheckpoint: (report) => this.report(report),
     });
     this.runners.set(task, runner);
     try {
-      await runner.start();
+      await runner.start(restoreFrom);
       this.control?.send({ taskReady: { task, generation } });
     } catch (err) {
       this.runners.delete(task);
       this.source.close(task);
       await this.threads.run(task, { type: 'close', task }).catch(() => undefined);
+      await transactions.close().catch(() => undefined);
       this.taskFailed(task, `could not start: ${ensureError(err).message}`);
     }
   }

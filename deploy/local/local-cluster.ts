@@ -72,7 +72,10 @@ export class LocalCluster {
       'coordinator', '--job', this.options.job,
       '--control-port', String(this.options.controlPort), '--admin-port', String(this.options.adminPort),
     ]);
-    await this.waitFor('coordinator admin API', async () => (await this.view()) !== undefined, 60_000);
+    await this.waitFor('coordinator admin API', async () => {
+      if (this.members.get('coordinator')?.child.exitCode !== null) throw new Error(`local cluster: the coordinator exited during start-up (log: ${join(this.options.dir, 'logs', 'coordinator.log')})`);
+      return (await this.view()) !== undefined;
+    }, 60_000);
     for (const name of this.workerNames()) this.launchWorker(name);
   }
 
@@ -136,6 +139,7 @@ export class LocalCluster {
       ...process.env,
       ...this.options.env,
       EDDY_KAFKA_BROKERS: this.options.brokers.join(','),
+      EDDY_CHECKPOINT_DIR: join(this.options.dir, 'checkpoints'),
       ...(this.options.natsUrl !== undefined && { EDDY_NATS_URL: this.options.natsUrl }),
       EDDY_LOG_FORMAT: this.options.echo === true && process.stderr.isTTY ? 'pretty' : 'json',
     };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { inject } from 'vitest';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
+import { verifyEosOutputs, type EosOutput, type EosVerdict } from '../../loadtest/chaos/eos-verifier.ts';
 import { uniqueName, type ReadRecord } from './support.ts';
 
 export interface EosTopics {
@@ -47,30 +48,9 @@ export async function produceSeqs(producer: Producer, topic: string, keys: strin
   return messages.length;
 }
 
-export interface EosOutputCheck {
-  outputs: number;
-  /** (key, seq) pairs of the input that no output carries. */
-  lost: number;
-  /** Outputs beyond the first for the same (key, seq). */
-  duplicated: number;
-  /** Distinct outputs whose count differs from seq (state lost or doubled). */
-  wrongCounts: number;
-}
-
-/** Compares outputs with what the input implies: for each key, seq 1..n each with count == seq. */
-export function checkEosOutput(records: ReadRecord[], keys: string[], n: number): EosOutputCheck {
-  const seen = new Map<string, number>();
-  let wrongCounts = 0;
-  for (const r of records) {
-    const out = JSON.parse(r.value?.toString() ?? 'null') as { key: string; seq: number; count: number };
-    const id = `${out.key}/${out.seq}`;
-    if (!seen.has(id) && out.count !== out.seq) wrongCounts += 1;
-    seen.set(id, (seen.get(id) ?? 0) + 1);
-  }
-  let lost = 0;
-  for (const key of keys) for (let seq = 1; seq <= n; seq++) if (!seen.has(`${key}/${seq}`)) lost += 1;
-  const duplicated = [...seen.values()].reduce((sum, c) => sum + c - 1, 0);
-  return { outputs: records.length, lost, duplicated, wrongCounts };
+/** Compares outputs with what the input implies (see loadtest/chaos/eos-verifier.ts). */
+export function checkEosOutput(records: ReadRecord[], keys: string[], n: number): EosVerdict {
+  return verifyEosOutputs(records.map((r) => JSON.parse(r.value?.toString() ?? 'null') as EosOutput), keys, n);
 }
 
 /** True once every key's output reached seq n. */

@@ -32,7 +32,7 @@ function setup(taskCount = 6, adoptGraceMs = 0) {
   const join = (id: string, owned: number[] = [], lastGeneration = 0): FakeLink => {
     const link = new FakeLink();
     links.set(id, link);
-    const hello: Hello__Output = { workerId: id, endpoint: `${id}:1`, capacity: 0, ownedTasks: owned, pid: 1, job: 'j', lastGeneration };
+    const hello: Hello__Output = { workerId: id, endpoint: `${id}:1`, capacity: 0, ownedTasks: owned, pid: 1, job: 'j', lastGeneration, lastCheckpoint: 0 };
     controller.hello(hello, link);
     return link;
   };
@@ -65,7 +65,7 @@ describe('ClusterController', () => {
   it('refuses a worker that runs another job', () => {
     const { controller } = setup();
     const link = new FakeLink();
-    const ok = controller.hello({ workerId: 'x', endpoint: '', capacity: 0, ownedTasks: [], pid: 1, job: 'other', lastGeneration: 0 }, link);
+    const ok = controller.hello({ workerId: 'x', endpoint: '', capacity: 0, ownedTasks: [], pid: 1, job: 'other', lastGeneration: 0, lastCheckpoint: 0 }, link);
     expect(ok).toBe(false);
     expect(link.sent[0]?.reject?.reason).toMatch(/runs job 'j', not 'other'/);
   });
@@ -140,7 +140,13 @@ describe('ClusterController', () => {
     const { controller, join, advance } = setup(5, 2_000);
     const a = join('a', [0, 1], 41);
     const b = join('b', [2, 3], 40);
-    expect(controller.tasks.generation).toBeGreaterThanOrEqual(41);
+    expect(controller.tasks.generation).toBeGreaterThan(41);
+    // Each gets its own tasks back under a new generation (a running worker just confirms).
+    expect(a.assigned()).toEqual([0, 1]);
+    expect(b.assigned()).toEqual([2, 3]);
+    for (const [id, link] of [['a', a], ['b', b]] as const) {
+      for (const m of link.take()) if (m.assign) controller.message(id, { body: 'taskReady', taskReady: { task: m.assign.task ?? 0, generation: Number(m.assign.generation) } });
+    }
     expect(controller.view().tasks.map((t) => `${t.worker}:${t.state}`)).toEqual(['a:running', 'a:running', 'b:running', 'b:running', 'null:unassigned']);
     // Task 4 nobody claimed: assigned once the grace period is over, nothing else moves.
     for (const step of [1_000, 1_100]) {

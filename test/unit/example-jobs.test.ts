@@ -3,7 +3,7 @@ import { generateCdcEvents } from '../../loadtest/cdc/generator.ts';
 import ecommerce, { type InventoryAlert, type RevenueResult } from '../../examples/ecommerce/job.ts';
 import eosCheck, { EOS_TOPICS } from '../../worker/jobs/eos-check.ts';
 import type { SourceRecord } from '../../worker/thread-protocol.ts';
-import { openRuntime, record, tempDir, values } from './task-harness.ts';
+import { bufferedOutputs, openRuntime, record, tempDir, values } from './task-harness.ts';
 
 const T0 = Date.UTC(2025, 0, 1);
 
@@ -16,12 +16,14 @@ describe('eos-check job', () => {
       [input(0, { key: 'a', seq: 1 }), input(1, { key: 'b', seq: 1 }), input(2, { key: 'a', seq: 2 })],
       0,
     );
-    expect(values(result.outputs)).toEqual([
+    expect(values(bufferedOutputs(result.buffered))).toEqual([
       { key: 'a', seq: 1, count: 1 },
       { key: 'b', seq: 1, count: 1 },
       { key: 'a', seq: 2, count: 2 },
     ]);
-    expect(result.outputs.map((o) => [o.sink, o.key])).toEqual([['output', 'a'], ['output', 'b'], ['output', 'a']]);
+    expect(bufferedOutputs(result.buffered).map((o) => [o.sink, o.key])).toEqual([['output', 'a'], ['output', 'b'], ['output', 'a']]);
+    expect(result.outputs).toEqual([]); // exactly-once: held in the buffer, none published at once
+    expect(result.buffered.map((item) => item.epoch)).toEqual([1, 1, 1]);
     await runtime.close();
   });
 
@@ -56,25 +58,25 @@ describe('ecommerce-demo job', () => {
   it('emits a 1-minute revenue window when the watermark passes its end', async () => {
     const runtime = await openRuntime(ecommerce, await tempDir(), 0);
     let result = await runtime.process([order(0, 1, 10.1, T0 + 1_000), order(1, 2, 20.2, T0 + 30_000), order(2, 3, 5, T0 + 61_000)], 0);
-    expect(result.outputs).toEqual([]);
+    expect(bufferedOutputs(result.buffered)).toEqual([]);
     result = await runtime.process([order(3, 4, 1, T0 + 62_000)], 0); // watermark T0 + 60 s: the first window closes
-    const results = values(result.outputs) as RevenueResult[];
+    const results = values(bufferedOutputs(result.buffered)) as RevenueResult[];
     expect(results).toEqual([{ windowStart: T0, windowEnd: T0 + 60_000, orders: 2, revenue: 30.3, task: 0 }]);
-    expect(result.outputs[0]?.sink).toBe('revenue');
-    expect(result.outputs[0]?.key).toBe('task-0');
+    expect(bufferedOutputs(result.buffered)[0]?.sink).toBe('revenue');
+    expect(bufferedOutputs(result.buffered)[0]?.key).toBe('task-0');
     await runtime.close();
   });
 
   it('alerts when a product drops below 10 and when it runs out, once each', async () => {
     const runtime = await openRuntime(ecommerce, await tempDir(), 0);
     const result = await runtime.process([product(0, 12, T0), product(1, 9, T0 + 1), product(2, 4, T0 + 2), product(3, 0, T0 + 3), product(4, 0, T0 + 4)], 0);
-    const alerts = values(result.outputs) as InventoryAlert[];
+    const alerts = values(bufferedOutputs(result.buffered)) as InventoryAlert[];
     expect(alerts.map((a) => [a.alert_level, a.current_stock])).toEqual([
       ['low', 9],
       ['out_of_stock', 0],
     ]);
     expect(alerts[0]).toEqual({ product_id: 42, product_name: 'Lamp', current_stock: 9, threshold: 10, alert_level: 'low', changed_at: T0 + 1 });
-    expect(result.outputs.map((o) => [o.sink, o.key])).toEqual([['alerts', '42'], ['alerts', '42']]);
+    expect(bufferedOutputs(result.buffered).map((o) => [o.sink, o.key])).toEqual([['alerts', '42'], ['alerts', '42']]);
     await runtime.close();
   });
 
@@ -92,7 +94,7 @@ describe('ecommerce-demo job', () => {
     }
     const result = await runtime.process(records, 0);
     expect(result.deadLetters).toEqual([]);
-    const windows = (values(result.outputs.filter((o) => o.sink === 'revenue')) as RevenueResult[]).map((w) => w.windowStart);
+    const windows = (values(bufferedOutputs(result.buffered).filter((o) => o.sink === 'revenue')) as RevenueResult[]).map((w) => w.windowStart);
     expect(windows.length).toBeGreaterThan(1);
     expect(windows).toEqual([...windows].sort((a, b) => a - b));
     await runtime.close();

@@ -1,13 +1,13 @@
 // Helpers for the task runtime tests: temp data dirs, records, and a runtime over a real
-// LevelDB that can be closed and reopened in the same process.
+// LevelDB, opened fresh or restored from a barrier's snapshot.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
-import { TaskStore } from '../../state/task-store.ts';
+import { afterEach, expect } from 'vitest';
+import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
 import type { JobDefinition } from '../../worker/job/api.ts';
 import { TaskRuntime, type TaskRuntimeOptions } from '../../worker/runtime/task-runtime.ts';
-import type { SourceRecord } from '../../worker/thread-protocol.ts';
+import type { BufferedOutput, OutputRecord, SourceRecord } from '../../worker/thread-protocol.ts';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -21,10 +21,29 @@ export async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** Opens a task's runtime on its own store in `dir`. */
+/** Opens a fresh task runtime on its own (wiped) store under `dir`. */
 export async function openRuntime(job: JobDefinition, dir: string, task = 0, options: TaskRuntimeOptions = {}): Promise<TaskRuntime> {
-  const store = await TaskStore.open(join(dir, `task-${task}`));
+  const store = await createTaskStore(join(dir, `task-${task}`));
   return TaskRuntime.open(job, task, store, options);
+}
+
+/** Takes barrier `checkpointId`, waits for its snapshot (which must succeed) and returns the snapshot's path. */
+export async function checkpoint(runtime: TaskRuntime, dir: string, checkpointId: number): Promise<string> {
+  const snapshotPath = join(dir, 'checkpoints', `${checkpointId}`, `task-${runtime.task}.snap`);
+  const { snapshot } = await runtime.barrier(checkpointId, snapshotPath);
+  expect(await snapshot).toMatchObject({ type: 'snapshot-written', checkpointId });
+  return snapshotPath;
+}
+
+/** Opens a task runtime under `dir`, rebuilt from the snapshot of checkpoint `checkpointId`. */
+export async function restoreRuntime(job: JobDefinition, dir: string, snapshotPath: string, checkpointId: number, task = 0, options: TaskRuntimeOptions = {}): Promise<TaskRuntime> {
+  const store = await restoreTaskStore(join(dir, `task-${task}`), { task, checkpointId, snapshotPath });
+  return TaskRuntime.open(job, task, store, { ...options, restoredFrom: checkpointId });
+}
+
+/** The outputs (not dead letters) among buffered entries. */
+export function bufferedOutputs(items: readonly BufferedOutput[]): OutputRecord[] {
+  return items.flatMap((item) => ('output' in item ? [item.output] : []));
 }
 
 /** A record; `value` objects are sent as JSON, strings as UTF-8. */
@@ -45,4 +64,9 @@ export function record(topic: string, offset: number | string, value: unknown, e
 /** Parsed JSON values of outputs. */
 export function values(outputs: { value: string | null }[]): unknown[] {
   return outputs.map((output) => (output.value === null ? null : (JSON.parse(output.value) as unknown)));
+}
+
+/** `items` as an async stream, handed out one at a time (as a LevelDB iterator would). */
+export async function* streamOf<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const item of items) yield await Promise.resolve(item);
 }

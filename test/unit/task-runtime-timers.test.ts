@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineJob, json, kafkaSink, kafkaSource, keyedActor, type JobDefinition, type WatermarkOptions } from '../../worker/job/api.ts';
-import { openRuntime, record, tempDir, values } from './task-harness.ts';
+import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
 
 /** `at`: event time; `timer`: register a timer (`kind` default event-time) at that time with that tag. */
 type Cmd = { key: string; at: number; timer?: number; kind?: 'processing-time'; tag?: string; cancel?: number; boom?: boolean };
@@ -9,7 +9,7 @@ function timerJob(watermark: WatermarkOptions = {}, sources = ['cmds']): JobDefi
   return defineJob({
     name: 'timer-test',
     sources: Object.fromEntries(sources.map((name) => [name, kafkaSource(name, { format: json<Cmd>() })])),
-    sinks: { fired: kafkaSink('fired') },
+    sinks: { fired: kafkaSink('fired', { delivery: 'at-least-once' }) },
     watermark,
     actors: {
       clock: keyedActor({
@@ -44,7 +44,7 @@ describe('TaskRuntime timers', () => {
       0,
     );
     expect(result.outputs).toEqual([]);
-    expect(result.stats).toEqual({ actorsActive: 2, timersPending: 3, watermarkMs: 900 });
+    expect(result.stats).toEqual({ actorsActive: 2, pendingOutputs: 0, timersPending: 3, watermarkMs: 900 });
 
     result = await runtime.process([cmd(3, { key: 'c', at: 1_700 })], 0); // watermark 1600
     expect((values(result.outputs) as Fired[]).map((f) => [f.key, f.timestampMs, f.tag, f.watermark])).toEqual([
@@ -78,16 +78,17 @@ describe('TaskRuntime timers', () => {
     await runtime.close();
   });
 
-  it('keeps timers and the watermark across flush and reopen', async () => {
+  it('keeps timers and the watermark across barrier and restore', async () => {
     const dir = await tempDir();
     const job = timerJob();
     const first = await openRuntime(job, dir);
     await first.process([cmd(0, { key: 'a', at: 10, timer: 20 }), cmd(1, { key: 'a', at: 10, timer: 30, kind: 'processing-time' })], 0);
+    const snapshot = await checkpoint(first, dir, 1);
     await first.close();
 
-    const second = await openRuntime(job, dir);
+    const second = await restoreRuntime(job, await tempDir(), snapshot, 1);
     let result = await second.tick(0);
-    expect(result.stats).toEqual({ actorsActive: 0, timersPending: 2, watermarkMs: 10 });
+    expect(result.stats).toEqual({ actorsActive: 0, pendingOutputs: 0, timersPending: 2, watermarkMs: 10 });
     result = await second.process([cmd(2, { key: 'b', at: 25 })], 30);
     expect((values(result.outputs) as Fired[]).map((f) => [f.kind, f.timestampMs])).toEqual([
       ['event-time', 20],

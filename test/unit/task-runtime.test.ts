@@ -1,18 +1,19 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../worker/job/api.ts';
-import { TaskStore } from '../../state/task-store.ts';
 import { nextOffset } from '../../worker/runtime/source-offsets.ts';
-import { TaskRuntime } from '../../worker/runtime/task-runtime.ts';
-import { openRuntime, record, tempDir, values } from './task-harness.ts';
+import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
 
 type Event = { user: string; n?: number; fail?: boolean };
 
-/** Counts events per user and emits `{user, count, n}`; `fail` makes the handler throw after mutating. */
+/**
+ * Counts events per user and emits `{user, count, n}`; `fail` makes the handler throw after
+ * mutating. Its sink is at-least-once, so outputs come back at once (exactly-once ones are
+ * buffered: task-runtime-checkpoints.test.ts).
+ */
 const job = defineJob({
   name: 'runtime-test',
   sources: { events: kafkaSource('events', { format: json<Event>() }) },
-  sinks: { out: kafkaSink('out') },
+  sinks: { out: kafkaSink('out', { delivery: 'at-least-once' }) },
   actors: {
     counter: keyedActor({
       from: 'events',
@@ -40,23 +41,38 @@ describe('TaskRuntime', () => {
       { user: 'ann', count: 2, n: null },
     ]);
     expect(result.outputs.map((o) => [o.sink, o.key])).toEqual([['out', 'ann'], ['out', 'bob'], ['out', 'ann']]);
-    expect(result.stats).toEqual({ actorsActive: 2, timersPending: 0, watermarkMs: 1_000 });
+    expect(result.stats).toEqual({ actorsActive: 2, pendingOutputs: 0, timersPending: 0, watermarkMs: 1_000 });
+    expect(result.buffered).toEqual([]);
     await runtime.close();
   });
 
-  it('keeps state and offsets across flush, close and reopen', async () => {
+  it('keeps state and offsets of a barrier, not what came after it, across close and restore', async () => {
     const dir = await tempDir();
     const first = await openRuntime(job, dir);
     await first.process([ev(10, 'ann'), ev(11, 'ann')], 5);
-    expect(await first.flush()).toEqual({ events: '12' });
+    const snapshot = await checkpoint(first, dir, 1);
     await first.process([ev(12, 'ann')], 5);
-    await first.close(); // close flushes too
+    await first.close(); // close writes nothing: offset 12 and its count are dropped
 
-    const second = await openRuntime(job, dir);
-    expect(second.offsets()).toEqual({ events: '13' });
-    const result = await second.process([ev(13, 'ann')], 5);
-    expect(values(result.outputs)).toEqual([{ user: 'ann', count: 4, n: null }]);
+    const second = await restoreRuntime(job, await tempDir(), snapshot, 1);
+    expect(second.offsets()).toEqual({ events: '12' });
+    const result = await second.process([ev(12, 'ann')], 5);
+    expect(values(result.outputs)).toEqual([{ user: 'ann', count: 3, n: null }]);
     await second.close();
+  });
+
+  it('opens a fresh task on a wiped directory, whatever the last owner left there', async () => {
+    const dir = await tempDir();
+    const first = await openRuntime(job, dir);
+    await first.process([ev(0, 'ann')], 5);
+    await checkpoint(first, dir, 1);
+    await first.close();
+
+    const fresh = await openRuntime(job, dir);
+    expect(fresh.offsets()).toEqual({});
+    expect(fresh.epoch).toBe(1);
+    expect(values((await fresh.process([ev(0, 'ann')], 5)).outputs)).toEqual([{ user: 'ann', count: 1, n: null }]);
+    await fresh.close();
   });
 
   it('handles records strictly in the order given', async () => {
@@ -78,6 +94,8 @@ describe('TaskRuntime', () => {
     expect(letter?.field).toBe('');
     expect(letter?.reason).toMatch(/^not valid JSON/);
     expect(letter?.actor).toBeUndefined();
+    expect(result.buffered).toEqual([{ epoch: 1, deadLetter: letter }]); // dead letters are published exactly once
+    expect(result.stats.pendingOutputs).toBe(1);
     expect(values(result.outputs)).toHaveLength(2);
     expect(runtime.offsets()).toEqual({ events: '3' });
     await runtime.close();
@@ -95,7 +113,7 @@ describe('TaskRuntime', () => {
     await runtime.close();
   });
 
-  it('evicts the least recently used actor, writing it back first', async () => {
+  it('evicts the least recently used actor, writing it back first, and folds evictions into the barrier', async () => {
     const dir = await tempDir();
     const runtime = await openRuntime(job, dir, 0, { actorCacheMax: 2 });
     await runtime.process([ev(0, 'ann'), ev(1, 'bob'), ev(2, 'ann'), ev(3, 'cid')], 5); // bob is the LRU when cid arrives
@@ -105,26 +123,30 @@ describe('TaskRuntime', () => {
       { user: 'ann', count: 3, n: null },
     ]);
     expect(result.stats.actorsActive).toBe(2);
+    const snapshot = await checkpoint(runtime, dir, 1);
     await runtime.close();
-    const reopened = await openRuntime(job, dir, 0, { actorCacheMax: 2 });
+    const reopened = await restoreRuntime(job, await tempDir(), snapshot, 1, 0, { actorCacheMax: 2 });
     result = await reopened.process([ev(6, 'ann'), ev(7, 'bob'), ev(8, 'cid')], 5);
     expect(values(result.outputs).map((v) => (v as { count: number }).count)).toEqual([4, 3, 2]);
     await reopened.close();
   });
 
-  it('does not keep evicted changes that no flush covered (a crash before the flush)', async () => {
+  it('keeps evictions after a barrier out of its snapshot', async () => {
     const dir = await tempDir();
-    const store = await TaskStore.open(join(dir, 'task-0'));
-    const runtime = await TaskRuntime.open(job, 0, store, { actorCacheMax: 1 });
+    const runtime = await openRuntime(job, dir, 0, { actorCacheMax: 1 });
     await runtime.process([ev(0, 'ann')], 5);
-    await runtime.flush();
-    await runtime.process([ev(1, 'ann'), ev(2, 'bob')], 5); // ann (count 2) is evicted, unflushed
-    await store.close(); // a crash: the store closes without a flush
-    const reopened = await openRuntime(job, dir);
-    expect(reopened.offsets()).toEqual({ events: '1' });
-    const result = await reopened.process([ev(1, 'ann')], 5);
-    expect(values(result.outputs)).toEqual([{ user: 'ann', count: 2, n: null }]);
-    await reopened.close();
+    const { snapshot } = await runtime.barrier(1, `${dir}/1.snap`);
+    await runtime.process([ev(1, 'ann'), ev(2, 'bob')], 5); // ann (count 2) goes to an eviction entry, after the barrier
+    expect(await snapshot).toMatchObject({ type: 'snapshot-written' });
+    await runtime.close();
+    const restored = await restoreRuntime(job, await tempDir(), `${dir}/1.snap`, 1);
+    expect(restored.offsets()).toEqual({ events: '1' });
+    const result = await restored.process([ev(1, 'ann'), ev(2, 'bob')], 5);
+    expect(values(result.outputs)).toEqual([
+      { user: 'ann', count: 2, n: null },
+      { user: 'bob', count: 1, n: null },
+    ]);
+    await restored.close();
   });
 
   it('refuses a record already handled, or of another partition', async () => {

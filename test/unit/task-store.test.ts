@@ -1,13 +1,16 @@
+import { access, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TaskStore, TaskStoreLockedError, type FlushBatch } from '../../state/task-store.ts';
-import { timerKey, type StoredTimer } from '../../state/store-keys.ts';
-import { tempDir } from './task-harness.ts';
+import { SnapshotCorruptError, writeSnapshot } from '../../state/snapshot-format.ts';
+import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
+import { TaskStore, TaskStoreLockedError, type FlushBatch, type RawEntry } from '../../state/task-store.ts';
+import { bufferKey, parseBufferKey, timerKey, type StoredTimer } from '../../state/store-keys.ts';
+import { streamOf, tempDir } from './task-harness.ts';
 
 const timer = (timestampMs: number, key = 'k', tag = ''): StoredTimer => ({ kind: 'event-time', timestampMs, actor: 'a', key, tag });
 
 function flush(overrides: Partial<FlushBatch> = {}): FlushBatch {
-  return { actors: [], promoteEvicted: [], dropEvicted: [], timerPuts: [], timerDels: [], watermark: { watermarkMs: null, sources: {} }, offsets: {}, ...overrides };
+  return { actors: [], promoteEvicted: [], dropEvicted: [], timerPuts: [], timerDels: [], watermark: { watermarkMs: null, sources: {} }, offsets: {}, bufferPuts: [], ...overrides };
 }
 
 describe('TaskStore', () => {
@@ -66,5 +69,58 @@ describe('TaskStore', () => {
     expect(error).toBeInstanceOf(TaskStoreLockedError);
     expect((error as Error).message).toContain(dir);
     await first.close();
+  });
+
+  it('keeps buffered outputs in epoch, then emission order, and deletes published ones', async () => {
+    const store = await TaskStore.open(join(await tempDir(), 'task-0'));
+    const entry = (epoch: number, seq: number) => ({ epoch, seq, json: `${epoch}/${seq}` });
+    await store.commit(flush({ bufferPuts: [entry(10, 3), entry(9, 12), entry(10, 4)] }));
+    expect((await store.readBuffer()).map((e) => e.json)).toEqual(['9/12', '10/3', '10/4']);
+    await store.deleteBuffered([{ epoch: 9, seq: 12 }]);
+    expect(await store.readBuffer()).toEqual([entry(10, 3), entry(10, 4)]);
+    expect(parseBufferKey(bufferKey({ epoch: 123, seq: 4 }))).toEqual({ epoch: 123, seq: 4 });
+    await store.close();
+  });
+
+  it('leaves eviction entries out of a view, and later writes too', async () => {
+    const store = await TaskStore.open(join(await tempDir(), 'task-0'));
+    await store.commit(flush({ actors: [{ actor: 'a', key: 'k', json: '1' }], offsets: { t: '5' } }));
+    await store.writeEvicted('a', 'gone', '2');
+    const view = store.openView();
+    await store.commit(flush({ actors: [{ actor: 'a', key: 'later', json: '3' }] }));
+    const keys: string[] = [];
+    for await (const [key] of view.entries()) keys.push(Buffer.from(key).toString('latin1'));
+    await view.close();
+    expect(keys).toEqual(['a\x00a\x00k', 'o\x00t', 'w']);
+    await store.close();
+  });
+
+  it('creates a store on a wiped directory, after the previous owner let go', async () => {
+    const dir = join(await tempDir(), 'task-0');
+    const old = await TaskStore.open(dir);
+    await old.commit(flush({ offsets: { t: '9' } }));
+    const fresh = createTaskStore(dir, { lockWaitMs: 5_000 });
+    setTimeout(() => void old.close(), 100);
+    const store = await fresh;
+    expect(await store.readOffsets()).toEqual({});
+    await store.close();
+  });
+
+  it('rebuilds a store from a snapshot, and leaves the directory wiped when the snapshot is bad', async () => {
+    const root = await tempDir();
+    const path = join(root, '4.snap');
+    const entries: RawEntry[] = [[Buffer.from('o\x00t'), Buffer.from('42')], [Buffer.from('w'), Buffer.from('{"watermarkMs":7,"sources":{}}')]];
+    await writeSnapshot(path, { task: 0, checkpointId: 4 }, streamOf(entries));
+    const dir = join(root, 'task-0');
+    const store = await restoreTaskStore(dir, { task: 0, checkpointId: 4, snapshotPath: path });
+    expect(await store.readOffsets()).toEqual({ t: '42' });
+    expect(await store.readWatermark()).toEqual({ watermarkMs: 7, sources: {} });
+    await store.close();
+
+    await expect(restoreTaskStore(dir, { task: 0, checkpointId: 5, snapshotPath: path })).rejects.toBeInstanceOf(SnapshotCorruptError);
+    await expect(access(dir)).rejects.toThrow(/ENOENT/);
+    await truncate(path, 40);
+    await expect(restoreTaskStore(dir, { task: 0, checkpointId: 4, snapshotPath: path })).rejects.toThrow(/4\.snap is corrupt/);
+    await expect(access(dir)).rejects.toThrow(/ENOENT/);
   });
 });

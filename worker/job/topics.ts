@@ -2,6 +2,7 @@
  * The Kafka topics of a job as the cluster sees them: which to create, how many tasks the job
  * has (the partition count shared by all its sources), and where dead letters go.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
 import type { JobDefinition } from './api.ts';
@@ -9,6 +10,15 @@ import type { JobDefinition } from './api.ts';
 /** Dead letters of a job: original key, value and headers, plus `eddy.dlq.*` headers saying why. */
 export function deadLetterTopic(job: JobDefinition): string {
   return `eddy.${job.name}.dlq`;
+}
+
+/**
+ * The job's commit markers: partition t holds task t's marker records (compacted), and the
+ * consumer group of the same name holds, at partition t, the id of the last checkpoint whose
+ * outputs task t published. Both are written in the publishing transaction.
+ */
+export function commitsTopic(job: JobDefinition): string {
+  return `eddy.${job.name}.commits`;
 }
 
 /** Every source topic of the job, in definition order, without repeats. */
@@ -21,16 +31,36 @@ export function sourceTopics(job: JobDefinition): string[] {
  * the number of tasks: the partition count of the sources, which must all agree.
  */
 export async function prepareJobTopics(kafka: Kafka, job: JobDefinition, logger: Logger): Promise<number> {
+  // A topic created a moment ago can be briefly unknown to metadata requests: retry those.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await prepareOnce(kafka, job, logger);
+    } catch (err) {
+      const retriable = (err as { retriable?: boolean }).retriable === true;
+      if (!retriable || attempt >= retriesMax) throw err;
+      logger.warn({ attempt, err: (err as Error).message }, 'preparing job topics failed; retrying');
+      await sleep(200 * attempt);
+    }
+  }
+}
+
+const retriesMax = 10;
+
+async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
+    const create = async (topics: { topic: string; numPartitions: number; replicationFactor: number; configEntries?: { name: string; value: string }[] }[]): Promise<void> => {
+      await admin.createTopics({ topics, waitForLeaders: true });
+      for (const t of topics) existing.add(t.topic);
+    };
     const wanted = [...Object.values(job.sources), ...Object.values(job.sinks)]
       .filter((t) => t.partitions !== undefined && !existing.has(t.topic))
       .map((t) => ({ topic: t.topic, numPartitions: t.partitions as number, replicationFactor: -1 }));
     const unique = [...new Map(wanted.map((t) => [t.topic, t])).values()];
     if (unique.length > 0) {
-      await admin.createTopics({ topics: unique, waitForLeaders: true });
+      await create(unique);
       logger.info({ topics: unique.map((t) => t.topic) }, 'created job topics');
     }
     const metadata = await admin.fetchTopicMetadata({ topics: sourceTopics(job) });
@@ -42,8 +72,10 @@ export async function prepareJobTopics(kafka: Kafka, job: JobDefinition, logger:
       );
     }
     const dlq = deadLetterTopic(job);
-    if (!existing.has(dlq)) {
-      await admin.createTopics({ topics: [{ topic: dlq, numPartitions: taskCount, replicationFactor: -1 }], waitForLeaders: true });
+    if (!existing.has(dlq)) await create([{ topic: dlq, numPartitions: taskCount, replicationFactor: -1 }]);
+    const commits = commitsTopic(job);
+    if (!existing.has(commits)) {
+      await create([{ topic: commits, numPartitions: taskCount, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
     }
     return taskCount;
   } finally {

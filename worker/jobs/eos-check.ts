@@ -32,7 +32,8 @@ function validate(value: unknown, where: string): EosInput {
 }
 
 export default defineJob({
-  name: 'eos-check',
+  // A run on its own topics is its own job: own transactional ids, markers and checkpoints.
+  name: process.env.EDDY_EOS_TOPIC_PREFIX === undefined ? 'eos-check' : `eos-check.${prefix}`,
   sources: { input: kafkaSource(EOS_TOPICS.input, { format: json({ validate }), partitions: EOS_PARTITIONS }) },
   sinks: { output: kafkaSink(EOS_TOPICS.output, { delivery: 'exactly-once', partitions: EOS_PARTITIONS }) },
   actors: {

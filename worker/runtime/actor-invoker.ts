@@ -25,6 +25,9 @@ export type InvokerDeps = {
 
 type Handler = (state: unknown, ctx: ActorContext) => unknown;
 
+/** Where a successful call's outputs go (an array, or the request's Emission). */
+export type OutputSink = { push(...outputs: OutputRecord[]): unknown };
+
 export class ActorInvoker {
   private readonly sinks: ReadonlySet<string>;
 
@@ -36,7 +39,7 @@ export class ActorInvoker {
    * Hands a decoded record of `source` to actor `name`, appending its emits to `outputs`.
    * @throws UserCodeError when `key()`, `eventTime()`, `initial()` or `onRecord` fails
    */
-  async deliver(name: string, source: string, value: unknown, meta: RecordMeta, nowMs: number, outputs: OutputRecord[]): Promise<void> {
+  async deliver(name: string, source: string, value: unknown, meta: RecordMeta, nowMs: number, outputs: OutputSink): Promise<void> {
     const actor = this.actor(name);
     const key = userCode('key()', () => actor.key(value, meta));
     if (typeof key !== 'string') throw new UserCodeError('key()', new TypeError(`returned a ${typeof key}, expected a string`));
@@ -52,7 +55,7 @@ export class ActorInvoker {
    * Fires a timer (already removed from the queue), appending its emits to `outputs`.
    * @throws UserCodeError when the actor is gone from the job, or `onTimer` fails
    */
-  async fire(timer: StoredTimer, nowMs: number, outputs: OutputRecord[]): Promise<void> {
+  async fire(timer: StoredTimer, nowMs: number, outputs: OutputSink): Promise<void> {
     const actor = this.deps.job.actors[timer.actor];
     if (actor?.onTimer === undefined) {
       throw new UserCodeError('onTimer', new Error(`actor '${timer.actor}' has no onTimer in this job (any more)`));
@@ -67,7 +70,7 @@ export class ActorInvoker {
     return actor;
   }
 
-  private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, nowMs: number, handler: Handler, outputs: OutputRecord[]): Promise<void> {
+  private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
     const { cache, timers, watermark, task } = this.deps;
     const entry = await cache.activate(name, key, () => actor.initial());
     const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.watermarkMs, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });

@@ -1,61 +1,85 @@
 /**
  * One task on its actor thread: routes the task's records, in order, to the actors that read
- * their source; fires timers; tracks the watermark and the next offset of each source; and
- * flushes all of it to the task's store in one batch. Bad input (a record its format cannot
- * decode, job code that throws) is dead-lettered and the task goes on; Eddy's own failures
- * (store I/O, a record for another task) reject the request, and the task is restored.
+ * their source; fires timers; tracks the watermark and the next offset of each source; keeps
+ * exactly-once outputs and dead letters in a buffer under the current epoch; and at each
+ * barrier (task-checkpoints.ts) writes all of it to the task's store in one batch, then
+ * snapshots the store in the background while later requests go on. Bad input (a record its format cannot decode, job code
+ * that throws) is dead-lettered and the task goes on; Eddy's own failures (store I/O, a record
+ * for another task, a request out of order) reject the request, and the task is restored.
  */
 import { IllegalStateError } from '../../common/errors.ts';
 import type { TaskStore } from '../../state/task-store.ts';
 import type { StoredTimer } from '../../state/store-keys.ts';
 import type { JobDefinition } from '../job/api.ts';
-import type { DeadLetter, OutputRecord, SourceRecord, TaskOffsets, TaskRuntimeStats, TimerFailure } from '../thread-protocol.ts';
+import type { BufferedOutput, DeadLetter, OutputRecord, SourceRecord, TaskOffsets, TaskRuntimeStats, TimerFailure } from '../thread-protocol.ts';
 import { ActorCache } from './actor-cache.ts';
 import { ActorInvoker } from './actor-invoker.ts';
+import { Emission, exactlyOnceSinks } from './emission.ts';
+import { OutputBuffer } from './output-buffer.ts';
 import { RecordRouter, recordMeta } from './record-router.ts';
 import { SourceOffsets } from './source-offsets.ts';
+import { TaskCheckpoints, type BarrierTaken, type TaskParts } from './task-checkpoints.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { UserCodeError } from './user-code-error.ts';
 import { WatermarkTracker } from './watermark-tracker.ts';
+
+export type { BarrierTaken } from './task-checkpoints.ts';
 
 /** Options of {@link TaskRuntime.open}. */
 export type TaskRuntimeOptions = {
   /** Actors kept in memory per task; the least recently used beyond it are evicted. Default 10,000. */
   actorCacheMax?: number;
+  /** The checkpoint the store was restored from; 0 (the default) for a fresh task. */
+  restoredFrom?: number;
+  /** A monotonic clock in ms, for snapshot durations. Default `performance.now`. */
+  clockMs?: () => number;
 };
 
 /** What a `records` or `tick` request produced. */
 export type ProcessResult = {
+  /** Outputs of at-least-once sinks, to publish at once. */
   outputs: OutputRecord[];
+  /** Dead letters, for logs and metrics (they are in `buffered` too). */
   deadLetters: DeadLetter[];
+  /** What this request added to the buffer (exactly-once outputs and dead letters), in order. */
+  buffered: BufferedOutput[];
   timerFailures: TimerFailure[];
   stats: TaskRuntimeStats;
 };
-
-type Parts = { cache: ActorCache; timers: TimerQueue; watermark: WatermarkTracker; offsets: SourceOffsets };
 
 export class TaskRuntime {
   private closed = false;
   private readonly router: RecordRouter;
   private readonly invoker: ActorInvoker;
+  private readonly exactlyOnce: ReadonlySet<string>;
+  private readonly checkpoints: TaskCheckpoints;
 
   private constructor(
     readonly task: number,
     private readonly store: TaskStore,
-    private readonly parts: Parts,
+    private readonly parts: TaskParts,
     job: JobDefinition,
+    options: TaskRuntimeOptions,
   ) {
     this.router = new RecordRouter(job, task);
     this.invoker = new ActorInvoker({ job, task, cache: parts.cache, timers: parts.timers, watermark: parts.watermark });
+    this.exactlyOnce = exactlyOnceSinks(job);
+    this.checkpoints = new TaskCheckpoints(task, store, parts, options.restoredFrom ?? 0, options.clockMs);
   }
 
   /** Restores the task from its store (actors are read lazily, on first use). */
   static async open(job: JobDefinition, task: number, store: TaskStore, options: TaskRuntimeOptions = {}): Promise<TaskRuntime> {
-    const [offsets, storedTimers, storedWatermark] = await Promise.all([store.readOffsets(), store.readTimers(), store.readWatermark()]);
+    const [offsets, storedTimers, storedWatermark, storedBuffer] = await Promise.all([store.readOffsets(), store.readTimers(), store.readWatermark(), store.readBuffer()]);
     const timers = new TimerQueue();
     timers.load(storedTimers);
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
-    return new TaskRuntime(task, store, { cache, timers, watermark: new WatermarkTracker(job.watermark, storedWatermark), offsets: new SourceOffsets(task, offsets) }, job);
+    const watermark = new WatermarkTracker(job.watermark, storedWatermark);
+    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer) }, job, options);
+  }
+
+  /** The epoch of what the task emits now: the last checkpoint taken (or restored) + 1. */
+  get epoch(): number {
+    return this.checkpoints.epoch;
   }
 
   /** Next offset to read per source topic, as of the last record handled. */
@@ -66,95 +90,110 @@ export class TaskRuntime {
   /** Handles records in order, then fires the timers that became due (event time, then processing time). */
   async process(records: readonly SourceRecord[], nowMs: number): Promise<ProcessResult> {
     this.assertOpen('records');
-    const result = emptyResult();
+    const emission = this.emission();
+    const failures: TimerFailure[] = [];
     for (const record of records) {
       this.parts.offsets.check(record);
-      await this.handle(record, nowMs, result);
+      await this.handle(record, nowMs, emission);
       this.parts.offsets.advance(record);
     }
-    await this.fireDueTimers(nowMs, result);
-    return this.finish(result);
+    await this.fireDueTimers(nowMs, emission, failures);
+    return this.finish(emission, failures);
   }
 
   /** Fires the timers due at processing time `nowMs` (and event-time ones, if idle sources let the watermark move). */
   async tick(nowMs: number): Promise<ProcessResult> {
     this.assertOpen('tick');
-    const result = emptyResult();
-    await this.fireDueTimers(nowMs, result);
-    return this.finish(result);
+    const emission = this.emission();
+    const failures: TimerFailure[] = [];
+    await this.fireDueTimers(nowMs, emission, failures);
+    return this.finish(emission, failures);
   }
 
-  /** Writes changed actors, timers, the watermark and the offsets in one batch; returns the offsets. */
-  async flush(): Promise<TaskOffsets> {
-    this.assertOpen('flush');
-    const { cache, timers, watermark, offsets } = this.parts;
-    const timerChanges = timers.changesSinceFlush();
-    await this.store.commit({ ...cache.flushParts(), timerPuts: timerChanges.puts, timerDels: timerChanges.dels, watermark: watermark.snapshot(), offsets: offsets.snapshot() });
-    cache.markFlushed();
-    timers.markFlushed();
-    return this.offsets();
+  /**
+   * Barrier `checkpointId`: writes changed actors, timers, the watermark, the offsets and the
+   * new buffered outputs in one batch, opens a view of the store right after it, and starts
+   * writing that view to `snapshotPath`. Later outputs belong to epoch `checkpointId + 1`.
+   */
+  barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
+    this.assertOpen('barrier');
+    return this.checkpoints.barrier(checkpointId, snapshotPath);
   }
 
-  /** Flushes and closes the store. */
+  /** The buffered outputs (dead letters included) of epochs ≤ `checkpointId`, in emission order. */
+  committedOutputs(checkpointId: number): BufferedOutput[] {
+    this.assertOpen('committed-outputs');
+    return this.checkpoints.committedOutputs(checkpointId);
+  }
+
+  /** The outputs of epochs ≤ `checkpointId` are published: drops them from the buffer and the store. */
+  outputsPublished(checkpointId: number): Promise<void> {
+    this.assertOpen('outputs-published');
+    return this.checkpoints.outputsPublished(checkpointId);
+  }
+
+  /** Closes the store without writing anything; snapshots in flight end as failed. Later calls do nothing. */
   async close(): Promise<void> {
-    await this.flush();
+    if (this.closed) return;
     this.closed = true;
+    await this.checkpoints.abortSnapshots();
     await this.store.close();
   }
 
-  private async handle(record: SourceRecord, nowMs: number, result: ProcessResult): Promise<void> {
+  private async handle(record: SourceRecord, nowMs: number, emission: Emission): Promise<void> {
     const route = this.router.route(record);
     this.parts.watermark.touch(route.source, nowMs);
     const decoded = this.router.decode(route, record);
     if (!decoded.ok) {
-      result.deadLetters.push({ source: record, field: decoded.field, reason: decoded.reason });
+      emission.deadLetter({ source: record, field: decoded.field, reason: decoded.reason });
       return;
     }
     if (decoded.value === null) return;
     const meta = recordMeta(record);
     for (const actor of route.actors) {
       try {
-        await this.invoker.deliver(actor, route.source, decoded.value, meta, nowMs, result.outputs);
+        await this.invoker.deliver(actor, route.source, decoded.value, meta, nowMs, emission);
       } catch (thrown) {
         if (!(thrown instanceof UserCodeError)) throw thrown;
-        result.deadLetters.push({ source: record, field: '', reason: thrown.message, actor });
+        emission.deadLetter({ source: record, field: '', reason: thrown.message, actor });
       }
     }
   }
 
-  private async fireDueTimers(nowMs: number, result: ProcessResult): Promise<void> {
+  private async fireDueTimers(nowMs: number, emission: Emission, failures: TimerFailure[]): Promise<void> {
     const { timers, watermark } = this.parts;
     watermark.advance(nowMs);
     for (const [kind, limitMs] of [['event-time', watermark.watermarkMs], ['processing-time', nowMs]] as const) {
       for (const timer of timers.takeDue(kind, limitMs)) {
         if (!timers.isPending(timer)) continue; // cancelled by a timer fired before it
         timers.remove(timer);
-        await this.fire(timer, nowMs, result);
+        await this.fire(timer, nowMs, emission, failures);
       }
     }
   }
 
-  private async fire(timer: StoredTimer, nowMs: number, result: ProcessResult): Promise<void> {
+  private async fire(timer: StoredTimer, nowMs: number, emission: Emission, failures: TimerFailure[]): Promise<void> {
     try {
-      await this.invoker.fire(timer, nowMs, result.outputs);
+      await this.invoker.fire(timer, nowMs, emission);
     } catch (thrown) {
       if (!(thrown instanceof UserCodeError)) throw thrown;
       const { actor, key, kind, timestampMs, tag } = timer;
-      result.timerFailures.push({ actor, key, timer: { kind, timestampMs, tag }, reason: thrown.message });
+      failures.push({ actor, key, timer: { kind, timestampMs, tag }, reason: thrown.message });
     }
   }
 
-  private finish(result: ProcessResult): ProcessResult {
-    const watermarkMs = this.parts.watermark.watermarkMs;
-    result.stats = { actorsActive: this.parts.cache.size, timersPending: this.parts.timers.size, watermarkMs: Number.isFinite(watermarkMs) ? watermarkMs : null };
-    return result;
+  private emission(): Emission {
+    return new Emission(this.exactlyOnce, this.parts.buffer, this.epoch);
+  }
+
+  private finish({ outputs, deadLetters, buffered }: Emission, timerFailures: TimerFailure[]): ProcessResult {
+    const { cache, timers, watermark, buffer } = this.parts;
+    const watermarkMs = Number.isFinite(watermark.watermarkMs) ? watermark.watermarkMs : null;
+    const stats = { actorsActive: cache.size, pendingOutputs: buffer.size, timersPending: timers.size, watermarkMs };
+    return { outputs, deadLetters, buffered, timerFailures, stats };
   }
 
   private assertOpen(request: string): void {
     if (this.closed) throw new IllegalStateError(`task ${this.task} is closed; got ${request}`);
   }
-}
-
-function emptyResult(): ProcessResult {
-  return { outputs: [], deadLetters: [], timerFailures: [], stats: { actorsActive: 0, timersPending: 0, watermarkMs: null } };
 }

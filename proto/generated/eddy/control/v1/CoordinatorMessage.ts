@@ -5,13 +5,17 @@ import type { Welcome as _eddy_control_v1_Welcome, Welcome__Output as _eddy_cont
 import type { Assign as _eddy_control_v1_Assign, Assign__Output as _eddy_control_v1_Assign__Output } from '../../../eddy/control/v1/Assign.ts';
 import type { Revoke as _eddy_control_v1_Revoke, Revoke__Output as _eddy_control_v1_Revoke__Output } from '../../../eddy/control/v1/Revoke.ts';
 import type { Reject as _eddy_control_v1_Reject, Reject__Output as _eddy_control_v1_Reject__Output } from '../../../eddy/control/v1/Reject.ts';
+import type { TriggerCheckpoint as _eddy_control_v1_TriggerCheckpoint, TriggerCheckpoint__Output as _eddy_control_v1_TriggerCheckpoint__Output } from '../../../eddy/control/v1/TriggerCheckpoint.ts';
+import type { CheckpointCommitted as _eddy_control_v1_CheckpointCommitted, CheckpointCommitted__Output as _eddy_control_v1_CheckpointCommitted__Output } from '../../../eddy/control/v1/CheckpointCommitted.ts';
 
 export interface CoordinatorMessage {
   'welcome'?: (_eddy_control_v1_Welcome | null);
   'assign'?: (_eddy_control_v1_Assign | null);
   'revoke'?: (_eddy_control_v1_Revoke | null);
   'reject'?: (_eddy_control_v1_Reject | null);
-  'body'?: "welcome"|"assign"|"revoke"|"reject";
+  'triggerCheckpoint'?: (_eddy_control_v1_TriggerCheckpoint | null);
+  'checkpointCommitted'?: (_eddy_control_v1_CheckpointCommitted | null);
+  'body'?: "welcome"|"assign"|"revoke"|"reject"|"triggerCheckpoint"|"checkpointCommitted";
 }
 
 export interface CoordinatorMessage__Output {
@@ -19,5 +23,7 @@ export interface CoordinatorMessage__Output {
   'assign'?: (_eddy_control_v1_Assign__Output | null);
   'revoke'?: (_eddy_control_v1_Revoke__Output | null);
   'reject'?: (_eddy_control_v1_Reject__Output | null);
-  'body'?: "welcome"|"assign"|"revoke"|"reject";
+  'triggerCheckpoint'?: (_eddy_control_v1_TriggerCheckpoint__Output | null);
+  'checkpointCommitted'?: (_eddy_control_v1_CheckpointCommitted__Output | null);
+  'body'?: "welcome"|"assign"|"revoke"|"reject"|"triggerCheckpoint"|"checkpointCommitted";
 }

@@ -11,6 +11,7 @@ export interface Hello {
   'pid'?: (number);
   'job'?: (string);
   'lastGeneration'?: (number | string | Long);
+  'lastCheckpoint'?: (number | string | Long);
 }
 
 export interface Hello__Output {
@@ -21,4 +22,5 @@ export interface Hello__Output {
   'pid': (number);
   'job': (string);
   'lastGeneration': (number);
+  'lastCheckpoint': (number);
 }

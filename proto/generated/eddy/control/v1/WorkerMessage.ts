@@ -6,6 +6,8 @@ import type { Heartbeat as _eddy_control_v1_Heartbeat, Heartbeat__Output as _edd
 import type { TaskReady as _eddy_control_v1_TaskReady, TaskReady__Output as _eddy_control_v1_TaskReady__Output } from '../../../eddy/control/v1/TaskReady.ts';
 import type { Revoked as _eddy_control_v1_Revoked, Revoked__Output as _eddy_control_v1_Revoked__Output } from '../../../eddy/control/v1/Revoked.ts';
 import type { TaskFailed as _eddy_control_v1_TaskFailed, TaskFailed__Output as _eddy_control_v1_TaskFailed__Output } from '../../../eddy/control/v1/TaskFailed.ts';
+import type { CheckpointAck as _eddy_control_v1_CheckpointAck, CheckpointAck__Output as _eddy_control_v1_CheckpointAck__Output } from '../../../eddy/control/v1/CheckpointAck.ts';
+import type { CheckpointDeclined as _eddy_control_v1_CheckpointDeclined, CheckpointDeclined__Output as _eddy_control_v1_CheckpointDeclined__Output } from '../../../eddy/control/v1/CheckpointDeclined.ts';
 
 export interface WorkerMessage {
   'hello'?: (_eddy_control_v1_Hello | null);
@@ -13,7 +15,9 @@ export interface WorkerMessage {
   'taskReady'?: (_eddy_control_v1_TaskReady | null);
   'revoked'?: (_eddy_control_v1_Revoked | null);
   'taskFailed'?: (_eddy_control_v1_TaskFailed | null);
-  'body'?: "hello"|"heartbeat"|"taskReady"|"revoked"|"taskFailed";
+  'checkpointAck'?: (_eddy_control_v1_CheckpointAck | null);
+  'checkpointDeclined'?: (_eddy_control_v1_CheckpointDeclined | null);
+  'body'?: "hello"|"heartbeat"|"taskReady"|"revoked"|"taskFailed"|"checkpointAck"|"checkpointDeclined";
 }
 
 export interface WorkerMessage__Output {
@@ -22,5 +26,7 @@ export interface WorkerMessage__Output {
   'taskReady'?: (_eddy_control_v1_TaskReady__Output | null);
   'revoked'?: (_eddy_control_v1_Revoked__Output | null);
   'taskFailed'?: (_eddy_control_v1_TaskFailed__Output | null);
-  'body'?: "hello"|"heartbeat"|"taskReady"|"revoked"|"taskFailed";
+  'checkpointAck'?: (_eddy_control_v1_CheckpointAck__Output | null);
+  'checkpointDeclined'?: (_eddy_control_v1_CheckpointDeclined__Output | null);
+  'body'?: "hello"|"heartbeat"|"taskReady"|"revoked"|"taskFailed"|"checkpointAck"|"checkpointDeclined";
 }

@@ -1,0 +1,78 @@
+/**
+ * A task's LevelDB as raw bytes, for checkpoints: streaming every entry out (from the implicit
+ * snapshot a classic-level iterator reads, so later writes do not leak in), bulk-loading a
+ * snapshot into a fresh database, and wiping a task's directory before it is rebuilt.
+ */
+import { rm, stat } from 'node:fs/promises';
+import { openLevel, TaskStoreLockedError, type Db } from './level-open.ts';
+import { PREFIX } from './store-keys.ts';
+
+/** One entry, key and value as raw bytes. */
+export type RawEntry = [Uint8Array, Uint8Array];
+
+/** The database as it was when the view was opened. Close it when done (closing the database closes it too). */
+export type DbView = {
+  /** The entries in key order, eviction entries left out (they never outlive a barrier). */
+  entries(): AsyncIterable<RawEntry>;
+  close(): Promise<void>;
+};
+
+/** Entries fetched from LevelDB per call. */
+const READ_BATCH = 1_000;
+
+const EVICTED_BYTE = PREFIX.evicted.charCodeAt(0);
+
+/** Opens an iterator now: what it reads is fixed at this moment. */
+export function openView(db: Db): DbView {
+  const iterator = db.iterator<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });
+  async function* entries(): AsyncGenerator<RawEntry> {
+    for (let batch = await iterator.nextv(READ_BATCH); batch.length > 0; batch = await iterator.nextv(READ_BATCH)) {
+      for (const [key, value] of batch) if (!(key[0] === EVICTED_BYTE && key[1] === 0)) yield [key, value];
+    }
+  }
+  return { entries, close: () => iterator.close() };
+}
+
+/** Writes `entries` into `db` in batches of `batchRecords`. */
+export async function loadEntries(db: Db, entries: AsyncIterable<RawEntry>, batchRecords = 4_096): Promise<number> {
+  let batch: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+  let loaded = 0;
+  const write = async (): Promise<void> => {
+    await db.batch<Uint8Array, Uint8Array>(batch, { keyEncoding: 'view', valueEncoding: 'view' });
+    loaded += batch.length;
+    batch = [];
+  };
+  for await (const [key, value] of entries) {
+    batch.push({ type: 'put', key, value });
+    if (batch.length >= batchRecords) await write();
+  }
+  if (batch.length > 0) await write();
+  return loaded;
+}
+
+/**
+ * Removes the database in `dir`. A previous owner may still be closing it, and must not go on
+ * writing into the directory once it is rebuilt, so its lock is waited for first (a directory
+ * that opens with another error, e.g. a damaged database, is removed all the same).
+ * @throws TaskStoreLockedError when `dir` stays locked for `lockWaitMs`
+ */
+export async function wipeDir(dir: string, lockWaitMs: number): Promise<void> {
+  if (await exists(dir)) {
+    const db = await openLevel(dir, lockWaitMs).catch((thrown: unknown) => {
+      if (thrown instanceof TaskStoreLockedError) throw thrown;
+      return undefined; // damaged or not a database: nothing to wait for
+    });
+    await db?.close();
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (thrown: unknown) => {
+      if ((thrown as { code?: unknown }).code === 'ENOENT') return false;
+      throw thrown;
+    },
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * The checkpoint side of one task: which epoch its outputs belong to, the barrier (one batch of
+ * everything changed since the last one, then a background snapshot of the store as of that
+ * batch), and the buffer's commit and publish steps. Kept apart from the record path in
+ * task-runtime.ts, which only appends to the buffer under {@link TaskCheckpoints.epoch}.
+ */
+import { IllegalStateError } from '../../common/errors.ts';
+import type { TaskStore } from '../../state/task-store.ts';
+import type { BufferedOutput, SnapshotResult, TaskOffsets } from '../thread-protocol.ts';
+import type { ActorCache } from './actor-cache.ts';
+import type { OutputBuffer } from './output-buffer.ts';
+import { SnapshotJobs } from './snapshot-jobs.ts';
+import type { SourceOffsets } from './source-offsets.ts';
+import type { TimerQueue } from './timer-queue.ts';
+import type { WatermarkTracker } from './watermark-tracker.ts';
+
+/** What a barrier answers at once, and its snapshot, which ends later. */
+export type BarrierTaken = { offsets: TaskOffsets; snapshot: Promise<SnapshotResult> };
+
+/** The task's state, owned by the TaskRuntime. */
+export type TaskParts = { cache: ActorCache; timers: TimerQueue; watermark: WatermarkTracker; offsets: SourceOffsets; buffer: OutputBuffer };
+
+export class TaskCheckpoints {
+  /** The last checkpoint whose barrier this task took, or the one it was restored from. */
+  private lastCheckpoint: number;
+  private readonly snapshots: SnapshotJobs;
+
+  constructor(
+    private readonly task: number,
+    private readonly store: TaskStore,
+    private readonly parts: TaskParts,
+    restoredFrom: number,
+    clockMs?: () => number,
+  ) {
+    this.lastCheckpoint = restoredFrom;
+    this.snapshots = new SnapshotJobs(clockMs);
+  }
+
+  /** The epoch of what the task emits now: the last checkpoint taken (or restored) + 1. */
+  get epoch(): number {
+    return this.lastCheckpoint + 1;
+  }
+
+  /** Writes the batch, opens a view of the store right after it, and starts the snapshot. */
+  async barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
+    if (!Number.isSafeInteger(checkpointId) || checkpointId <= this.lastCheckpoint) {
+      throw new IllegalStateError(`task ${this.task}: barrier ${checkpointId} does not follow checkpoint ${this.lastCheckpoint}`);
+    }
+    await this.flush();
+    const view = this.store.openView(); // nothing can write between the batch and this
+    this.lastCheckpoint = checkpointId;
+    const snapshot = this.snapshots.start(view, { task: this.task, checkpointId }, snapshotPath);
+    return { offsets: this.parts.offsets.snapshot(), snapshot };
+  }
+
+  committedOutputs(checkpointId: number): BufferedOutput[] {
+    this.assertTaken('committed-outputs', checkpointId);
+    return this.parts.buffer.upTo(checkpointId);
+  }
+
+  async outputsPublished(checkpointId: number): Promise<void> {
+    this.assertTaken('outputs-published', checkpointId);
+    await this.store.deleteBuffered(this.parts.buffer.dropUpTo(checkpointId));
+  }
+
+  /** Ends the snapshots in flight as failed, once they have let go of the store. */
+  abortSnapshots(): Promise<void> {
+    return this.snapshots.abortAll();
+  }
+
+  /** Changed actors, timers, the watermark, the offsets and new buffered outputs, in one batch. */
+  private async flush(): Promise<void> {
+    const { cache, timers, watermark, offsets, buffer } = this.parts;
+    const timerChanges = timers.changesSinceFlush();
+    await this.store.commit({
+      ...cache.flushParts(),
+      timerPuts: timerChanges.puts,
+      timerDels: timerChanges.dels,
+      watermark: watermark.snapshot(),
+      offsets: offsets.snapshot(),
+      bufferPuts: buffer.unwritten(),
+    });
+    cache.markFlushed();
+    timers.markFlushed();
+    buffer.markWritten();
+  }
+
+  private assertTaken(request: string, checkpointId: number): void {
+    if (checkpointId > this.lastCheckpoint) throw new IllegalStateError(`task ${this.task}: ${request} ${checkpointId}, but its last checkpoint is ${this.lastCheckpoint}`);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The exactly-once side of one task's sinks: a transactional producer whose id follows the task
+ * (`eddy.<job>.<task>`), so whoever owns the task now fences every earlier owner. Publishing
+ * checkpoint n's outputs, its marker record and the marker offset (group `eddy.<job>.commits`,
+ * partition = task, offset = n) happens in ONE Kafka transaction: either all of it is visible
+ * to read_committed readers, or none of it.
+ */
+import type { Kafka, Message, Producer } from 'kafkajs';
+import type { JobDefinition } from './job/api.ts';
+import { commitsTopic, deadLetterTopic } from './job/topics.ts';
+import { deadLetterMessage } from './kafka-sinks.ts';
+import type { BufferedOutput } from './thread-protocol.ts';
+
+export class TaskTransactions {
+  private readonly producer: Producer;
+  private readonly commits: string;
+
+  constructor(private readonly kafka: Kafka, private readonly job: JobDefinition, readonly task: number) {
+    this.producer = kafka.producer({
+      transactionalId: `eddy.${job.name}.${task}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+    });
+    this.commits = commitsTopic(job);
+  }
+
+  /**
+   * Initialises the transactional id: aborts a dead owner's open transaction (or waits for one
+   * that is committing) and fences that owner. Must come before reading the marker.
+   */
+  fence(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  /** The newest checkpoint whose outputs this task published (0 = none), as committed in Kafka. */
+  async lastPublished(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: this.commits, topics: [this.commits] });
+      const offset = topic?.partitions.find((p) => p.partition === this.task)?.offset ?? '-1';
+      return Math.max(0, Number(offset));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Publishes `outputs` and the marker of checkpoint `checkpointId` atomically. */
+  async publish(checkpointId: number, outputs: readonly BufferedOutput[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    const add = (topic: string, message: Message): void => {
+      const list = byTopic.get(topic);
+      if (list === undefined) byTopic.set(topic, [message]);
+      else list.push(message);
+    };
+    for (const item of outputs) {
+      if ('deadLetter' in item) {
+        add(deadLetterTopic(this.job), deadLetterMessage(item.deadLetter));
+        continue;
+      }
+      const sink = this.job.sinks[item.output.sink];
+      if (sink === undefined) throw new Error(`output to unknown sink '${item.output.sink}'`);
+      add(sink.topic, { key: item.output.key, value: item.output.value, headers: item.output.headers });
+    }
+    add(this.commits, {
+      key: `${this.job.name}/${this.task}`,
+      partition: this.task,
+      value: JSON.stringify({ job: this.job.name, task: this.task, checkpointId, outputs: outputs.length }),
+    });
+    const transaction = await this.producer.transaction();
+    try {
+      await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await transaction.sendOffsets({
+        consumerGroupId: this.commits,
+        topics: [{ topic: this.commits, partitions: [{ partition: this.task, offset: String(checkpointId) }] }],
+      });
+      await transaction.commit();
+    } catch (err) {
+      await transaction.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
