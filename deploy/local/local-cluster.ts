@@ -110,6 +110,13 @@ export class LocalCluster {
     await member.exited;
   }
 
+  /** Sends `signal` without waiting (SIGSTOP / SIGCONT freeze and thaw a process: a zombie). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    const member = this.members.get(name);
+    if (member === undefined) throw new Error(`no process named ${name}`);
+    member.child.kill(signal);
+  }
+
   /** Starts a process again under its name and arguments (after `kill`). */
   restart(name: string): void {
     const member = this.members.get(name);

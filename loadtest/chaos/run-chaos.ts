@@ -41,8 +41,12 @@ export interface ChaosResult extends EosVerdict {
   produced: number;
   workerKills: number;
   coordinatorKills: number;
+  /** SIGKILL of a worker until all its tasks run on the survivors; SIGKILL of the coordinator until a restarted one runs every task. */
   recoveryMsP50: number;
   recoveryMsMax: number;
+  /** Restart of a killed worker until it is back and the tasks are rebalanced onto it. */
+  rejoinMsP50: number;
+  rejoinMsMax: number;
   durationSec: number;
   topicPrefix: string;
   logs: string;
@@ -60,24 +64,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const keys = Array.from({ length: options.keys }, (_, i) => `k${i}`);
   const n = Math.ceil(options.records / options.keys);
   const recoveries: number[] = [];
+  const rejoins: number[] = [];
   const kills = { workers: 0, coordinator: 0 };
   try {
     await cluster.start();
     await cluster.waitUntilRunning(120_000);
     options.logger.info({ prefix, keys: keys.length, seqs: n, rate: options.rate, dir }, 'chaos: cluster running, producing');
     const production = produce(options.kafka, `${prefix}.input`, keys, n, options.rate, options.logger);
-    await chaos(cluster, options, production.done, kills, recoveries);
+    await chaos(cluster, options, production.done, kills, { recoveries, rejoins });
     const produced = await production.promise;
     options.logger.info({ produced, kills }, 'chaos: production done; verifying output');
     const outputs = await readEosOutputs(options.kafka, `${prefix}.output`, keys, n, { timeoutMs: 180_000, settleMs: 3 * options.checkpointIntervalMs + 2_000 });
-    const sorted = [...recoveries].sort((a, b) => a - b);
     return {
       produced,
       ...verifyEosOutputs(outputs, keys, n),
       workerKills: kills.workers,
       coordinatorKills: kills.coordinator,
-      recoveryMsP50: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0,
-      recoveryMsMax: sorted.at(-1) ?? 0,
+      recoveryMsP50: median(recoveries),
+      recoveryMsMax: Math.max(0, ...recoveries),
+      rejoinMsP50: median(rejoins),
+      rejoinMsMax: Math.max(0, ...rejoins),
       durationSec: Math.round((Date.now() - startedAt) / 1000),
       topicPrefix: prefix,
       logs: join(dir, 'logs'),
@@ -87,8 +93,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
 }
 
-/** Kills until production is done and enough kills happened; the coordinator once mid-way per kill asked. */
-async function chaos(cluster: LocalCluster, options: ChaosOptions, produced: () => boolean, kills: { workers: number; coordinator: number }, recoveries: number[]): Promise<void> {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+}
+
+/** Kills until production is done and enough kills happened; the coordinator every third round until its quota is met. */
+async function chaos(
+  cluster: LocalCluster,
+  options: ChaosOptions,
+  produced: () => boolean,
+  kills: { workers: number; coordinator: number },
+  times: { recoveries: number[]; rejoins: number[] },
+): Promise<void> {
   const random = new SeededRandom(options.seed);
   let round = 0;
   while (!produced() || kills.workers < options.workerKills) {
@@ -99,13 +116,21 @@ async function chaos(cluster: LocalCluster, options: ChaosOptions, produced: () 
     const killedAt = Date.now();
     await cluster.kill(victim, 'SIGKILL');
     options.logger.info({ victim, round }, 'chaos: SIGKILL');
-    if (killCoordinator) kills.coordinator += 1;
-    else kills.workers += 1;
-    await sleep(500);
-    cluster.restart(victim);
-    await waitRunning(cluster, options.workers, 60_000);
-    recoveries.push(Date.now() - killedAt);
-    options.logger.info({ victim, recoveryMs: recoveries.at(-1) }, 'chaos: recovered');
+    if (killCoordinator) {
+      kills.coordinator += 1;
+      cluster.restart(victim);
+      await waitRunning(cluster, options.workers, 60_000);
+      times.recoveries.push(Date.now() - killedAt);
+    } else {
+      kills.workers += 1;
+      await waitRunning(cluster, options.workers - 1, 60_000);
+      times.recoveries.push(Date.now() - killedAt);
+      const restartedAt = Date.now();
+      cluster.restart(victim);
+      await waitRunning(cluster, options.workers, 60_000);
+      times.rejoins.push(Date.now() - restartedAt);
+    }
+    options.logger.info({ victim, recoveryMs: times.recoveries.at(-1) }, 'chaos: recovered');
   }
 }
 

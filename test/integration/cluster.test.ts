@@ -100,5 +100,29 @@ describe('cluster: coordinator + 3 worker processes running eos-check on real Ka
     const check = checkEosOutput(outputs.filter((r) => r.key?.toString().startsWith('kill-')), keys, 40);
     console.log(`after SIGKILL: ${JSON.stringify(check)}`);
     expect({ lost: check.lost, duplicated: check.duplicated, wrongCounts: check.wrongCounts }).toEqual({ lost: 0, duplicated: 0, wrongCounts: 0 });
+    cluster.restart(victim); // a restarted worker rejoins and gets tasks again
+    const rejoined = await cluster.waitUntilRunning(30_000, 3);
+    expect(rejoined.workers.find((w) => w.id === victim && w.alive)?.tasks.length).toBe(4);
+  });
+
+  it('fences a frozen worker that comes back as a zombie: its tasks moved on, nothing doubled', async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => `zombie-${i}`);
+    await produceSeqs(producer, topics.input, keys, 1, 10);
+    const victim = 'worker-3';
+    cluster.signal(victim, 'SIGSTOP'); // alive but silent: misses heartbeats, holds its producers
+    try {
+      await cluster.waitUntilRunning(15_000, 2);
+      await produceSeqs(producer, topics.input, keys, 11, 20);
+    } finally {
+      cluster.signal(victim, 'SIGCONT'); // the zombie wakes up believing it still owns its tasks
+    }
+    await produceSeqs(producer, topics.input, keys, 21, 30);
+    const outputs = await readUntil(kafka, { topics: [topics.output], timeoutMs: 60_000, done: (r) => allKeysReached(r, keys, 30) });
+    await new Promise((r) => setTimeout(r, 3_000)); // let a zombie commit, if it could, show up
+    const late = await readUntil(kafka, { topics: [topics.output], timeoutMs: 30_000, done: (r) => r.length >= outputs.length });
+    const check = checkEosOutput(late.filter((r) => r.key?.toString().startsWith('zombie-')), keys, 30);
+    console.log(`after a zombie: ${JSON.stringify(check)}`);
+    expect({ lost: check.lost, duplicated: check.duplicated, wrongCounts: check.wrongCounts }).toEqual({ lost: 0, duplicated: 0, wrongCounts: 0 });
+    await cluster.waitUntilRunning(30_000, 3); // the zombie rejoined as a fresh member
   });
 });
