@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { checkpointDir, kafkaBrokers, loadConfig, workerDataDir } from '../common/config.ts';
+import { checkpointDir, kafkaBrokers, loadConfig, natsUrl, workerDataDir } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { loadJob } from '../worker/job/load.ts';
 import { Worker } from '../worker/worker.ts';
@@ -43,6 +43,8 @@ export function workerCommand(): Command {
         checkpointDir: checkpointDir(config),
         threads: flags.threads ?? config.worker.threads,
         http: { host: config.worker.httpHost, port: flags.httpPort ?? config.worker.httpPort },
+        natsUrl: natsUrl(config),
+        ingest: config.ingest,
         limits: config.worker,
         fetchMaxWaitMs: config.worker.fetchMaxWaitMs,
         logger,
@@ -52,7 +54,8 @@ export function workerCommand(): Command {
         },
       });
       const endpoint = await worker.start();
-      logger.info({ endpoint, metrics: `http://${endpoint}/metrics` }, 'worker started');
+      logger.info({ endpoint, ingest: `http://${endpoint}/v1/topics/{topic}/events`, metrics: `http://${endpoint}/metrics` }, 'worker started');
+      console.log(`worker ${id}: ingest http://${endpoint}/v1/topics/{topic}/events, metrics http://${endpoint}/metrics`);
       await untilSignal(async (signal) => {
         logger.info({ signal }, 'stopping: flushing tasks');
         await worker.stop();

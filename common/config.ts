@@ -60,6 +60,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    ingest: z
+      .object({
+        /** Largest request body; above it the answer is 413. */
+        bodyLimitBytes: z.number().int().min(1_024).default(1_048_576),
+        /** Most events in one request. */
+        eventsMax: z.number().int().min(1).default(10_000),
+        timeoutMsDefault: z.number().int().min(1).default(5_000),
+        timeoutMsMax: z.number().int().min(1).default(60_000),
+      })
+      .strict()
+      .prefault({}),
     worker: z
       .object({
         /** Actor threads per worker (one piscina pool of one thread each). */

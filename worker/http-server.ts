@@ -1,5 +1,5 @@
 /**
- * A worker's HTTP endpoint (fastify): Prometheus metrics and the tasks it runs. Its address
+ * A worker's HTTP endpoint (fastify): the ingest endpoint, Prometheus metrics and the tasks it runs. Its address
  * is the `endpoint` the worker announces to the coordinator. Loopback unless configured.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -13,8 +13,18 @@ export interface TaskSummary {
   recordsOut: number;
 }
 
-export async function startWorkerHttp(options: { host: string; port: number; registry: Registry; tasks: () => TaskSummary[] }): Promise<{ app: FastifyInstance; endpoint: string }> {
-  const app = Fastify({ logger: false });
+export async function startWorkerHttp(options: {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  registry: Registry;
+  tasks: () => TaskSummary[];
+  /** Adds more routes (the ingest endpoint) before the server listens. */
+  register?: (app: FastifyInstance) => void;
+}): Promise<{ app: FastifyInstance; endpoint: string }> {
+  // No type coercion and no silent removal of unknown fields: a bad request is answered 400.
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimitBytes, ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } });
+  options.register?.(app);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();

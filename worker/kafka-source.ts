@@ -17,6 +17,11 @@ export interface KafkaSourceOptions {
   /** Longest a fetch waits for data (kafkajs' default 5 s would be the latency floor). */
   maxWaitTimeMs: number;
   onRecords(task: number, records: SourceRecord[]): void;
+  /**
+   * Consumer lag of a task's partition after each fetched batch: high watermark minus the next
+   * offset to fetch (records). Not called while the partition is paused, nor for empty fetches.
+   */
+  onLag?(task: number, topic: string, lagRecords: number): void;
   logger: Logger;
 }
 
@@ -104,7 +109,9 @@ export class KafkaSource {
 
   private deliver({ batch }: EachBatchPayload): Promise<void> {
     const task = batch.partition;
-    if (!this.owned.has(task) || batch.messages.length === 0) return Promise.resolve();
+    if (!this.owned.has(task)) return Promise.resolve();
+    this.options.onLag?.(task, batch.topic, Math.max(0, Number(batch.offsetLag())));
+    if (batch.messages.length === 0) return Promise.resolve();
     const records: SourceRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: task,

@@ -14,6 +14,8 @@ import type { Logger } from '../common/logger.ts';
 import type { CheckpointStore } from '../state/checkpoint-store.ts';
 import type { ActorThreads } from './actor-threads.ts';
 import type { CheckpointReport } from './checkpoint-report.ts';
+import type { AckChannel } from './ingest/ack-channel.ts';
+import { ingestRefOf, type IngestRef } from './ingest/ingest-ref.ts';
 import type { KafkaSinks } from './kafka-sinks.ts';
 import type { KafkaSource } from './kafka-source.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -54,6 +56,8 @@ export interface TaskRunnerDeps {
   onFailed(task: number, reason: string): void;
   /** A barrier's snapshot finished (or failed); the worker acks or declines. */
   onCheckpoint(report: CheckpointReport): void;
+  /** Where acks of ingested events go (absent: nobody waits). */
+  acks?: AckChannel;
 }
 
 type QueueItem = { kind: 'records'; records: SourceRecord[] } | { kind: 'barrier'; checkpointId: number };
@@ -76,6 +80,9 @@ export class TaskRunner {
   private readonly barriers: number[] = [];
   private publishedThrough = 0;
   private pendingOutputs = 0;
+  /** Ingested events waiting for `committed`: those of the current epoch, and per barrier taken. */
+  private epochAcks: IngestRef[] = [];
+  private readonly commitAcks: { checkpointId: number; refs: IngestRef[] }[] = [];
   readonly stats = { recordsIn: 0, recordsOut: 0, actorsActive: 0 };
 
   constructor(readonly task: number, private generationValue: number, private readonly deps: TaskRunnerDeps) {
@@ -102,6 +109,19 @@ export class TaskRunner {
 
   /** Restores from `restoreFrom` (0 = fresh state) and starts reading. */
   async start(restoreFrom: number): Promise<void> {
+    const metrics = this.deps.metrics;
+    const end = metrics.restoreSeconds.startTimer();
+    try {
+      await this.restoreAndOpen(restoreFrom);
+    } catch (err) {
+      metrics.restores.inc({ ...this.label, result: 'failed' });
+      throw err;
+    }
+    if (this.stateValue === 'running') end();
+    metrics.restores.inc({ ...this.label, result: this.stateValue === 'running' ? 'ok' : 'revoked' });
+  }
+
+  private async restoreAndOpen(restoreFrom: number): Promise<void> {
     this.transition('restoring');
     const restored = await restoreTask({ ...this.deps, task: this.task, restoreFrom, call: (request, expect) => this.call(request, expect) });
     this.publishedThrough = restored.publishedThrough;
@@ -159,6 +179,7 @@ export class TaskRunner {
     await this.call({ type: 'close', task: this.task }, 'closed');
     await this.deps.transactions.close();
     this.transition('stopped');
+    this.deps.metrics.forgetTask(this.task);
   }
 
   private kick(): void {
@@ -210,12 +231,15 @@ export class TaskRunner {
   }
 
   private async processBatch(records: SourceRecord[], nowMs: number): Promise<void> {
-    const end = this.deps.metrics.batchSeconds.startTimer(this.label);
-    await this.handle(await this.call({ type: 'records', task: this.task, records, nowMs }, 'processed'));
-    end();
+    const endHandler = this.deps.metrics.handlerSeconds.startTimer(this.label);
+    const processed = await this.call({ type: 'records', task: this.task, records, nowMs }, 'processed');
+    endHandler();
+    await this.handle(processed);
+    this.deps.metrics.observeRecordLatency(records, this.deps.clock());
+    this.ackHandled(records);
     this.stats.recordsIn += records.length;
     this.deps.metrics.recordsIn.inc(this.label, records.length);
-    this.deps.metrics.queueRecords.set(this.label, this.queuedRecords);
+    if (this.stateValue === 'running') this.deps.metrics.queueRecords.set(this.label, this.queuedRecords);
     this.throttleIfNeeded();
   }
 
@@ -227,9 +251,15 @@ export class TaskRunner {
       const taken = await this.call({ type: 'barrier', task: this.task, checkpointId, snapshotPath: this.deps.checkpoints.resolve(snapshotRef), done: port2 }, 'barrier-taken', [port2]);
       this.barriers.push(checkpointId);
       this.barriers.splice(0, Math.max(0, this.barriers.length - barriersRemembered));
+      this.deps.metrics.barriers.inc(this.label);
+      if (this.epochAcks.length > 0) this.commitAcks.push({ checkpointId, refs: this.epochAcks });
+      this.epochAcks = [];
       this.awaitSnapshot(port1, (result) => {
         if (result.type === 'snapshot-written') {
-          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation: this.generation, checkpointId, offsets: taken.offsets, snapshotRef, bytes: result.bytes, records: result.records, snapshotMs: this.deps.clock() - startedMs });
+          const snapshotMs = this.deps.clock() - startedMs;
+          this.deps.metrics.snapshotSeconds.observe(snapshotMs / 1000);
+          if (this.stateValue === 'running') this.deps.metrics.snapshotBytes.set(this.label, result.bytes);
+          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation: this.generation, checkpointId, offsets: taken.offsets, snapshotRef, bytes: result.bytes, records: result.records, snapshotMs });
         } else {
           this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation: this.generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: result.reason });
         }
@@ -249,12 +279,30 @@ export class TaskRunner {
   }
 
   private async publish(checkpointId: number): Promise<void> {
+    const end = this.deps.metrics.commitSeconds.startTimer();
     const committed = await this.call({ type: 'committed-outputs', task: this.task, checkpointId }, 'committed-outputs');
     await this.deps.transactions.publish(checkpointId, committed.outputs);
     await this.call({ type: 'outputs-published', task: this.task, checkpointId }, 'outputs-published');
     this.publishedThrough = checkpointId;
+    end();
+    this.deps.metrics.commits.inc(this.label);
+    while (this.commitAcks[0] !== undefined && this.commitAcks[0].checkpointId <= checkpointId) {
+      this.deps.acks?.send(this.commitAcks.shift()?.refs ?? []);
+    }
     this.stats.recordsOut += committed.outputs.length;
     this.deps.metrics.recordsOut.inc(this.label, committed.outputs.length);
+  }
+
+  /** `processed` acks go out now; `committed` ones wait for the checkpoint that covers them. */
+  private ackHandled(records: readonly SourceRecord[]): void {
+    if (this.deps.acks === undefined) return;
+    const processed: IngestRef[] = [];
+    for (const record of records) {
+      const ref = ingestRefOf(record);
+      if (ref?.wait === 'processed') processed.push(ref);
+      else if (ref?.wait === 'committed') this.epochAcks.push(ref);
+    }
+    this.deps.acks.send(processed);
   }
 
   private async handle(response: Extract<ThreadResponse, { type: 'processed' }>): Promise<void> {
@@ -263,7 +311,10 @@ export class TaskRunner {
     this.stats.actorsActive = response.stats.actorsActive;
     this.pendingOutputs = response.stats.pendingOutputs;
     this.deps.metrics.recordsOut.inc(this.label, response.outputs.length);
-    this.deps.metrics.actorsActive.set(this.label, response.stats.actorsActive);
+    if (this.stateValue === 'running') {
+      this.deps.metrics.actorsActive.set(this.label, response.stats.actorsActive);
+      this.deps.metrics.pendingOutputs.set(this.label, response.stats.pendingOutputs);
+    }
     for (const f of response.timerFailures ?? []) {
       this.deps.logger.error({ task: this.task, actor: f.actor, key: f.key, timer: f.timer, reason: f.reason }, 'timer handler failed; timer dropped, state rolled back');
     }
@@ -287,6 +338,7 @@ export class TaskRunner {
     this.deps.logger.error({ task: this.task, err: err.message }, 'task failed');
     this.transition('failed');
     this.halt();
+    this.deps.metrics.forgetTask(this.task);
     // Best effort: release the task's LevelDB and producer.
     this.deps.threads.run(this.task, { type: 'close', task: this.task }).catch(() => undefined);
     this.deps.transactions.close().catch(() => undefined);

@@ -24,6 +24,8 @@ import { KafkaSource } from './kafka-source.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { TaskRunner, type TaskLimits } from './task-runner.ts';
 import { TaskTransactions } from './task-transactions.ts';
+import { IngestService } from './ingest/ingest-service.ts';
+import type { EddyConfig } from '../common/config.ts';
 
 export interface WorkerOptions {
   id: string;
@@ -41,6 +43,8 @@ export interface WorkerOptions {
   checkpointDir: string;
   threads: number;
   http: { host: string; port: number };
+  natsUrl: string;
+  ingest: EddyConfig['ingest'];
   limits: TaskLimits;
   fetchMaxWaitMs: number;
   logger: Logger;
@@ -63,6 +67,7 @@ export class Worker {
   private readonly threads: ActorThreads;
   private control: WorkerControlClient | undefined;
   private http: FastifyInstance | undefined;
+  private ingest: IngestService | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.metrics = createWorkerMetrics(options.id);
@@ -77,13 +82,36 @@ export class Worker {
       topics: sourceTopics(options.job),
       maxWaitTimeMs: options.fetchMaxWaitMs,
       onRecords: (task, records) => this.runners.get(task)?.enqueue(records),
+      onLag: (task, topic, lag) => this.metrics.setConsumerLag(task, topic, lag),
       logger: options.logger,
     });
   }
 
   /** Starts the data plane and joins the cluster; returns the HTTP endpoint. */
   async start(): Promise<string> {
-    const { app, endpoint } = await startWorkerHttp({ ...this.options.http, registry: this.metrics.registry, tasks: () => this.summaries() });
+    const ingest = await IngestService.start({
+      node: `${this.options.id}-${this.options.instance}`,
+      job: this.options.job.name,
+      topics: new Set(sourceTopics(this.options.job)),
+      kafka: this.kafka,
+      natsUrl: this.options.natsUrl,
+      limits: this.options.ingest,
+      logger: this.options.logger,
+      observe: (wait, status, events, seconds) => {
+        this.metrics.ingestRequests.inc({ wait, code: String(status) });
+        this.metrics.ingestEvents.inc({ wait }, events);
+        this.metrics.ingestRequestSeconds.observe({ wait }, seconds);
+      },
+      acksReceived: (count) => this.metrics.ingestAcks.inc(count),
+    });
+    this.ingest = ingest;
+    const { app, endpoint } = await startWorkerHttp({
+      ...this.options.http,
+      bodyLimitBytes: this.options.ingest.bodyLimitBytes,
+      registry: this.metrics.registry,
+      tasks: () => this.summaries(),
+      register: (server) => ingest.register(server),
+    });
     this.http = app;
     await this.sinks.start();
     await this.source.start();
@@ -115,6 +143,7 @@ export class Worker {
     await this.sinks.stop();
     await this.threads.close();
     await this.http?.close();
+    await this.ingest?.stop();
     await rm(this.dataDir, { recursive: true, force: true });
   }
 
@@ -173,6 +202,7 @@ export class Worker {
       checkpoints: this.store, dataDir: this.dataDir, limits: this.options.limits, metrics: this.metrics, clock: Date.now, logger: this.options.logger,
       onFailed: (failed, reason) => void this.serially(failed, () => Promise.resolve(this.taskFailed(failed, reason))),
       onCheckpoint: (report) => this.report(report),
+      acks: this.ingest?.acks,
     });
     this.runners.set(task, runner);
     try {

@@ -1,0 +1,72 @@
+/**
+ * Acks over NATS. The sending side batches: acks handed over in one turn of the event loop go
+ * out as one message per target node (a task's batch of 500 records costs a few messages, not
+ * 500). The receiving side feeds them to the node's PendingRequests.
+ */
+import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import type { Logger } from '../../common/logger.ts';
+import { ackSubject, type AckBatch, type IngestRef } from './ingest-ref.ts';
+import type { PendingRequests } from './pending-requests.ts';
+
+const codec = JSONCodec<AckBatch>();
+
+export class AckChannel {
+  private outgoing = new Map<string, Map<string, number[]>>();
+  private flushScheduled = false;
+  private subscription: Subscription | undefined;
+
+  private constructor(private readonly nc: NatsConnection, private readonly logger: Logger) {}
+
+  static async connect(url: string, name: string, logger: Logger): Promise<AckChannel> {
+    return new AckChannel(await connect({ servers: url, name, maxReconnectAttempts: -1 }), logger);
+  }
+
+  /** Delivers acks addressed to `node` into `pending`. */
+  listen(node: string, pending: PendingRequests, received?: (acks: number) => void): void {
+    this.subscription = this.nc.subscribe(ackSubject(node), {
+      callback: (err, message) => {
+        if (err !== null) {
+          this.logger.warn({ err: err.message }, 'ack subscription error');
+          return;
+        }
+        let count = 0;
+        for (const { r, i } of codec.decode(message.data)) {
+          pending.ack(r, i);
+          count += i.length;
+        }
+        received?.(count);
+      },
+    });
+  }
+
+  /** Queues acks; they are sent together at the end of this turn. */
+  send(refs: readonly IngestRef[]): void {
+    for (const ref of refs) {
+      let byRequest = this.outgoing.get(ref.node);
+      if (byRequest === undefined) this.outgoing.set(ref.node, (byRequest = new Map<string, number[]>()));
+      const indices = byRequest.get(ref.request);
+      if (indices === undefined) byRequest.set(ref.request, [ref.index]);
+      else indices.push(ref.index);
+    }
+    if (!this.flushScheduled && refs.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    this.subscription?.unsubscribe();
+    await this.nc.drain();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const outgoing = this.outgoing;
+    this.outgoing = new Map();
+    for (const [node, byRequest] of outgoing) {
+      const batch: AckBatch = [...byRequest].map(([r, i]) => ({ r, i }));
+      this.nc.publish(ackSubject(node), codec.encode(batch));
+    }
+  }
+}
