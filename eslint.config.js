@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['scratch/', 'node_modules/', 'coverage/', '.eddy/', 'loadtest/k6/', 'bin/eddy.js', '**/*.generated.*', 'proto/generated/'] },
+  { ignores: ['scratch/', 'node_modules/', 'coverage/', '.eddy/', 'loadtest/k6/**/*.js', 'bin/eddy.js', '**/*.generated.*', 'proto/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

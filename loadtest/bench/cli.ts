@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: the ingest benchmark against a fresh local cluster (Kafka and NATS started if
+ * missing, stopped after if started here). Prints progress, then the results table; writes
+ * loadtest/results/bench-<timestamp>.json and .md. `--smoke` is the 10-second check CI runs.
+ * Exits 1 if a request of the baseline, processed or committed scenario failed or no event was
+ * confirmed (a p95 over the limit is reported in the table, not an exit code; the ramp's last
+ * step fails by design).
+ */
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { integerOption } from '../../bin/options.ts';
+import { createLogger } from '../../common/logger.ts';
+import { scenarioNames, type BenchResults, type ScenarioName } from './bench-results.ts';
+import { writeBenchResults, benchMarkdown } from './report.ts';
+import { defaultBenchOptions, runBench, smokeDefaults, type BenchOptions } from './run-bench.ts';
+
+const resultsDir = fileURLToPath(new URL('../results', import.meta.url));
+
+interface BenchFlags {
+  rate: number;
+  duration: number;
+  batch: number;
+  keys: number;
+  workers: number;
+  threads?: number;
+  scenarios: ScenarioName[];
+  smoke?: boolean;
+  rampStart: number;
+  rampStep: number;
+  rampMax: number;
+  rampDuration: number;
+  p95Limit: number;
+  timeoutMs: number;
+  warmup: number;
+}
+
+function scenariosOption(value: string): ScenarioName[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const name of names) {
+    if (!(scenarioNames as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`--scenarios: unknown scenario '${name}' (known: ${scenarioNames.join(', ')})`);
+    }
+  }
+  if (names.length === 0) throw new InvalidArgumentError('--scenarios: name at least one scenario');
+  return names as ScenarioName[];
+}
+
+function failedScenarios(results: BenchResults): string[] {
+  return results.scenarios
+    .filter((s) => !s.name.startsWith('ramp-') && (s.failedRequests > 0 || s.eventsAccepted === 0))
+    .map((s) => s.name);
+}
+
+const d = defaultBenchOptions;
+const command = new Command('bench')
+  .description('k6 against Eddy\'s ingest endpoint (wait=processed, wait=committed, a ramp) and a bare Kafka passthrough baseline')
+  .option('--rate <n>', 'events per second (baseline, processed, committed)', integerOption('--rate', 1), d.rate)
+  .option('--duration <s>', 'seconds per scenario', integerOption('--duration', 1), d.durationSec)
+  .option('--batch <n>', 'events per request', integerOption('--batch', 1, 10_000), d.batch)
+  .option('--keys <n>', 'distinct keys', integerOption('--keys', 1), d.keys)
+  .option('--workers <n>', 'worker processes', integerOption('--workers', 1, 32), d.workers)
+  .option('--threads <n>', 'actor threads per worker (default: the config\'s)', integerOption('--threads', 1, 64))
+  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}`, scenariosOption, d.scenarios)
+  .option('--smoke', `the CI check: ${smokeDefaults.durationSec} s of processed at ${smokeDefaults.rate} events/s after a ${smokeDefaults.warmupSec} s warm-up (explicit flags still win)`)
+  .option('--ramp-start <n>', 'first ramp rate, events/s', integerOption('--ramp-start', 1), d.ramp.startEventsPerSec)
+  .option('--ramp-step <n>', 'ramp increment, events/s', integerOption('--ramp-step', 1), d.ramp.stepEventsPerSec)
+  .option('--ramp-max <n>', 'last ramp rate, events/s', integerOption('--ramp-max', 1), d.ramp.maxEventsPerSec)
+  .option('--ramp-duration <s>', 'seconds per ramp step', integerOption('--ramp-duration', 1), d.ramp.stepDurationSec)
+  .option('--p95-limit <ms>', 'p95 limit of processed runs (threshold and ramp pass mark)', integerOption('--p95-limit', 1), d.p95LimitMs)
+  .option('--timeout-ms <ms>', 'the endpoint\'s timeoutMs', integerOption('--timeout-ms', 1), d.timeoutMs)
+  .option('--warmup <s>', 'unrecorded warm-up seconds before the first run against each target', integerOption('--warmup', 0), d.warmupSec)
+  .action(async (flags: BenchFlags, cmd: Command) => {
+    const logger = createLogger('bench');
+    const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+    const smoke = flags.smoke === true;
+    const pick = <T>(name: string, flag: T, smokeValue: T | undefined): T => (smoke && !fromCli(name) && smokeValue !== undefined ? smokeValue : flag);
+    const controller = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        process.stderr.write(`bench: ${signal}; stopping everything it started (Ctrl-C again to force)\n`);
+        controller.abort();
+        process.once(signal, () => process.exit(130));
+      });
+    }
+    const options: BenchOptions = {
+      ...d,
+      rate: pick('rate', flags.rate, smokeDefaults.rate),
+      durationSec: pick('duration', flags.duration, smokeDefaults.durationSec),
+      batch: flags.batch,
+      keys: flags.keys,
+      workers: flags.workers,
+      threadsPerWorker: flags.threads,
+      scenarios: pick('scenarios', flags.scenarios, smokeDefaults.scenarios),
+      ramp: { startEventsPerSec: flags.rampStart, stepEventsPerSec: flags.rampStep, maxEventsPerSec: flags.rampMax, stepDurationSec: flags.rampDuration },
+      p95LimitMs: flags.p95Limit,
+      timeoutMs: flags.timeoutMs,
+      warmupSec: pick('warmup', flags.warmup, smokeDefaults.warmupSec),
+      logger,
+      progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
+      signal: controller.signal,
+    };
+    let results: BenchResults;
+    try {
+      results = await runBench(options);
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+      console.log('bench: interrupted; no results written');
+      process.exitCode = 130;
+      return;
+    }
+    const files = writeBenchResults(results, resultsDir);
+    console.log(benchMarkdown(results));
+    console.log(`written to ${files.json} and ${files.markdown}`);
+    const failed = failedScenarios(results);
+    if (failed.length > 0) console.log(`FAIL: failed requests or nothing confirmed in ${failed.join(', ')}`);
+    process.exitCode = failed.length > 0 ? 1 : 0;
+  });
+
+await command.parseAsync(process.argv);
