@@ -70,7 +70,11 @@ export class TaskTransactions {
     });
     const transaction = await this.producer.transaction();
     try {
-      await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      // In slices: kafkajs encodes a request in one synchronous go, and one large encode would
+      // stall the worker's event loop (ingest answers, fetches) for tens of milliseconds.
+      for (const topicMessages of slices(byTopic, publishSliceMessages)) {
+        await transaction.sendBatch({ acks: -1, topicMessages });
+      }
       await transaction.sendOffsets({
         consumerGroupId: this.commits,
         topics: [{ topic: this.commits, partitions: [{ partition: this.task, offset: String(checkpointId) }] }],
@@ -85,4 +89,29 @@ export class TaskTransactions {
   close(): Promise<void> {
     return this.producer.disconnect();
   }
+}
+
+/** Messages per produce request inside one publishing transaction. */
+const publishSliceMessages = 500;
+
+/** Splits messages grouped by topic into requests of at most `size` messages, order kept per topic. */
+export function slices(byTopic: ReadonlyMap<string, Message[]>, size: number): { topic: string; messages: Message[] }[][] {
+  const requests: { topic: string; messages: Message[] }[][] = [];
+  let current: { topic: string; messages: Message[] }[] = [];
+  let room = size;
+  for (const [topic, messages] of byTopic) {
+    for (let i = 0; i < messages.length; ) {
+      const take = messages.slice(i, i + room);
+      current.push({ topic, messages: take });
+      i += take.length;
+      room -= take.length;
+      if (room === 0) {
+        requests.push(current);
+        current = [];
+        room = size;
+      }
+    }
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
 }

@@ -29,6 +29,8 @@ export interface LocalClusterOptions {
   /** Extra environment for every process (e.g. EDDY_LOG_LEVEL). */
   env?: NodeJS.ProcessEnv;
   threadsPerWorker?: number;
+  /** Node.js flags for every process, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile. */
+  nodeArgs?: string[];
 }
 
 interface Member {
@@ -150,7 +152,7 @@ export class LocalCluster {
       ...(this.options.natsUrl !== undefined && { EDDY_NATS_URL: this.options.natsUrl }),
       EDDY_LOG_FORMAT: this.options.echo === true && process.stderr.isTTY ? 'pretty' : 'json',
     };
-    const child = spawn(process.execPath, [eddyBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), eddyBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const log = createWriteStream(join(this.options.dir, 'logs', `${name}.log`), { flags: 'a' });
     this.logs.push(log);
     for (const stream of [child.stdout, child.stderr]) {
