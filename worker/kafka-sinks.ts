@@ -25,20 +25,37 @@ export class KafkaSinks {
 
   /** Publishes outputs; resolves once the brokers acknowledged all of them. */
   async publish(outputs: readonly OutputRecord[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, message: Message): void => {
-      const list = byTopic.get(topic);
-      if (list === undefined) byTopic.set(topic, [message]);
-      else list.push(message);
-    };
-    for (const o of outputs) {
-      const sink = this.job.sinks[o.sink];
-      if (sink === undefined) throw new Error(`output to unknown sink '${o.sink}' (a bug: the runtime checks sink names)`);
-      add(sink.topic, { key: o.key, value: o.value, headers: o.headers });
-    }
-    if (byTopic.size === 0) return;
-    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    if (outputs.length === 0) return;
+    const byTopic = new MessagesByTopic();
+    for (const o of outputs) byTopic.add(sinkTopic(this.job, o.sink), outputMessage(o));
+    await this.producer.sendBatch({ acks: -1, topicMessages: byTopic.topicMessages() });
   }
+}
+
+/** Messages grouped by topic, in the order added (per topic). */
+export class MessagesByTopic {
+  readonly byTopic = new Map<string, Message[]>();
+
+  add(topic: string, message: Message): void {
+    const list = this.byTopic.get(topic);
+    if (list === undefined) this.byTopic.set(topic, [message]);
+    else list.push(message);
+  }
+
+  topicMessages(): { topic: string; messages: Message[] }[] {
+    return [...this.byTopic].map(([topic, messages]) => ({ topic, messages }));
+  }
+}
+
+/** The topic of a sink the runtime already checked exists. */
+export function sinkTopic(job: JobDefinition, sink: string): string {
+  const topic = job.sinks[sink]?.topic;
+  if (topic === undefined) throw new Error(`output to unknown sink '${sink}' (a bug: the runtime checks sink names)`);
+  return topic;
+}
+
+export function outputMessage(o: OutputRecord): Message {
+  return { key: o.key, value: o.value, headers: o.headers };
 }
 
 /** The original record's bytes and headers, plus why it is here. */

@@ -8,7 +8,7 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from './job/api.ts';
 import { commitsTopic, deadLetterTopic } from './job/topics.ts';
-import { deadLetterMessage } from './kafka-sinks.ts';
+import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';
 
 export class TaskTransactions {
@@ -48,22 +48,12 @@ export class TaskTransactions {
 
   /** Publishes `outputs` and the marker of checkpoint `checkpointId` atomically. */
   async publish(checkpointId: number, outputs: readonly BufferedOutput[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, message: Message): void => {
-      const list = byTopic.get(topic);
-      if (list === undefined) byTopic.set(topic, [message]);
-      else list.push(message);
-    };
+    const messages = new MessagesByTopic();
     for (const item of outputs) {
-      if ('deadLetter' in item) {
-        add(deadLetterTopic(this.job), deadLetterMessage(item.deadLetter));
-        continue;
-      }
-      const sink = this.job.sinks[item.output.sink];
-      if (sink === undefined) throw new Error(`output to unknown sink '${item.output.sink}'`);
-      add(sink.topic, { key: item.output.key, value: item.output.value, headers: item.output.headers });
+      if ('deadLetter' in item) messages.add(deadLetterTopic(this.job), deadLetterMessage(item.deadLetter));
+      else messages.add(sinkTopic(this.job, item.output.sink), outputMessage(item.output));
     }
-    add(this.commits, {
+    messages.add(this.commits, {
       key: `${this.job.name}/${this.task}`,
       partition: this.task,
       value: JSON.stringify({ job: this.job.name, task: this.task, checkpointId, outputs: outputs.length }),
@@ -72,7 +62,7 @@ export class TaskTransactions {
     try {
       // In slices: kafkajs encodes a request in one synchronous go, and one large encode would
       // stall the worker's event loop (ingest answers, fetches) for tens of milliseconds.
-      for (const topicMessages of slices(byTopic, publishSliceMessages)) {
+      for (const topicMessages of slices(messages.byTopic, publishSliceMessages)) {
         await transaction.sendBatch({ acks: -1, topicMessages });
       }
       await transaction.sendOffsets({
