@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -83,11 +82,12 @@ describe('restoring a task (worker/task-restore.ts)', () => {
     const { call, dataDir, store } = await twoCheckpoints();
     const corrupt = store.resolve(store.snapshotRef(2, task));
     const bytes = readFileSync(corrupt);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff; // one flipped byte inside a block
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff; // one flipped byte inside a block
     writeFileSync(corrupt, bytes);
     const errors: string[] = [];
     const logger = createLogger('test', 'silent');
-    logger.error = ((obj: { err?: string }) => errors.push(obj.err ?? '')) as never;
+    logger.error = ((obj: { err?: string }) => errors.push(obj.err ?? ''));
     const transactions = new FakeTransactions(0);
 
     const restored = await restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger, call });
