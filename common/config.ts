@@ -43,7 +43,7 @@ export const configSchema = z
         heartbeatTimeoutMs: z.number().int().min(100).default(1_500),
         revokeTimeoutMs: z.number().int().min(100).default(10_000),
         /** After a coordinator (re)start, time for running workers to reconnect before tasks are assigned. */
-        adoptGraceMs: z.number().int().min(0).default(1_500),
+        adoptGraceMs: z.number().int().min(0).default(3_000),
       })
       .strict()
       .prefault({}),

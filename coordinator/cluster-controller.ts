@@ -161,10 +161,6 @@ export class ClusterController {
     };
   }
 
-  workerStats(): ReadonlyMap<string, TaskStats__Output[]> {
-    return this.stats;
-  }
-
   private remove(worker: string, why: string): void {
     const member = this.membership.get(worker);
     if (member === undefined) return;

@@ -5,13 +5,15 @@
  * `close(task)` pauses them again. `throttle` / `unthrottle` pause a task's partitions for
  * backpressure without changing ownership. Records go to `onRecords`, grouped per task.
  */
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 import { allPartitionsAssigner } from './all-partitions-assigner.ts';
 import type { SourceRecord, TaskOffsets } from './thread-protocol.ts';
 
 export interface KafkaSourceOptions {
   kafka: Kafka;
+  /** The worker's connected admin client (earliest offsets of new tasks). */
+  admin: Admin;
   groupId: string;
   topics: string[];
   /** Longest a fetch waits for data (kafkajs' default 5 s would be the latency floor). */
@@ -61,19 +63,13 @@ export class KafkaSource {
 
   /** Starts reading the task's partitions at `offsets` (earliest where a topic has none). */
   async open(task: number, offsets: TaskOffsets): Promise<void> {
-    const admin = this.options.kafka.admin();
-    await admin.connect();
-    try {
-      for (const topic of this.options.topics) {
-        let offset = offsets[topic];
-        if (offset === undefined) {
-          const low = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === task)?.low;
-          offset = low ?? '0';
-        }
-        this.consumer.seek({ topic, partition: task, offset });
+    for (const topic of this.options.topics) {
+      let offset = offsets[topic];
+      if (offset === undefined) {
+        const low = (await this.options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === task)?.low;
+        offset = low ?? '0';
       }
-    } finally {
-      await admin.disconnect();
+      this.consumer.seek({ topic, partition: task, offset });
     }
     this.owned.add(task);
     this.apply(task);

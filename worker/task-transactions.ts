@@ -5,9 +5,10 @@
  * partition = task, offset = n) happens in ONE Kafka transaction: either all of it is visible
  * to read_committed readers, or none of it.
  */
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from './job/api.ts';
 import { commitsTopic, deadLetterTopic } from './job/topics.ts';
+import { readLastMarker } from './marker-reader.ts';
 import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';
 
@@ -15,7 +16,8 @@ export class TaskTransactions {
   private readonly producer: Producer;
   private readonly commits: string;
 
-  constructor(private readonly kafka: Kafka, private readonly job: JobDefinition, readonly task: number) {
+  /** `admin`: the worker's connected admin client, shared by its tasks. */
+  constructor(private readonly kafka: Kafka, private readonly admin: Admin, private readonly job: JobDefinition, readonly task: number) {
     this.producer = kafka.producer({
       transactionalId: `eddy.${job.name}.${task}`,
       idempotent: true,
@@ -33,17 +35,18 @@ export class TaskTransactions {
     return this.producer.connect();
   }
 
-  /** The newest checkpoint whose outputs this task published (0 = none), as committed in Kafka. */
+  /**
+   * The newest checkpoint whose outputs this task published (0 = none), as committed in Kafka.
+   * Read from the marker records (read_committed, partition = task), not only the group offset:
+   * Kafka applies a transaction's offsets to the group asynchronously after the commit, so a
+   * group offset read right after fencing can still show the previous marker (seen in a chaos
+   * run: a graceful handover republished one epoch). The marker record is visible as soon as
+   * the transaction's commit marker is in the partition, which fencing waits for.
+   */
   async lastPublished(): Promise<number> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const [topic] = await admin.fetchOffsets({ groupId: this.commits, topics: [this.commits] });
-      const offset = topic?.partitions.find((p) => p.partition === this.task)?.offset ?? '-1';
-      return Math.max(0, Number(offset));
-    } finally {
-      await admin.disconnect();
-    }
+    const [topic] = await this.admin.fetchOffsets({ groupId: this.commits, topics: [this.commits] });
+    const fromGroup = Math.max(0, Number(topic?.partitions.find((p) => p.partition === this.task)?.offset ?? '-1'));
+    return Math.max(fromGroup, await readLastMarker(this.kafka, this.admin, this.commits, this.task));
   }
 
   /** Publishes `outputs` and the marker of checkpoint `checkpointId` atomically. */

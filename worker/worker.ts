@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { ensureError } from '../common/errors.ts';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
@@ -62,6 +62,7 @@ export class Worker {
   private readonly store: CheckpointStore;
   private readonly dataDir: string;
   private readonly kafka: Kafka;
+  private readonly admin: Admin;
   private readonly sinks: KafkaSinks;
   private readonly source: KafkaSource;
   private readonly threads: ActorThreads;
@@ -74,10 +75,12 @@ export class Worker {
     this.store = checkpointStoreFor(options.checkpointDir, options.job.name);
     this.dataDir = join(options.dataDir, `${options.id}-${options.instance}`);
     this.kafka = createKafka(options.brokers, `eddy-${options.job.name}-${options.id}`, options.logger);
+    this.admin = this.kafka.admin();
     this.sinks = new KafkaSinks(this.kafka, options.job);
     this.threads = new ActorThreads(options.threads, { jobRef: options.jobRef });
     this.source = new KafkaSource({
       kafka: this.kafka,
+      admin: this.admin,
       groupId: `eddy.${options.job.name}.${options.id}.${options.instance}`,
       topics: sourceTopics(options.job),
       maxWaitTimeMs: options.fetchMaxWaitMs,
@@ -113,6 +116,7 @@ export class Worker {
       register: (server) => ingest.register(server),
     });
     this.http = app;
+    await this.admin.connect();
     await this.sinks.start();
     await this.source.start();
     this.control = new WorkerControlClient({
@@ -141,6 +145,7 @@ export class Worker {
     await Promise.all([...this.runners.keys()].map((task) => this.serially(task, () => this.stopTask(task))));
     await this.source.stop();
     await this.sinks.stop();
+    await this.admin.disconnect();
     await this.threads.close();
     await this.http?.close();
     await this.ingest?.stop();
@@ -196,7 +201,7 @@ export class Worker {
       this.control?.send({ taskReady: { task, generation } });
       return;
     }
-    const transactions = new TaskTransactions(this.kafka, this.options.job, task);
+    const transactions = new TaskTransactions(this.kafka, this.admin, this.options.job, task);
     const runner = new TaskRunner(task, generation, {
       threads: this.threads, source: this.source, sinks: this.sinks, transactions,
       checkpoints: this.store, dataDir: this.dataDir, limits: this.options.limits, metrics: this.metrics, clock: Date.now, logger: this.options.logger,

@@ -174,7 +174,3 @@ export function stopKafka(config: EddyConfig): Promise<boolean> {
 export function kafkaPid(config: EddyConfig): number | undefined {
   return livePid(paths(config).pidFile);
 }
-
-export function kafkaLogFile(config: EddyConfig): string {
-  return paths(config).logFile;
-}
