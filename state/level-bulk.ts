@@ -12,8 +12,8 @@ export type RawEntry = [Uint8Array, Uint8Array];
 
 /** The database as it was when the view was opened. Close it when done (closing the database closes it too). */
 export type DbView = {
-  /** The entries in key order, eviction entries left out (they never outlive a barrier). */
-  entries(): AsyncIterable<RawEntry>;
+  /** The entries in key order, in batches, eviction entries left out (they never outlive a barrier). */
+  batches(): AsyncIterable<RawEntry[]>;
   close(): Promise<void>;
 };
 
@@ -25,12 +25,12 @@ const EVICTED_BYTE = PREFIX.evicted.charCodeAt(0);
 /** Opens an iterator now: what it reads is fixed at this moment. */
 export function openView(db: Db): DbView {
   const iterator = db.iterator<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });
-  async function* entries(): AsyncGenerator<RawEntry> {
+  async function* batches(): AsyncGenerator<RawEntry[]> {
     for (let batch = await iterator.nextv(READ_BATCH); batch.length > 0; batch = await iterator.nextv(READ_BATCH)) {
-      for (const [key, value] of batch) if (!(key[0] === EVICTED_BYTE && key[1] === 0)) yield [key, value];
+      yield batch.filter(([key]) => !(key[0] === EVICTED_BYTE && key[1] === 0));
     }
   }
-  return { entries, close: () => iterator.close() };
+  return { batches, close: () => iterator.close() };
 }
 
 /** Writes `entries` into `db` in batches of `batchRecords`. */

@@ -9,7 +9,7 @@ import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { IllegalStateError } from '../common/errors.ts';
-import { BLOCK_TARGET_BYTES, encodeBlockFrame, encodeFooter, encodeHeader, u32Bytes, type SnapshotHeader } from './snapshot-layout.ts';
+import { BLOCK_FRAME_BYTES, BLOCK_TARGET_BYTES, encodeBlockFrame, encodeFooter, encodeHeader, u32Bytes, type SnapshotHeader } from './snapshot-layout.ts';
 
 /** What a written snapshot holds. */
 export type SnapshotWritten = {
@@ -18,12 +18,17 @@ export type SnapshotWritten = {
   records: number;
 };
 
+/** One entry, key and value as raw bytes. */
+type Entry = readonly [Uint8Array, Uint8Array];
+
 /**
- * Writes `entries` (strictly ascending by key, bytewise, as a LevelDB iterator yields them) to
- * the snapshot file `path`, replacing any file there. A failure (including one thrown by the
- * `entries` iterator, e.g. to abort) removes the temporary file and rethrows.
+ * Writes `batches` of entries (strictly ascending by key, bytewise, across batches, as a
+ * LevelDB iterator yields them) to the snapshot file `path`, replacing any file there. Each
+ * batch is encoded synchronously and its full blocks written before the next batch is asked
+ * for: per-entry awaits cost more than the encoding itself. A failure (including one thrown by
+ * the `batches` iterator, e.g. to abort) removes the temporary file and rethrows.
  */
-export async function writeSnapshot(path: string, header: SnapshotHeader, entries: AsyncIterable<[Uint8Array, Uint8Array]>): Promise<SnapshotWritten> {
+export async function writeSnapshot(path: string, header: SnapshotHeader, batches: AsyncIterable<readonly Entry[]>): Promise<SnapshotWritten> {
   assertHeader(header);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
@@ -32,7 +37,7 @@ export async function writeSnapshot(path: string, header: SnapshotHeader, entrie
   try {
     const file = await open(tmp, 'wx');
     try {
-      written = await writeBody(new BlockWriter(file), header, entries);
+      written = await writeBody(new BlockWriter(file), header, batches);
       await file.sync();
     } finally {
       await file.close();
@@ -46,61 +51,82 @@ export async function writeSnapshot(path: string, header: SnapshotHeader, entrie
   return written;
 }
 
-async function writeBody(writer: BlockWriter, header: SnapshotHeader, entries: AsyncIterable<[Uint8Array, Uint8Array]>): Promise<SnapshotWritten> {
-  await writer.writeHeader(encodeHeader(header));
+async function writeBody(writer: BlockWriter, header: SnapshotHeader, batches: AsyncIterable<readonly Entry[]>): Promise<SnapshotWritten> {
+  writer.writeHeader(encodeHeader(header));
   let lastKey: Uint8Array | undefined;
-  for await (const [key, value] of entries) {
-    if (lastKey !== undefined && Buffer.compare(lastKey, key) >= 0) throw new IllegalStateError('snapshot entries must come in strictly ascending key order');
-    lastKey = key;
-    await writer.add(key, value);
+  for await (const batch of batches) {
+    for (const [key, value] of batch) {
+      if (lastKey !== undefined && Buffer.compare(lastKey, key) >= 0) throw new IllegalStateError('snapshot entries must come in strictly ascending key order');
+      lastKey = key;
+      writer.add(key, value);
+    }
+    await writer.drain();
   }
   return writer.finish();
 }
 
-/** Packs records into blocks and appends them, keeping what the footer needs. */
+/** Packs records into blocks, keeping what the footer needs; `drain` appends the finished ones. */
 class BlockWriter {
-  private chunks: Uint8Array[] = [];
+  private block: Entry[] = [];
   private blockBytes = 0;
   private blocks = 0;
   private records = 0;
   private bytes = 0;
   private footerCrc = 0;
+  /** Encoded, not yet written. */
+  private ready: Buffer[] = [];
 
   constructor(private readonly file: FileHandle) {}
 
-  async writeHeader(header: Buffer): Promise<void> {
+  writeHeader(header: Buffer): void {
     this.footerCrc = crc32(header);
-    await this.append(header);
+    this.ready.push(header);
   }
 
-  async add(key: Uint8Array, value: Uint8Array): Promise<void> {
+  add(key: Uint8Array, value: Uint8Array): void {
     const recordBytes = 8 + key.length + value.length;
-    if (this.blockBytes > 0 && this.blockBytes + recordBytes > BLOCK_TARGET_BYTES) await this.closeBlock();
-    this.chunks.push(u32Bytes(key.length), key, u32Bytes(value.length), value);
+    if (this.blockBytes > 0 && this.blockBytes + recordBytes > BLOCK_TARGET_BYTES) this.closeBlock();
+    this.block.push([key, value]);
     this.blockBytes += recordBytes;
     this.records += 1;
   }
 
   async finish(): Promise<SnapshotWritten> {
-    if (this.blockBytes > 0) await this.closeBlock();
-    await this.append(encodeFooter({ records: this.records, blocks: this.blocks, crc: this.footerCrc }));
+    if (this.blockBytes > 0) this.closeBlock();
+    this.ready.push(encodeFooter({ records: this.records, blocks: this.blocks, crc: this.footerCrc }));
+    await this.drain();
     return { bytes: this.bytes, records: this.records };
   }
 
-  private async closeBlock(): Promise<void> {
-    const payload = Buffer.concat(this.chunks, this.blockBytes);
-    const crc = crc32(payload);
-    this.footerCrc = crc32(u32Bytes(crc), this.footerCrc);
-    await this.append(Buffer.concat([encodeBlockFrame(payload.length, crc), payload]));
-    this.blocks += 1;
-    this.chunks = [];
-    this.blockBytes = 0;
+  /** Writes the encoded blocks. */
+  async drain(): Promise<void> {
+    const buffers = this.ready;
+    this.ready = [];
+    for (const bytes of buffers) {
+      let done = 0;
+      while (done < bytes.length) done += (await this.file.write(bytes, done, bytes.length - done)).bytesWritten;
+      this.bytes += bytes.length;
+    }
   }
 
-  private async append(bytes: Buffer): Promise<void> {
-    let done = 0;
-    while (done < bytes.length) done += (await this.file.write(bytes, done, bytes.length - done)).bytesWritten;
-    this.bytes += bytes.length;
+  private closeBlock(): void {
+    const framed = Buffer.allocUnsafe(BLOCK_FRAME_BYTES + this.blockBytes);
+    let at = BLOCK_FRAME_BYTES;
+    for (const [key, value] of this.block) {
+      at = framed.writeUInt32BE(key.length, at);
+      framed.set(key, at);
+      at = framed.writeUInt32BE(value.length, at + key.length);
+      framed.set(value, at);
+      at += value.length;
+    }
+    const payload = framed.subarray(BLOCK_FRAME_BYTES);
+    const crc = crc32(payload);
+    encodeBlockFrame(payload.length, crc).copy(framed, 0);
+    this.footerCrc = crc32(u32Bytes(crc), this.footerCrc);
+    this.ready.push(framed);
+    this.blocks += 1;
+    this.block = [];
+    this.blockBytes = 0;
   }
 }
 

@@ -8,11 +8,16 @@
  *   o\0<topic>                                            next offset to read (decimal string)
  *   w                                                     watermark (JSON of StoredWatermark)
  *   b\0<epoch, 16 digits>\0<seq, 16 digits>               exactly-once output or dead letter not yet
- *                                                         published (JSON, see worker/runtime/output-codec.ts)
+ *                                                         published (JSON, see worker/runtime/output-codec.ts);
+ *                                                         in snapshots only, see below
  *
  * Buffer keys sort by epoch, then by `seq`, a per-task counter that follows emission order, so
  * a range scan of `b` returns the buffer in the order it must be published. Everything but the
- * `e` entries goes into snapshots (see state/snapshot-format.ts).
+ * `e` entries goes into snapshots (see state/snapshot-format.ts). The `b` entries are the
+ * exception among the others: a running task keeps its buffer in memory and merges it into
+ * each snapshot under these keys (writing every output to LevelDB only to read it out and
+ * delete it a second later cost more than the job's own work); a snapshot loaded into a
+ * store brings them back, and opening the task takes them out again (TaskStore.takeBuffer).
  *
  * Parts that users choose (keys, tags) are escaped so they can hold NUL: \x01 → \x01\x02 and
  * \x00 → \x01\x01, which keeps keys distinct and timestamps in order.

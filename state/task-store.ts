@@ -1,8 +1,9 @@
 /**
- * One LevelDB per task: actor states, timers, the watermark, the next source offsets and the
- * buffer of exactly-once outputs not yet published. A barrier writes all of them in ONE batch
- * (a "flush"), so the database always holds a state that matches its offsets, and the snapshot
- * a barrier streams out right after its flush is consistent.
+ * One LevelDB per task: actor states, timers, the watermark and the next source offsets. A
+ * barrier writes all of them in ONE batch (a "flush"), so the database always holds a state
+ * that matches its offsets, and the snapshot a barrier streams out right after its flush is
+ * consistent. The buffer of exactly-once outputs not yet published is kept in memory by the
+ * task and merged into the snapshot; a restored store holds it until `takeBuffer`.
  *
  * Actors evicted from the runtime's cache between flushes cannot go to their state entries
  * without breaking that rule, so they go to eviction entries (`e…`), which the next flush moves
@@ -22,7 +23,6 @@ import {
   PREFIX,
   WATERMARK_KEY,
   actorKey,
-  bufferKey,
   offsetKey,
   parseBufferKey,
   prefixRange,
@@ -63,8 +63,6 @@ export type FlushBatch = {
   watermark: StoredWatermark;
   /** Next offset per topic. */
   offsets: Record<string, string>;
-  /** Buffered outputs added since the last flush. */
-  bufferPuts: StoredBufferEntry[];
 };
 
 /** Options of {@link TaskStore.open}. */
@@ -125,16 +123,15 @@ export class TaskStore {
     return value === undefined ? undefined : (JSON.parse(value) as StoredWatermark);
   }
 
-  /** The buffered outputs, by epoch then emission order. */
-  async readBuffer(): Promise<StoredBufferEntry[]> {
+  /**
+   * The buffered outputs a restored snapshot brought, by epoch then emission order, removed
+   * from the store: from here on the task keeps them in memory and in its snapshots.
+   */
+  async takeBuffer(): Promise<StoredBufferEntry[]> {
     const entries: StoredBufferEntry[] = [];
     for await (const [key, json] of this.db.iterator(prefixRange(PREFIX.buffer))) entries.push({ ...parseBufferKey(key), json });
+    if (entries.length > 0) await this.db.clear(prefixRange(PREFIX.buffer));
     return entries;
-  }
-
-  /** Deletes published outputs from the buffer, in one batch. */
-  async deleteBuffered(refs: readonly BufferRef[]): Promise<void> {
-    if (refs.length > 0) await this.db.batch(refs.map((ref) => ({ type: 'del', key: bufferKey(ref) })));
   }
 
   /** A view of the database as of now, for a snapshot (see level-bulk.ts). */
@@ -161,7 +158,6 @@ export class TaskStore {
     for (const timer of flush.timerPuts) ops.push({ type: 'put', key: timerKey(timer), value: JSON.stringify(timer) });
     ops.push({ type: 'put', key: WATERMARK_KEY, value: JSON.stringify(flush.watermark) });
     for (const [topic, offset] of Object.entries(flush.offsets)) ops.push({ type: 'put', key: offsetKey(topic), value: offset });
-    for (const { json, ...ref } of flush.bufferPuts) ops.push({ type: 'put', key: bufferKey(ref), value: json });
     await this.db.batch(ops);
   }
 

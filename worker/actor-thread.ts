@@ -96,7 +96,7 @@ export default async function handle(request: ThreadRequest): Promise<ThreadResp
       return { type: 'committed-outputs', task, checkpointId: request.checkpointId, outputs };
     }
     case 'outputs-published':
-      await runtimeOf(task, 'outputs-published').outputsPublished(request.checkpointId);
+      runtimeOf(task, 'outputs-published').outputsPublished(request.checkpointId);
       return { type: 'outputs-published', task, checkpointId: request.checkpointId };
     case 'close':
       return close(task);

@@ -75,6 +75,8 @@ export interface BenchResults {
     warmupSec: number;
   };
   cluster: { topicPrefix: string; dir: string } | null;
+  /** With `--profile`: where the CPU profiles are, and which process each pid was. */
+  profile?: { dir: string; processes: Record<string, string> };
   scenarios: ScenarioResult[];
   ramp: RampResult | null;
   ratios: { processed: Ratio | null; committed: Ratio | null };

@@ -6,11 +6,14 @@
  * confirmed (a p95 over the limit is reported in the table, not an exit code; the ramp's last
  * step fails by design).
  */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { integerOption } from '../../bin/options.ts';
 import { createLogger } from '../../common/logger.ts';
 import { scenarioNames, type BenchResults, type ScenarioName } from './bench-results.ts';
+import { profileMarkdown, readProfiles } from './profile-summary.ts';
 import { writeBenchResults, benchMarkdown } from './report.ts';
 import { defaultBenchOptions, runBench, smokeDefaults, type BenchOptions } from './run-bench.ts';
 
@@ -32,6 +35,7 @@ interface BenchFlags {
   p95Limit: number;
   timeoutMs: number;
   warmup: number;
+  profile?: string;
 }
 
 function scenariosOption(value: string): ScenarioName[] {
@@ -69,6 +73,7 @@ const command = new Command('bench')
   .option('--p95-limit <ms>', 'p95 limit of processed runs (threshold and ramp pass mark)', integerOption('--p95-limit', 1), d.p95LimitMs)
   .option('--timeout-ms <ms>', 'the endpoint\'s timeoutMs', integerOption('--timeout-ms', 1), d.timeoutMs)
   .option('--warmup <s>', 'unrecorded warm-up seconds before the first run against each target', integerOption('--warmup', 0), d.warmupSec)
+  .option('--profile <dir>', 'write a CPU profile of every cluster thread to <dir> and print where the time went')
   .action(async (flags: BenchFlags, cmd: Command) => {
     const logger = createLogger('bench');
     const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
@@ -95,6 +100,7 @@ const command = new Command('bench')
       p95LimitMs: flags.p95Limit,
       timeoutMs: flags.timeoutMs,
       warmupSec: pick('warmup', flags.warmup, smokeDefaults.warmupSec),
+      profileDir: flags.profile === undefined ? undefined : resolve(flags.profile),
       logger,
       progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
       signal: controller.signal,
@@ -111,6 +117,12 @@ const command = new Command('bench')
     const files = writeBenchResults(results, resultsDir);
     console.log(benchMarkdown(results));
     console.log(`written to ${files.json} and ${files.markdown}`);
+    if (results.profile !== undefined) {
+      const names = new Map(Object.entries(results.profile.processes).map(([pid, name]) => [Number(pid), name]));
+      const summary = profileMarkdown(readProfiles(results.profile.dir), names);
+      writeFileSync(join(results.profile.dir, 'summary.md'), `${summary}\n`);
+      console.log(`\nCPU profiles (whole cluster lifetime, warm-up included) in ${results.profile.dir}:\n\n${summary}`);
+    }
     const failed = failedScenarios(results);
     if (failed.length > 0) console.log(`FAIL: failed requests or nothing confirmed in ${failed.join(', ')}`);
     process.exitCode = failed.length > 0 ? 1 : 0;

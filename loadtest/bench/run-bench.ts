@@ -65,6 +65,8 @@ export interface BenchOptions {
   config?: EddyConfig;
   /** Cluster logs, k6 summaries and task state go here (default: a new temp dir). */
   dir?: string;
+  /** Write a V8 CPU profile of every cluster thread here (node --cpu-prof). */
+  profileDir?: string;
   signal?: AbortSignal;
 }
 
@@ -154,6 +156,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       options.signal?.throwIfAborted();
       const cluster = (running.cluster = await startCluster(ctx, stack, prefix));
       results.cluster = { topicPrefix: prefix, dir };
+      if (options.profileDir !== undefined) {
+        const pids = ctx.processes.map((p) => [String(p.pid() ?? ''), p.name] as const).filter(([pid]) => pid !== '');
+        results.profile = { dir: options.profileDir, processes: Object.fromEntries(pids) };
+      }
       const endpoints = (await cluster.waitUntilRunning(120_000)).workers.filter((w) => w.alive).map((w) => w.endpoint);
       const target = { target: 'eddy' as const, endpoints, topic: `${prefix}.input` };
       ctx.progress(`bench: cluster running; endpoints ${endpoints.join(', ')}`);
@@ -200,6 +206,7 @@ async function startCluster(ctx: Context, stack: LocalStack, prefix: string): Pr
     job: 'eos-check', workers: options.workers, brokers: stack.brokers, natsUrl: stack.natsUrl, dir: ctx.dir,
     controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: options.threadsPerWorker,
     env: { EDDY_EOS_TOPIC_PREFIX: prefix },
+    nodeArgs: options.profileDir === undefined ? undefined : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`],
   });
   await cluster.start();
   return cluster;

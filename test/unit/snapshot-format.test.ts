@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BLOCK_FRAME_BYTES, FOOTER_BYTES, HEADER_BYTES } from '../../state/snapshot-layout.ts';
 import { SnapshotCorruptError, readSnapshot, verifySnapshot, writeSnapshot } from '../../state/snapshot-format.ts';
-import { streamOf, tempDir } from './task-harness.ts';
+import { batchesOf, tempDir } from './task-harness.ts';
 
 type Entry = [Uint8Array, Uint8Array];
 const header = { task: 3, checkpointId: 7 };
@@ -43,7 +43,7 @@ function flipped(file: Buffer, at: number): Buffer {
 async function written(): Promise<{ path: string; list: Entry[]; size: number }> {
   const path = join(await tempDir(), 'cp', 'task-3.snap');
   const list = entries(2_000);
-  const result = await writeSnapshot(path, header, streamOf(list));
+  const result = await writeSnapshot(path, header, batchesOf(list));
   return { path, list, size: result.bytes };
 }
 
@@ -58,21 +58,21 @@ describe('snapshot format', () => {
 
   it('round-trips an empty snapshot, binary keys and a record bigger than a block', async () => {
     const dir = await tempDir();
-    await writeSnapshot(join(dir, 'empty'), header, streamOf([]));
+    await writeSnapshot(join(dir, 'empty'), header, batchesOf([]));
     expect(await readAll(join(dir, 'empty'))).toEqual([]);
     const odd: Entry[] = [
       [new Uint8Array([0]), new Uint8Array()],
       [new Uint8Array([0, 0xff]), new Uint8Array(200_000).fill(9)],
       [new Uint8Array([1]), bytes('x')],
     ];
-    expect(await writeSnapshot(join(dir, 'odd'), header, streamOf(odd))).toMatchObject({ records: 3 });
+    expect(await writeSnapshot(join(dir, 'odd'), header, batchesOf(odd))).toMatchObject({ records: 3 });
     expect(hex(await readAll(join(dir, 'odd')))).toEqual(hex(odd));
   });
 
   it('refuses entries out of key order and leaves no file behind', async () => {
     const dir = await tempDir();
     const unordered: Entry[] = [[bytes('b'), bytes('')], [bytes('a'), bytes('')]];
-    await expect(writeSnapshot(join(dir, 's'), header, streamOf(unordered))).rejects.toThrow(/ascending key order/);
+    await expect(writeSnapshot(join(dir, 's'), header, batchesOf(unordered))).rejects.toThrow(/ascending key order/);
     expect(await readdir(dir)).toEqual([]);
   });
 

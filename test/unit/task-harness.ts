@@ -66,7 +66,12 @@ export function values(outputs: { value: string | null }[]): unknown[] {
   return outputs.map((output) => (output.value === null ? null : (JSON.parse(output.value) as unknown)));
 }
 
-/** `items` as an async stream, handed out one at a time (as a LevelDB iterator would). */
+/** `items` as an async stream, handed out one at a time. */
 export async function* streamOf<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const item of items) yield await Promise.resolve(item);
+}
+
+/** `items` as an async stream of batches of `size` (as a LevelDB view hands them out). */
+export async function* batchesOf<T>(items: readonly T[], size = 3): AsyncGenerator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield await Promise.resolve(items.slice(i, i + size));
 }

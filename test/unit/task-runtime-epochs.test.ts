@@ -86,14 +86,14 @@ describe('TaskRuntime epochs and the output buffer', () => {
     await restored.close();
   });
 
-  it('drops published outputs from memory and store; unpublished ones survive barrier and restore', async () => {
+  it('drops published outputs from the buffer; unpublished ones survive barrier, snapshot and restore', async () => {
     const dir = await tempDir();
     const runtime = await openRuntime(job, dir);
     await runtime.process([ev(0), ev(1)], 5);
     await checkpoint(runtime, dir, 1);
     await runtime.process([ev(2)], 5);
     const snapshot2 = await checkpoint(runtime, dir, 2);
-    await runtime.outputsPublished(1);
+    runtime.outputsPublished(1);
     expect(runtime.committedOutputs(2).map((item) => item.epoch)).toEqual([2]);
     const afterPublish = await runtime.process([ev(3)], 5);
     expect(afterPublish.stats.pendingOutputs).toBe(2); // epoch 2 and epoch 3
@@ -106,7 +106,7 @@ describe('TaskRuntime epochs and the output buffer', () => {
     await from2.close();
     const from3 = await restoreRuntime(job, await tempDir(), snapshot3, 3);
     expect(summary(from3.committedOutputs(3))).toEqual([[2, 2], [3, 3]]);
-    await from3.outputsPublished(3);
+    from3.outputsPublished(3);
     expect(from3.committedOutputs(3)).toEqual([]);
     expect(summary((await from3.process([ev(4)], 5)).buffered)).toEqual([[4, 4]]);
     await from3.close();

@@ -5,12 +5,12 @@ import { SnapshotCorruptError, writeSnapshot } from '../../state/snapshot-format
 import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
 import { TaskStore, TaskStoreLockedError, type FlushBatch, type RawEntry } from '../../state/task-store.ts';
 import { bufferKey, parseBufferKey, timerKey, type StoredTimer } from '../../state/store-keys.ts';
-import { streamOf, tempDir } from './task-harness.ts';
+import { batchesOf, streamOf, tempDir } from './task-harness.ts';
 
 const timer = (timestampMs: number, key = 'k', tag = ''): StoredTimer => ({ kind: 'event-time', timestampMs, actor: 'a', key, tag });
 
 function flush(overrides: Partial<FlushBatch> = {}): FlushBatch {
-  return { actors: [], promoteEvicted: [], dropEvicted: [], timerPuts: [], timerDels: [], watermark: { watermarkMs: null, sources: {} }, offsets: {}, bufferPuts: [], ...overrides };
+  return { actors: [], promoteEvicted: [], dropEvicted: [], timerPuts: [], timerDels: [], watermark: { watermarkMs: null, sources: {} }, offsets: {}, ...overrides };
 }
 
 describe('TaskStore', () => {
@@ -71,13 +71,15 @@ describe('TaskStore', () => {
     await first.close();
   });
 
-  it('keeps buffered outputs in epoch, then emission order, and deletes published ones', async () => {
+  it('hands the buffered outputs a snapshot brought over in epoch, then emission order, once', async () => {
     const store = await TaskStore.open(join(await tempDir(), 'task-0'));
     const entry = (epoch: number, seq: number) => ({ epoch, seq, json: `${epoch}/${seq}` });
-    await store.commit(flush({ bufferPuts: [entry(10, 3), entry(9, 12), entry(10, 4)] }));
-    expect((await store.readBuffer()).map((e) => e.json)).toEqual(['9/12', '10/3', '10/4']);
-    await store.deleteBuffered([{ epoch: 9, seq: 12 }]);
-    expect(await store.readBuffer()).toEqual([entry(10, 3), entry(10, 4)]);
+    const raw = (e: ReturnType<typeof entry>): RawEntry => [Buffer.from(bufferKey(e)), Buffer.from(e.json)];
+    const loaded = [entry(9, 12), entry(10, 3), entry(10, 4)].map(raw).concat([[Buffer.from('w'), Buffer.from('{"watermarkMs":null,"sources":{}}')]]);
+    await store.load(streamOf(loaded));
+    expect(await store.takeBuffer()).toEqual([entry(9, 12), entry(10, 3), entry(10, 4)]);
+    expect(await store.takeBuffer()).toEqual([]);
+    expect(await store.readWatermark()).toEqual({ watermarkMs: null, sources: {} });
     expect(parseBufferKey(bufferKey({ epoch: 123, seq: 4 }))).toEqual({ epoch: 123, seq: 4 });
     await store.close();
   });
@@ -89,7 +91,7 @@ describe('TaskStore', () => {
     const view = store.openView();
     await store.commit(flush({ actors: [{ actor: 'a', key: 'later', json: '3' }] }));
     const keys: string[] = [];
-    for await (const [key] of view.entries()) keys.push(Buffer.from(key).toString('latin1'));
+    for await (const batch of view.batches()) for (const [key] of batch) keys.push(Buffer.from(key).toString('latin1'));
     await view.close();
     expect(keys).toEqual(['a\x00a\x00k', 'o\x00t', 'w']);
     await store.close();
@@ -110,7 +112,7 @@ describe('TaskStore', () => {
     const root = await tempDir();
     const path = join(root, '4.snap');
     const entries: RawEntry[] = [[Buffer.from('o\x00t'), Buffer.from('42')], [Buffer.from('w'), Buffer.from('{"watermarkMs":7,"sources":{}}')]];
-    await writeSnapshot(path, { task: 0, checkpointId: 4 }, streamOf(entries));
+    await writeSnapshot(path, { task: 0, checkpointId: 4 }, batchesOf(entries));
     const dir = join(root, 'task-0');
     const store = await restoreTaskStore(dir, { task: 0, checkpointId: 4, snapshotPath: path });
     expect(await store.readOffsets()).toEqual({ t: '42' });

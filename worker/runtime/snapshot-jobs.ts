@@ -26,10 +26,13 @@ export class SnapshotJobs {
     return this.running.size;
   }
 
-  /** Starts writing `view` to `path`; the view is closed when the job ends. */
-  start(view: DbView, header: SnapshotHeader, path: string): Promise<SnapshotResult> {
+  /**
+   * Starts writing `view`, merged with `extra` (entries in key order whose keys are not in the
+   * view), to `path`; the view is closed when the job ends.
+   */
+  start(view: DbView, extra: readonly RawEntry[], header: SnapshotHeader, path: string): Promise<SnapshotResult> {
     const controller = new AbortController();
-    const job: Job = { controller, done: this.write(view, header, path, controller.signal) };
+    const job: Job = { controller, done: this.write(view, extra, header, path, controller.signal) };
     this.running.add(job);
     void job.done.then(() => this.running.delete(job));
     return job.done;
@@ -42,13 +45,13 @@ export class SnapshotJobs {
     await Promise.all(jobs.map(({ done }) => done));
   }
 
-  private async write(view: DbView, header: SnapshotHeader, path: string, signal: AbortSignal): Promise<SnapshotResult> {
+  private async write(view: DbView, extra: readonly RawEntry[], header: SnapshotHeader, path: string, signal: AbortSignal): Promise<SnapshotResult> {
     const { checkpointId } = header;
     const startedMs = this.nowMs();
     try {
       let written;
       try {
-        written = await writeSnapshot(path, header, abortable(view.entries(), signal));
+        written = await writeSnapshot(path, header, abortable(mergeSorted(view.batches(), extra), signal));
       } finally {
         await view.close();
       }
@@ -59,11 +62,25 @@ export class SnapshotJobs {
   }
 }
 
-async function* abortable(entries: AsyncIterable<RawEntry>, signal: AbortSignal): AsyncGenerator<RawEntry> {
+async function* abortable<T>(batches: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   signal.throwIfAborted();
-  for await (const entry of entries) {
+  for await (const batch of batches) {
     signal.throwIfAborted();
-    yield entry;
+    yield batch;
   }
   signal.throwIfAborted();
+}
+
+/** Batches of `batches` (ascending keys) with `extra` (ascending keys, none shared) merged in. */
+export async function* mergeSorted(batches: AsyncIterable<readonly RawEntry[]>, extra: readonly RawEntry[]): AsyncGenerator<RawEntry[]> {
+  let next = 0;
+  for await (const batch of batches) {
+    const merged: RawEntry[] = [];
+    for (const entry of batch) {
+      while (next < extra.length && Buffer.compare(extra[next]![0], entry[0]) < 0) merged.push(extra[next++]!);
+      merged.push(entry);
+    }
+    yield merged;
+  }
+  if (next < extra.length) yield extra.slice(next);
 }

@@ -1,7 +1,8 @@
 /**
  * The checkpoint side of one task: which epoch its outputs belong to, the barrier (one batch of
  * everything changed since the last one, then a background snapshot of the store as of that
- * batch), and the buffer's commit and publish steps. Kept apart from the record path in
+ * batch, merged with the output buffer as sealed at that moment), and the buffer's commit and
+ * publish steps. Kept apart from the record path in
  * task-runtime.ts, which only appends to the buffer under {@link TaskCheckpoints.epoch}.
  */
 import { IllegalStateError } from '../../common/errors.ts';
@@ -48,8 +49,9 @@ export class TaskCheckpoints {
     }
     await this.flush();
     const view = this.store.openView(); // nothing can write between the batch and this
+    const buffered = this.parts.buffer.seal();
     this.lastCheckpoint = checkpointId;
-    const snapshot = this.snapshots.start(view, { task: this.task, checkpointId }, snapshotPath);
+    const snapshot = this.snapshots.start(view, buffered, { task: this.task, checkpointId }, snapshotPath);
     return { offsets: this.parts.offsets.snapshot(), snapshot };
   }
 
@@ -58,9 +60,9 @@ export class TaskCheckpoints {
     return this.parts.buffer.upTo(checkpointId);
   }
 
-  async outputsPublished(checkpointId: number): Promise<void> {
+  outputsPublished(checkpointId: number): void {
     this.assertTaken('outputs-published', checkpointId);
-    await this.store.deleteBuffered(this.parts.buffer.dropUpTo(checkpointId));
+    this.parts.buffer.dropUpTo(checkpointId);
   }
 
   /** Ends the snapshots in flight as failed, once they have let go of the store. */
@@ -68,9 +70,9 @@ export class TaskCheckpoints {
     return this.snapshots.abortAll();
   }
 
-  /** Changed actors, timers, the watermark, the offsets and new buffered outputs, in one batch. */
+  /** Changed actors, timers, the watermark and the offsets, in one batch. */
   private async flush(): Promise<void> {
-    const { cache, timers, watermark, offsets, buffer } = this.parts;
+    const { cache, timers, watermark, offsets } = this.parts;
     const timerChanges = timers.changesSinceFlush();
     await this.store.commit({
       ...cache.flushParts(),
@@ -78,11 +80,9 @@ export class TaskCheckpoints {
       timerDels: timerChanges.dels,
       watermark: watermark.snapshot(),
       offsets: offsets.snapshot(),
-      bufferPuts: buffer.unwritten(),
     });
     cache.markFlushed();
     timers.markFlushed();
-    buffer.markWritten();
   }
 
   private assertTaken(request: string, checkpointId: number): void {

@@ -69,7 +69,7 @@ export class TaskRuntime {
 
   /** Restores the task from its store (actors are read lazily, on first use). */
   static async open(job: JobDefinition, task: number, store: TaskStore, options: TaskRuntimeOptions = {}): Promise<TaskRuntime> {
-    const [offsets, storedTimers, storedWatermark, storedBuffer] = await Promise.all([store.readOffsets(), store.readTimers(), store.readWatermark(), store.readBuffer()]);
+    const [offsets, storedTimers, storedWatermark, storedBuffer] = await Promise.all([store.readOffsets(), store.readTimers(), store.readWatermark(), store.takeBuffer()]);
     const timers = new TimerQueue();
     timers.load(storedTimers);
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
@@ -111,9 +111,9 @@ export class TaskRuntime {
   }
 
   /**
-   * Barrier `checkpointId`: writes changed actors, timers, the watermark, the offsets and the
-   * new buffered outputs in one batch, opens a view of the store right after it, and starts
-   * writing that view to `snapshotPath`. Later outputs belong to epoch `checkpointId + 1`.
+   * Barrier `checkpointId`: writes changed actors, timers, the watermark and the offsets in one
+   * batch, opens a view of the store right after it, seals the output buffer, and starts
+   * writing both to `snapshotPath`. Later outputs belong to epoch `checkpointId + 1`.
    */
   barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
     this.assertOpen('barrier');
@@ -126,10 +126,10 @@ export class TaskRuntime {
     return this.checkpoints.committedOutputs(checkpointId);
   }
 
-  /** The outputs of epochs ≤ `checkpointId` are published: drops them from the buffer and the store. */
-  outputsPublished(checkpointId: number): Promise<void> {
+  /** The outputs of epochs ≤ `checkpointId` are published: drops them from the buffer. */
+  outputsPublished(checkpointId: number): void {
     this.assertOpen('outputs-published');
-    return this.checkpoints.outputsPublished(checkpointId);
+    this.checkpoints.outputsPublished(checkpointId);
   }
 
   /** Closes the store without writing anything; snapshots in flight end as failed. Later calls do nothing. */
