@@ -47,6 +47,7 @@ export function workerCommand(): Command {
         ingest: config.ingest,
         limits: config.worker,
         fetchMaxWaitMs: config.worker.fetchMaxWaitMs,
+        fetchMinBytes: config.worker.fetchMinBytes,
         logger,
         onFatal: (reason) => {
           logger.fatal(reason);

@@ -85,6 +85,11 @@ export const configSchema = z
         /** Exactly-once outputs waiting for a checkpoint to commit; above it the task pauses fetching. */
         pendingOutputsMax: z.number().int().min(1).default(200_000),
         tickIntervalMs: z.number().int().min(10).default(100),
+        /**
+         * A fetch waits (up to fetchMaxWaitMs) until this much is ready. Above 1, busy workers
+         * fetch fewer, larger batches: fewer requests for Kafka and fewer calls per record.
+         */
+        fetchMinBytes: z.number().int().min(1).default(1),
         fetchMaxWaitMs: z.number().int().min(1).default(50),
       })
       .strict()

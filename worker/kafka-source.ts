@@ -18,6 +18,8 @@ export interface KafkaSourceOptions {
   topics: string[];
   /** Longest a fetch waits for data (kafkajs' default 5 s would be the latency floor). */
   maxWaitTimeMs: number;
+  /** A fetch waits (up to maxWaitTimeMs) until this many bytes are ready. */
+  minBytes: number;
   onRecords(task: number, records: SourceRecord[]): void;
   /**
    * Consumer lag of a task's partition after each fetched batch: high watermark minus the next
@@ -38,6 +40,7 @@ export class KafkaSource {
       partitionAssigners: [allPartitionsAssigner],
       readUncommitted: false,
       maxWaitTimeInMs: options.maxWaitTimeMs,
+      minBytes: options.minBytes,
       sessionTimeout: 30_000,
       rebalanceTimeout: 30_000,
       retry: { retries: 10 },

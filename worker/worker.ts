@@ -47,6 +47,7 @@ export interface WorkerOptions {
   ingest: EddyConfig['ingest'];
   limits: TaskLimits;
   fetchMaxWaitMs: number;
+  fetchMinBytes: number;
   logger: Logger;
   /** Called when the coordinator refuses this worker for good. */
   onFatal(reason: string): void;
@@ -84,6 +85,7 @@ export class Worker {
       groupId: `eddy.${options.job.name}.${options.id}.${options.instance}`,
       topics: sourceTopics(options.job),
       maxWaitTimeMs: options.fetchMaxWaitMs,
+      minBytes: options.fetchMinBytes,
       onRecords: (task, records) => this.runners.get(task)?.enqueue(records),
       onLag: (task, topic, lag) => this.metrics.setConsumerLag(task, topic, lag),
       logger: options.logger,
