@@ -94,11 +94,13 @@ export class Worker {
 
   /** Starts the data plane and joins the cluster; returns the HTTP endpoint. */
   async start(): Promise<string> {
+    await this.admin.connect();
     const ingest = await IngestService.start({
       node: `${this.options.id}-${this.options.instance}`,
       job: this.options.job.name,
       topics: new Set(sourceTopics(this.options.job)),
       kafka: this.kafka,
+      admin: this.admin,
       natsUrl: this.options.natsUrl,
       limits: this.options.ingest,
       logger: this.options.logger,
@@ -118,7 +120,6 @@ export class Worker {
       register: (server) => ingest.register(server),
     });
     this.http = app;
-    await this.admin.connect();
     await this.sinks.start();
     await this.source.start();
     this.control = new WorkerControlClient({

@@ -32,7 +32,7 @@ export class AckChannel {
         let count = 0;
         for (const { r, i } of codec.decode(message.data)) {
           pending.ack(r, i);
-          count += i.length;
+          for (let k = 0; k + 1 < i.length; k += 2) count += (i[k + 1] ?? 0) - (i[k] ?? 0) + 1;
         }
         received?.(count);
       },
@@ -44,9 +44,9 @@ export class AckChannel {
     for (const ref of refs) {
       let byRequest = this.outgoing.get(ref.node);
       if (byRequest === undefined) this.outgoing.set(ref.node, (byRequest = new Map<string, number[]>()));
-      const indices = byRequest.get(ref.request);
-      if (indices === undefined) byRequest.set(ref.request, [ref.index]);
-      else indices.push(ref.index);
+      const runs = byRequest.get(ref.request);
+      if (runs === undefined) byRequest.set(ref.request, [ref.first, ref.last]);
+      else runs.push(ref.first, ref.last);
     }
     if (!this.flushScheduled && refs.length > 0) {
       this.flushScheduled = true;

@@ -1,16 +1,18 @@
 /**
  * `POST /v1/topics/{topic}/events?wait=none|processed|committed&timeoutMs=N`: the synchronous
  * front door for load tests and services that need to know their events were handled. The
- * events go to Kafka (acks=all), each stamped with a reference; with `processed` the answer
+ * events go to Kafka (acks=all), stamped with references (ingest-ref.ts); with `processed` the answer
  * comes once every event's actor has handled it, with `committed` once the checkpoint covering
- * it committed (its exactly-once outputs are visible). 504 on timeout: the events were still
+ * it committed (its exactly-once outputs are visible). Events are produced partition by
+ * partition (ingest-messages.ts), so the order of events with the same key is kept. 504 on timeout: the events were still
  * written to Kafka and will be processed; 400 names the bad field; 413 above the body bound.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Producer } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
-import { formatIngestRef, ingestHeader, type WaitFor } from './ingest-ref.ts';
+import type { WaitFor } from './ingest-ref.ts';
+import { ingestMessages, type IngestEvent, type KeyPartitioner } from './ingest-messages.ts';
 import { RequestTimeoutError, type PendingRequests } from './pending-requests.ts';
 
 export interface IngestOptions {
@@ -20,6 +22,8 @@ export interface IngestOptions {
   /** Topics the job reads; only these are accepted. */
   topics: ReadonlySet<string>;
   producer: Producer;
+  /** The partitioner of a source topic (its partition count is looked up once). */
+  partitionerOf(topic: string): Promise<KeyPartitioner>;
   pending: PendingRequests;
   eventsMax: number;
   timeoutMsDefault: number;
@@ -27,12 +31,6 @@ export interface IngestOptions {
   logger: Logger;
   /** Called once per answered request (metrics). */
   observe?(wait: WaitFor, status: number, events: number, seconds: number): void;
-}
-
-interface IngestEvent {
-  key: string | null;
-  value: unknown;
-  headers?: Record<string, string>;
 }
 
 export function ingestSchema(eventsMax: number) {
@@ -100,15 +98,9 @@ export function registerIngestRoute(app: FastifyInstance, options: IngestOptions
       const acked = wait === 'none' ? undefined : options.pending.wait(id, events.length, timeoutMs);
       acked?.catch(() => undefined); // observed below; never an unhandled rejection
       try {
-        await options.producer.send({
-          topic,
-          acks: -1,
-          messages: events.map((e, index) => ({
-            key: e.key,
-            value: typeof e.value === 'string' ? e.value : JSON.stringify(e.value),
-            headers: wait === 'none' ? e.headers : { ...e.headers, [ingestHeader]: formatIngestRef({ node: options.node, request: id, index, wait }) },
-          })),
-        });
+        const partitionOf = await options.partitionerOf(topic);
+        const messages = ingestMessages(events, partitionOf, wait === 'none' ? undefined : { node: options.node, request: id, wait });
+        await options.producer.send({ topic, acks: -1, messages });
       } catch (err) {
         options.pending.fail(id, err as Error);
         options.logger.warn({ topic, err: (err as Error).message }, 'ingest: producing to Kafka failed');

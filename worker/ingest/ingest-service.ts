@@ -4,11 +4,12 @@
  * worker's tasks send acks to whichever node ingested an event; this node receives its own).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { AckChannel } from './ack-channel.ts';
 import type { WaitFor } from './ingest-ref.ts';
+import { keyPartitioner, type KeyPartitioner } from './ingest-messages.ts';
 import { registerIngestRoute } from './ingest-route.ts';
 import { PendingRequests } from './pending-requests.ts';
 
@@ -17,6 +18,8 @@ export interface IngestServiceOptions {
   job: string;
   topics: ReadonlySet<string>;
   kafka: Kafka;
+  /** A connected admin client (partition counts of the source topics). */
+  admin: Admin;
   natsUrl: string;
   limits: EddyConfig['ingest'];
   logger: Logger;
@@ -28,6 +31,7 @@ export interface IngestServiceOptions {
 export class IngestService {
   readonly pending = new PendingRequests();
   private readonly producer: Producer;
+  private readonly partitioners = new Map<string, Promise<KeyPartitioner>>();
 
   private constructor(private readonly options: IngestServiceOptions, readonly acks: AckChannel) {
     this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -47,6 +51,7 @@ export class IngestService {
       job: this.options.job,
       topics: this.options.topics,
       producer: this.producer,
+      partitionerOf: (topic) => this.partitionerOf(topic),
       pending: this.pending,
       eventsMax: this.options.limits.eventsMax,
       timeoutMsDefault: this.options.limits.timeoutMsDefault,
@@ -54,6 +59,21 @@ export class IngestService {
       logger: this.options.logger,
       observe: (wait, status, events, seconds) => this.options.observe?.(wait, status, events, seconds),
     });
+  }
+
+  /** Looked up once per topic (a failed look-up is tried again by the next request). */
+  private partitionerOf(topic: string): Promise<KeyPartitioner> {
+    let partitioner = this.partitioners.get(topic);
+    if (partitioner === undefined) {
+      partitioner = this.options.admin.fetchTopicMetadata({ topics: [topic] }).then(({ topics }) => {
+        const count = topics[0]?.partitions.length ?? 0;
+        if (count === 0) throw new Error(`topic '${topic}' has no partitions`);
+        return keyPartitioner(topic, count);
+      });
+      partitioner.catch(() => this.partitioners.delete(topic));
+      this.partitioners.set(topic, partitioner);
+    }
+    return partitioner;
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Ingest requests waiting for their events' acks. Each entry resolves when every index has
+ * Ingest requests waiting for their events' acks. Each entry resolves when every event has
  * been acked (repeats, e.g. after a task was restored and handled an event again, count once)
  * or rejects at its deadline; either way the entry is removed, so nothing leaks.
  */
@@ -38,13 +38,18 @@ export class PendingRequests {
     });
   }
 
-  ack(request: string, indices: readonly number[]): void {
+  /** Acks runs of events of `request`: `runs` holds pairs first, last (both included). */
+  ack(request: string, runs: readonly number[]): void {
     const entry = this.pending.get(request);
     if (entry === undefined) return; // finished, timed out, or another node's
-    for (const i of indices) {
-      if (i < 0 || i >= entry.expected || entry.acked[i] === 1) continue;
-      entry.acked[i] = 1;
-      entry.count += 1;
+    for (let r = 0; r + 1 < runs.length; r += 2) {
+      const first = Math.max(0, runs[r] ?? 0);
+      const last = Math.min(entry.expected - 1, runs[r + 1] ?? -1);
+      for (let i = first; i <= last; i++) {
+        if (entry.acked[i] === 1) continue;
+        entry.acked[i] = 1;
+        entry.count += 1;
+      }
     }
     if (entry.count === entry.expected) this.finish(request, entry).resolve();
   }

@@ -1,0 +1,48 @@
+/**
+ * The Kafka messages of one ingest request. Each event gets its partition here, with Kafka's
+ * default partitioner (murmur2 of the key, as the Java client and kafkajs compute it; a null
+ * key goes round-robin), and the events are ordered by partition, keeping their order within
+ * each. Waited-for requests stamp only the last event of each partition's run (see
+ * ingest-ref.ts); the indices acks count are positions in this order.
+ */
+import { Partitioners, type Message, type PartitionMetadata } from 'kafkajs';
+import { formatIngestRef, ingestHeader, type WaitFor } from './ingest-ref.ts';
+
+export interface IngestEvent {
+  key: string | null;
+  value: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Picks an event's partition from its key, as Kafka's default partitioner does. */
+export type KeyPartitioner = (key: string | null) => number;
+
+export function keyPartitioner(topic: string, partitionCount: number): KeyPartitioner {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitionCount }, (_, partitionId) => ({
+    partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0], offlineReplicas: [],
+  }));
+  return (key) => partitioner({ topic, partitionMetadata, message: { key, value: null } });
+}
+
+/** The request's messages, partition by partition; `stamp` = who waits (absent for wait=none). */
+export function ingestMessages(
+  events: readonly IngestEvent[],
+  partitionOf: KeyPartitioner,
+  stamp?: { node: string; request: string; wait: Exclude<WaitFor, 'none'> },
+): Message[] {
+  const placed = events.map((event, index) => ({ event, index, partition: partitionOf(event.key) }));
+  placed.sort((a, b) => a.partition - b.partition || a.index - b.index);
+  let runStart = 0;
+  return placed.map(({ event, partition }, position) => {
+    const value = typeof event.value === 'string' ? event.value : JSON.stringify(event.value);
+    const message: Message = { key: event.key, value, partition, headers: event.headers };
+    if (stamp === undefined) return message;
+    if (placed[position + 1]?.partition !== partition) {
+      const ref = formatIngestRef({ ...stamp, first: runStart, last: position });
+      message.headers = { ...event.headers, [ingestHeader]: ref };
+      runStart = position + 1;
+    }
+    return message;
+  });
+}
