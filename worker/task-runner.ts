@@ -18,6 +18,7 @@ import type { AckChannel } from './ingest/ack-channel.ts';
 import { ingestRefOf, type IngestRef } from './ingest/ingest-ref.ts';
 import type { KafkaSinks } from './kafka-sinks.ts';
 import type { KafkaSource } from './kafka-source.ts';
+import type { PublishLane } from './publish-lane.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { restoreTask } from './task-restore.ts';
 import type { TaskTransactions } from './task-transactions.ts';
@@ -58,6 +59,8 @@ export interface TaskRunnerDeps {
   onCheckpoint(report: CheckpointReport): void;
   /** Where acks of ingested events go (absent: nobody waits). */
   acks?: AckChannel;
+  /** Shared by the worker's tasks: one publishes its checkpoint outputs at a time. */
+  publishLane: PublishLane;
 }
 
 type QueueItem = { kind: 'records'; records: SourceRecord[] } | { kind: 'barrier'; checkpointId: number };
@@ -166,7 +169,9 @@ export class TaskRunner {
   /** Checkpoint `checkpointId` is complete: publish this task's exactly-once outputs up to it. */
   commit(checkpointId: number): void {
     if (this.stateValue !== 'running' || checkpointId <= this.publishedThrough || !this.barriers.includes(checkpointId)) return;
-    this.commits = this.commits.then(() => this.publish(checkpointId)).catch((err: unknown) => this.fail(ensureError(err)));
+    this.commits = this.commits
+      .then(() => this.deps.publishLane.run(() => this.publish(checkpointId)))
+      .catch((err: unknown) => this.fail(ensureError(err)));
   }
 
   /** Revoke: stop reading, finish the request in flight, drop everything since the last barrier. */

@@ -25,6 +25,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { TaskRunner, type TaskLimits } from './task-runner.ts';
 import { TaskTransactions } from './task-transactions.ts';
 import { IngestService } from './ingest/ingest-service.ts';
+import { PublishLane } from './publish-lane.ts';
 import type { EddyConfig } from '../common/config.ts';
 
 export interface WorkerOptions {
@@ -64,6 +65,7 @@ export class Worker {
   private readonly dataDir: string;
   private readonly kafka: Kafka;
   private readonly admin: Admin;
+  private readonly publishLane = new PublishLane();
   private readonly sinks: KafkaSinks;
   private readonly source: KafkaSource;
   private readonly threads: ActorThreads;
@@ -211,6 +213,7 @@ export class Worker {
       onFailed: (failed, reason) => void this.serially(failed, () => Promise.resolve(this.taskFailed(failed, reason))),
       onCheckpoint: (report) => this.report(report),
       acks: this.ingest?.acks,
+      publishLane: this.publishLane,
     });
     this.runners.set(task, runner);
     try {

@@ -1,7 +1,9 @@
 /**
  * Acks over NATS. The sending side batches: acks handed over in one turn of the event loop go
  * out as one message per target node (a task's batch of 500 records costs a few messages, not
- * 500). The receiving side feeds them to the node's PendingRequests.
+ * 500). The receiving side feeds them to the node's PendingRequests. Acks for this process's
+ * own requests (its tasks handled events its endpoint took in) are delivered directly, in the
+ * same batched turn, without a round trip through NATS.
  */
 import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from '../../common/logger.ts';
@@ -14,6 +16,8 @@ export class AckChannel {
   private outgoing = new Map<string, Map<string, number[]>>();
   private flushScheduled = false;
   private subscription: Subscription | undefined;
+  /** This node's own requests: their acks skip NATS. */
+  private local: { node: string; deliver(batch: AckBatch): void } | undefined;
 
   private constructor(private readonly nc: NatsConnection, private readonly logger: Logger) {}
 
@@ -21,20 +25,24 @@ export class AckChannel {
     return new AckChannel(await connect({ servers: url, name, maxReconnectAttempts: -1 }), logger);
   }
 
-  /** Delivers acks addressed to `node` into `pending`. */
+  /** Delivers acks addressed to `node` into `pending` (acks this process sends itself never touch NATS). */
   listen(node: string, pending: PendingRequests, received?: (acks: number) => void): void {
+    const deliver = (batch: AckBatch): void => {
+      let count = 0;
+      for (const { r, i } of batch) {
+        pending.ack(r, i);
+        for (let k = 0; k + 1 < i.length; k += 2) count += (i[k + 1] ?? 0) - (i[k] ?? 0) + 1;
+      }
+      received?.(count);
+    };
+    this.local = { node, deliver };
     this.subscription = this.nc.subscribe(ackSubject(node), {
       callback: (err, message) => {
         if (err !== null) {
           this.logger.warn({ err: err.message }, 'ack subscription error');
           return;
         }
-        let count = 0;
-        for (const { r, i } of codec.decode(message.data)) {
-          pending.ack(r, i);
-          for (let k = 0; k + 1 < i.length; k += 2) count += (i[k + 1] ?? 0) - (i[k] ?? 0) + 1;
-        }
-        received?.(count);
+        deliver(codec.decode(message.data));
       },
     });
   }
@@ -66,7 +74,8 @@ export class AckChannel {
     this.outgoing = new Map();
     for (const [node, byRequest] of outgoing) {
       const batch: AckBatch = [...byRequest].map(([r, i]) => ({ r, i }));
-      this.nc.publish(ackSubject(node), codec.encode(batch));
+      if (node === this.local?.node) this.local.deliver(batch);
+      else this.nc.publish(ackSubject(node), codec.encode(batch));
     }
   }
 }
