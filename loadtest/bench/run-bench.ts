@@ -54,7 +54,11 @@ export interface BenchOptions {
   p95LimitMs: number;
   /** The endpoint's `timeoutMs`. */
   timeoutMs: number;
-  /** An unrecorded run at `rate` before the first run against each target (JITs, Kafka's included; connections). */
+  /**
+   * An unrecorded run at `rate` before the first run against each target (JITs, Kafka's included;
+   * connections). 30 s by default: the p95 of the first 10 s windows after a start stays high for
+   * about that long while V8 and the JVM compile the hot paths.
+   */
   warmupSec: number;
   /** Pause between runs, for queues and GC to settle. */
   settleSec: number;
@@ -82,7 +86,7 @@ export const defaultBenchOptions: Defaults = {
   ramp: { startEventsPerSec: 2_000, stepEventsPerSec: 2_000, maxEventsPerSec: 40_000, stepDurationSec: 20 },
   p95LimitMs: 100,
   timeoutMs: 5_000,
-  warmupSec: 10,
+  warmupSec: 30,
   settleSec: 3,
   progressEverySec: 5,
 };
