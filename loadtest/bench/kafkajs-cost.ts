@@ -1,0 +1,73 @@
+/**
+ * `npx tsx loadtest/bench/kafkajs-cost.ts`: how much CPU kafkajs itself spends per record on
+ * this machine, the floor under every Eddy figure (each ingested event is produced, consumed,
+ * and its output produced again). Produces batches of 100 small JSON records to a fresh
+ * 12-partition topic, with and without one header per record (as the ingest endpoint once
+ * stamped every event), then consumes them all; prints CPU µs per record for each, measured
+ * with process.cpuUsage (this process only: the broker's work is not in it). Needs the local
+ * stack (`eddy stack up`) or EDDY_KAFKA_BROKERS. Deletes its topic at the end.
+ */
+import { Command } from 'commander';
+import { integerOption } from '../../bin/options.ts';
+import { kafkaBrokers, loadConfig } from '../../common/config.ts';
+import { createKafka } from '../../common/kafka.ts';
+import { createLogger } from '../../common/logger.ts';
+
+const command = new Command('kafkajs-cost')
+  .description('CPU per record of kafkajs producing (with and without a header) and consuming')
+  .option('--requests <n>', 'produce requests of 100 records per round', integerOption('--requests', 1), 300)
+  .option('--rounds <n>', 'rounds of each kind (the first warms the JIT)', integerOption('--rounds', 1), 3)
+  .action(async ({ requests, rounds }: { requests: number; rounds: number }) => {
+    const logger = createLogger('kafkajs-cost', 'warn');
+    const kafka = createKafka(kafkaBrokers(loadConfig()), 'eddy-kafkajs-cost', logger);
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = `eddy.kafkajs-cost.${Date.now()}`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 12, replicationFactor: -1 }], waitForLeaders: true });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    let produced = 0;
+    const produce = async (headers: boolean): Promise<number> => {
+      const before = process.cpuUsage();
+      for (let r = 0; r < requests; r++) {
+        const messages = Array.from({ length: 100 }, (_, i) => {
+          const seq = produced + i;
+          return { key: `k${seq % 1000}`, value: `{"key":"k${seq % 1000}","seq":${seq}}`, headers: headers ? { 'eddy.ingest': `worker-1-1|0123456789abc|${i}|processed` } : undefined };
+        });
+        await producer.send({ topic, acks: -1, messages });
+        produced += messages.length;
+      }
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / (requests * 100);
+    };
+    try {
+      for (let round = 1; round <= rounds; round++) {
+        const withHeader = await produce(true);
+        const without = await produce(false);
+        console.log(`round ${round}: produce ${withHeader.toFixed(1)} µs/record with a header, ${without.toFixed(1)} without`);
+      }
+      const consumer = kafka.consumer({ groupId: `${topic}.reader` });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let consumed = 0;
+      const before = process.cpuUsage();
+      await new Promise<void>((resolve) => {
+        void consumer.run({
+          eachBatch: ({ batch }) => {
+            consumed += batch.messages.length;
+            if (consumed >= produced) resolve();
+            return Promise.resolve();
+          },
+        });
+      });
+      const used = process.cpuUsage(before);
+      console.log(`consume: ${((used.user + used.system) / consumed).toFixed(1)} µs/record over ${consumed} records (half with a header)`);
+      await consumer.disconnect();
+    } finally {
+      await producer.disconnect();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
+
+await command.parseAsync(process.argv);
