@@ -54,7 +54,7 @@ export interface WorkerMetrics {
   ingestEvents: Counter<'wait'>;
   /** `eddy_ingest_request_duration_seconds{wait}`: request received to response sent. */
   ingestRequestSeconds: Histogram<'wait'>;
-  /** `eddy_ingest_acks_total`: acks of ingested events this worker's endpoint received over NATS. */
+  /** `eddy_ingest_acks_total`: acks of ingested events this worker's endpoint received (over NATS, or from its own tasks). */
   ingestAcks: Counter;
   /** Observes now − Kafka timestamp for each record; records without a timestamp are skipped. */
   observeRecordLatency(records: readonly SourceRecord[], nowMs: number): void;
@@ -119,7 +119,7 @@ export function createWorkerMetrics(workerId: string): WorkerMetrics {
     ingestRequests: new Counter({ name: 'eddy_ingest_requests_total', help: 'Ingest requests answered, by wait mode and HTTP status code', labelNames: ['wait', 'code'], registers }),
     ingestEvents: new Counter({ name: 'eddy_ingest_events_total', help: 'Events produced to Kafka by ingest requests, by wait mode', labelNames: ['wait'], registers }),
     ingestRequestSeconds: new Histogram({ name: 'eddy_ingest_request_duration_seconds', help: 'Ingest request received to response sent, by wait mode (timeouts included)', labelNames: ['wait'], buckets: ingestBuckets, registers }),
-    ingestAcks: new Counter({ name: 'eddy_ingest_acks_total', help: 'Acks of ingested events this worker\'s ingest endpoint received over NATS', registers }),
+    ingestAcks: new Counter({ name: 'eddy_ingest_acks_total', help: 'Acks of ingested events this worker\'s ingest endpoint received, over NATS or from its own tasks', registers }),
     observeRecordLatency(records, nowMs) {
       for (const r of records) {
         if (r.timestamp > 0) recordLatencySeconds.observe(Math.max(0, nowMs - r.timestamp) / 1000);

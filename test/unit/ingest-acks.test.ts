@@ -36,6 +36,15 @@ describe('ingestMessages', () => {
     expect(stamped.map((m) => m.headers)).toEqual([{ trace: '1' }, { trace: '2', [ingestHeader]: 'n|r|0-1|committed' }]);
     expect(ingestMessages(withHeaders, byLetter).map((m) => m.headers)).toEqual([{ trace: '1' }, { trace: '2' }]);
   });
+
+  it('drops an eddy.ingest header the caller sent, so no event can ack someone else\'s request', () => {
+    const spoofed = [{ key: 'a', value: 'x', headers: { [ingestHeader]: 'w-2|other|0-99|processed', trace: '1' } }, { key: 'b', value: 'y' }];
+    expect(ingestMessages(spoofed, byLetter).map((m) => m.headers)).toEqual([undefined, { trace: '1' }]);
+    expect(ingestMessages(spoofed, byLetter, { node: 'n', request: 'r', wait: 'processed' }).map((m) => m.headers)).toEqual([
+      { [ingestHeader]: 'n|r|0-0|processed' },
+      { trace: '1', [ingestHeader]: 'n|r|1-1|processed' },
+    ]);
+  });
 });
 
 describe('ingestRefOf', () => {

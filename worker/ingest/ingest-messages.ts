@@ -36,13 +36,20 @@ export function ingestMessages(
   let runStart = 0;
   return placed.map(({ event, partition }, position) => {
     const value = typeof event.value === 'string' ? event.value : JSON.stringify(event.value);
-    const message: Message = { key: event.key, value, partition, headers: event.headers };
+    const message: Message = { key: event.key, value, partition, headers: ownHeaders(event.headers) };
     if (stamp === undefined) return message;
     if (placed[position + 1]?.partition !== partition) {
       const ref = formatIngestRef({ ...stamp, first: runStart, last: position });
-      message.headers = { ...event.headers, [ingestHeader]: ref };
+      message.headers = { ...message.headers, [ingestHeader]: ref };
       runStart = position + 1;
     }
     return message;
   });
+}
+
+/** The caller's headers, without an `eddy.ingest` of its own (only the endpoint stamps that). */
+function ownHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (headers === undefined || !(ingestHeader in headers)) return headers;
+  const { [ingestHeader]: _dropped, ...rest } = headers;
+  return rest;
 }
