@@ -1,11 +1,12 @@
 /**
  * `POST /v1/topics/{topic}/events?wait=none|processed|committed&timeoutMs=N`: the synchronous
  * front door for load tests and services that need to know their events were handled. The
- * events go to Kafka (acks=all), stamped with references (ingest-ref.ts); with `processed` the answer
- * comes once every event's actor has handled it, with `committed` once the checkpoint covering
- * it committed (its exactly-once outputs are visible). Events are produced partition by
- * partition (ingest-messages.ts), so the order of events with the same key is kept. 504 on timeout: the events were still
- * written to Kafka and will be processed; 400 names the bad field; 413 above the body bound.
+ * events go to Kafka (acks=all), partition by partition and stamped with references
+ * (ingest-messages.ts, ingest-ref.ts), so events of one key keep their order; with `processed`
+ * the answer comes once every event's actor has handled it, with `committed` once the
+ * checkpoint covering it committed (its exactly-once outputs are visible). 504 on timeout: the
+ * events were still written to Kafka and will be processed; 400 names the bad field; 413 above
+ * the body bound.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance } from 'fastify';

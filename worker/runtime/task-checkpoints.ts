@@ -2,8 +2,8 @@
  * The checkpoint side of one task: which epoch its outputs belong to, the barrier (one batch of
  * everything changed since the last one, then a background snapshot of the store as of that
  * batch, merged with the output buffer as sealed at that moment), and the buffer's commit and
- * publish steps. Kept apart from the record path in
- * task-runtime.ts, which only appends to the buffer under {@link TaskCheckpoints.epoch}.
+ * publish steps. Kept apart from the record path in task-runtime.ts, which only appends to the
+ * buffer under {@link TaskCheckpoints.epoch}.
  */
 import { IllegalStateError } from '../../common/errors.ts';
 import type { TaskStore } from '../../state/task-store.ts';
