@@ -10,11 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { Producer } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
 import type { WaitFor } from './ingest-ref.ts';
 import { ingestMessages, type IngestEvent, type KeyPartitioner } from './ingest-messages.ts';
 import { RequestTimeoutError, type PendingRequests } from './pending-requests.ts';
+import type { ProduceCoalescer } from './produce-coalescer.ts';
 
 export interface IngestOptions {
   /** This worker's node id: acks for its requests come to `eddy.ack.<node>`. */
@@ -22,7 +22,8 @@ export interface IngestOptions {
   job: string;
   /** Topics the job reads; only these are accepted. */
   topics: ReadonlySet<string>;
-  producer: Producer;
+  /** Writes to Kafka (acks=all), coalescing concurrent requests. */
+  producer: ProduceCoalescer;
   /** The partitioner of a source topic (its partition count is looked up once). */
   partitionerOf(topic: string): Promise<KeyPartitioner>;
   pending: PendingRequests;
@@ -101,7 +102,7 @@ export function registerIngestRoute(app: FastifyInstance, options: IngestOptions
       try {
         const partitionOf = await options.partitionerOf(topic);
         const messages = ingestMessages(events, partitionOf, wait === 'none' ? undefined : { node: options.node, request: id, wait });
-        await options.producer.send({ topic, acks: -1, messages });
+        await options.producer.send(topic, messages);
       } catch (err) {
         options.pending.fail(id, err as Error);
         options.logger.warn({ topic, err: (err as Error).message }, 'ingest: producing to Kafka failed');

@@ -12,6 +12,7 @@ import type { WaitFor } from './ingest-ref.ts';
 import { keyPartitioner, type KeyPartitioner } from './ingest-messages.ts';
 import { registerIngestRoute } from './ingest-route.ts';
 import { PendingRequests } from './pending-requests.ts';
+import { ProduceCoalescer } from './produce-coalescer.ts';
 
 export interface IngestServiceOptions {
   node: string;
@@ -31,10 +32,12 @@ export interface IngestServiceOptions {
 export class IngestService {
   readonly pending = new PendingRequests();
   private readonly producer: Producer;
+  private readonly coalescer: ProduceCoalescer;
   private readonly partitioners = new Map<string, Promise<KeyPartitioner>>();
 
   private constructor(private readonly options: IngestServiceOptions, readonly acks: AckChannel) {
     this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.coalescer = new ProduceCoalescer(this.producer);
   }
 
   static async start(options: IngestServiceOptions): Promise<IngestService> {
@@ -50,7 +53,7 @@ export class IngestService {
       node: this.options.node,
       job: this.options.job,
       topics: this.options.topics,
-      producer: this.producer,
+      producer: this.coalescer,
       partitionerOf: (topic) => this.partitionerOf(topic),
       pending: this.pending,
       eventsMax: this.options.limits.eventsMax,

@@ -1,0 +1,71 @@
+import type { Producer, ProducerBatch } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { ProduceCoalescer } from '../../worker/ingest/produce-coalescer.ts';
+
+/** A producer whose sendBatch calls wait until released; records what each call carried. */
+function fakeProducer() {
+  const calls: { batch: ProducerBatch; release(err?: Error): void }[] = [];
+  const producer = {
+    sendBatch: (batch: ProducerBatch) => new Promise<never[]>((resolve, reject) => calls.push({ batch, release: (err) => (err === undefined ? resolve([]) : reject(err)) })),
+  } as unknown as Producer;
+  const carried = (i: number) => calls[i]?.batch.topicMessages?.map((t) => `${t.topic}:${t.messages.map((m) => String(m.value)).join(',')}`);
+  return { producer, calls, carried };
+}
+
+const msgs = (...values: string[]) => values.map((value) => ({ key: null, value }));
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('ProduceCoalescer', () => {
+  it('sends at once when idle, and everything that arrived meanwhile as one request, in arrival order', async () => {
+    const { producer, calls, carried } = fakeProducer();
+    const coalescer = new ProduceCoalescer(producer);
+    const first = coalescer.send('t', msgs('a1', 'a2'));
+    await settle();
+    expect(calls).toHaveLength(1);
+    const second = coalescer.send('t', msgs('b1'));
+    const third = coalescer.send('u', msgs('c1'));
+    const fourth = coalescer.send('t', msgs('d1', 'd2'));
+    await settle();
+    expect(calls).toHaveLength(1); // waiting for the one in flight
+    calls[0]?.release();
+    await first;
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(carried(1)).toEqual(['t:b1,d1,d2', 'u:c1']);
+    calls[1]?.release();
+    await Promise.all([second, third, fourth]);
+  });
+
+  it('fails every caller of a failed request, and goes on with the next', async () => {
+    const { producer, calls } = fakeProducer();
+    const coalescer = new ProduceCoalescer(producer);
+    const first = coalescer.send('t', msgs('a'));
+    await settle();
+    const second = coalescer.send('t', msgs('b'));
+    const third = coalescer.send('t', msgs('c'));
+    calls[0]?.release();
+    await first;
+    await settle();
+    calls[1]?.release(new Error('broker down'));
+    await expect(second).rejects.toThrow('broker down');
+    await expect(third).rejects.toThrow('broker down');
+    const fourth = coalescer.send('t', msgs('d'));
+    await settle();
+    calls[2]?.release();
+    await expect(fourth).resolves.toBeUndefined();
+  });
+
+  it('keeps a request under messagesMax, never splitting one caller', async () => {
+    const { producer, calls, carried } = fakeProducer();
+    const coalescer = new ProduceCoalescer(producer, 3);
+    const sends = [coalescer.send('t', msgs('a')), coalescer.send('t', msgs('b1', 'b2')), coalescer.send('t', msgs('c1', 'c2')), coalescer.send('t', msgs('d1', 'd2', 'd3', 'd4'))];
+    const moreThanMax = coalescer.send('t', msgs('e'));
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      calls[i]?.release();
+    }
+    await Promise.all([...sends, moreThanMax]);
+    // b and c together would be 4; d alone is over the limit, but one caller is never split.
+    expect(calls.map((_, i) => carried(i))).toEqual([['t:a'], ['t:b1,b2'], ['t:c1,c2'], ['t:d1,d2,d3,d4'], ['t:e']]);
+  });
+});
