@@ -3,7 +3,8 @@
  * ERROR (e.g. "group coordinator not available" while a fresh broker elects coordinators);
  * a failure that matters surfaces as a thrown error, so those lines go out at `warn`.
  */
-import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type logCreator } from 'kafkajs';
 import type { Logger } from './logger.ts';
 
 // kafkajs 2 warns about its partitioner change on every producer; Eddy always uses the default.
@@ -26,4 +27,26 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
   });
+}
+
+/** Attempts of {@link createTopicsReady}, 200 ms × attempt apart (about 9 s in all). */
+const createAttempts = 10;
+
+/**
+ * Creates `topics` (those that exist already are left alone) and returns once their metadata
+ * answers. A broker started a moment ago can answer the metadata request kafkajs makes right
+ * after creating (waitForLeaders) with UNKNOWN_TOPIC_OR_PARTITION, which kafkajs does not retry
+ * there; retriable errors like that one are retried here.
+ */
+export async function createTopicsReady(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.createTopics({ topics, waitForLeaders: true });
+      await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+      return;
+    } catch (err) {
+      if ((err as { retriable?: unknown }).retriable !== true || attempt >= createAttempts) throw err;
+      await sleep(200 * attempt);
+    }
+  }
 }

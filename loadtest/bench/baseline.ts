@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
+import { createTopicsReady } from '../../common/kafka.ts';
 
 const serverFile = fileURLToPath(new URL('./baseline-server.ts', import.meta.url));
 const partitions = 12;
@@ -30,10 +31,7 @@ export async function startBaseline(options: { kafka: Kafka; brokers: string[]; 
   const admin = options.kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      topics: [inputTopic, outputTopic].map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-      waitForLeaders: true,
-    });
+    await createTopicsReady(admin, [inputTopic, outputTopic].map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })));
   } finally {
     await admin.disconnect();
   }

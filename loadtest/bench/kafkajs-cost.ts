@@ -10,7 +10,7 @@
 import { Command } from 'commander';
 import { integerOption } from '../../bin/options.ts';
 import { kafkaBrokers, loadConfig } from '../../common/config.ts';
-import { createKafka } from '../../common/kafka.ts';
+import { createKafka, createTopicsReady } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
 
 const command = new Command('kafkajs-cost')
@@ -23,7 +23,7 @@ const command = new Command('kafkajs-cost')
     const admin = kafka.admin();
     await admin.connect();
     const topic = `eddy.kafkajs-cost.${Date.now()}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 12, replicationFactor: -1 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 12, replicationFactor: -1 }]);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     let produced = 0;

@@ -12,7 +12,7 @@
  */
 import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { ensureError } from '../../common/errors.ts';
-import { createKafka } from '../../common/kafka.ts';
+import { createKafka, createTopicsReady } from '../../common/kafka.ts';
 import type { Logger } from '../../common/logger.ts';
 import { generateCdcEvents, type CdcEvent } from './generator.ts';
 import { DEFAULT_TOPIC_PREFIX, TABLE_NAMES, TOPIC_PREFIX_RULE, isValidTopicPrefix, topicOf } from './model.ts';
@@ -102,7 +102,7 @@ async function ensureTopics(kafka: Kafka, topicPrefix: string, partitions: numbe
     const missing = TABLE_NAMES.map((table) => topicOf(topicPrefix, table)).filter((topic) => !existing.has(topic));
     if (missing.length === 0) return;
     const topics = missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 }));
-    await admin.createTopics({ topics, waitForLeaders: true });
+    await createTopicsReady(admin, topics);
     logger.info({ topics: missing, partitions }, 'created CDC topics');
   }, () => admin.disconnect(), logger);
 }

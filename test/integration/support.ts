@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { inject } from 'vitest';
-import { createKafka } from '../../common/kafka.ts';
+import { createKafka, createTopicsReady } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
 
 /** A name no other test (or earlier run) uses, so tests can run in any order. */
@@ -18,7 +18,7 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions = 3
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions, replicationFactor: 1 }]);
   } finally {
     await admin.disconnect();
   }
