@@ -8,6 +8,7 @@
  * it gets the error.
  */
 import type { Message, Producer, TopicMessages } from 'kafkajs';
+import { MessagesByTopic } from '../kafka-sinks.ts';
 
 type Waiting = { topic: string; messages: Message[]; resolve(): void; reject(err: unknown): void };
 
@@ -53,11 +54,7 @@ export class ProduceCoalescer {
 }
 
 function byTopic(batch: readonly Waiting[]): TopicMessages[] {
-  const topics = new Map<string, Message[]>();
-  for (const { topic, messages } of batch) {
-    const list = topics.get(topic);
-    if (list === undefined) topics.set(topic, [...messages]);
-    else list.push(...messages);
-  }
-  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+  const topics = new MessagesByTopic();
+  for (const { topic, messages } of batch) for (const message of messages) topics.add(topic, message);
+  return topics.topicMessages();
 }
