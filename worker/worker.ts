@@ -101,7 +101,7 @@ export class Worker {
       node: `${this.options.id}-${this.options.instance}`,
       job: this.options.job.name,
       topics: new Set(sourceTopics(this.options.job)),
-      kafka: this.kafka,
+      brokers: this.options.brokers,
       admin: this.admin,
       natsUrl: this.options.natsUrl,
       limits: this.options.ingest,

@@ -1,18 +1,26 @@
-import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { ProduceCoalescer } from '../../worker/ingest/produce-coalescer.ts';
+import { ProduceCoalescer, type RecordProducer, type TopicMessage } from '../../worker/ingest/produce-coalescer.ts';
 
-/** A producer whose sendBatch calls wait until released; records what each call carried. */
+/** A producer whose send calls wait until released; records what each call carried. */
 function fakeProducer() {
-  const calls: { batch: ProducerBatch; release(err?: Error): void }[] = [];
-  const producer = {
-    sendBatch: (batch: ProducerBatch) => new Promise<never[]>((resolve, reject) => calls.push({ batch, release: (err) => (err === undefined ? resolve([]) : reject(err)) })),
-  } as unknown as Producer;
-  const carried = (i: number) => calls[i]?.batch.topicMessages?.map((t) => `${t.topic}:${t.messages.map((m) => String(m.value)).join(',')}`);
+  const calls: { messages: TopicMessage[]; release(err?: Error): void }[] = [];
+  const producer: RecordProducer = {
+    send: (messages) => new Promise<void>((resolve, reject) => calls.push({ messages, release: (err) => (err === undefined ? resolve() : reject(err)) })),
+  };
+  /** What call i carried, as topic:values runs in the order sent. */
+  const carried = (i: number) => {
+    const runs: string[] = [];
+    for (const m of calls[i]?.messages ?? []) {
+      const last = runs.at(-1);
+      if (last?.startsWith(`${m.topic}:`) === true) runs[runs.length - 1] = `${last},${m.value}`;
+      else runs.push(`${m.topic}:${m.value}`);
+    }
+    return runs;
+  };
   return { producer, calls, carried };
 }
 
-const msgs = (...values: string[]) => values.map((value) => ({ key: null, value }));
+const msgs = (...values: string[]) => values.map((value) => ({ value, partition: 0 }));
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('ProduceCoalescer', () => {
@@ -31,7 +39,7 @@ describe('ProduceCoalescer', () => {
     await first;
     await settle();
     expect(calls).toHaveLength(2);
-    expect(carried(1)).toEqual(['t:b1,d1,d2', 'u:c1']);
+    expect(carried(1)).toEqual(['t:b1', 'u:c1', 't:d1,d2']);
     calls[1]?.release();
     await Promise.all([second, third, fourth]);
   });

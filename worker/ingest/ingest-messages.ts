@@ -5,12 +5,21 @@
  * each. Waited-for requests stamp only the last event of each partition's run (see
  * ingest-ref.ts); the indices acks count are positions in this order.
  */
-import { Partitioners, type Message, type PartitionMetadata } from 'kafkajs';
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { formatIngestRef, ingestHeader, type WaitFor } from './ingest-ref.ts';
 
 export interface IngestEvent {
   key: string | null;
   value: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One event as the endpoint writes it: value as text, partition already chosen. */
+export interface IngestMessage {
+  /** Absent for a null key. */
+  key?: string;
+  value: string;
+  partition: number;
   headers?: Record<string, string>;
 }
 
@@ -30,13 +39,13 @@ export function ingestMessages(
   events: readonly IngestEvent[],
   partitionOf: KeyPartitioner,
   stamp?: { node: string; request: string; wait: Exclude<WaitFor, 'none'> },
-): Message[] {
+): IngestMessage[] {
   const placed = events.map((event, index) => ({ event, index, partition: partitionOf(event.key) }));
   placed.sort((a, b) => a.partition - b.partition || a.index - b.index);
   let runStart = 0;
   return placed.map(({ event, partition }, position) => {
     const value = typeof event.value === 'string' ? event.value : JSON.stringify(event.value);
-    const message: Message = { key: event.key, value, partition, headers: ownHeaders(event.headers) };
+    const message: IngestMessage = { key: event.key ?? undefined, value, partition, headers: ownHeaders(event.headers) };
     if (stamp === undefined) return message;
     if (placed[position + 1]?.partition !== partition) {
       const ref = formatIngestRef({ ...stamp, first: runStart, last: position });

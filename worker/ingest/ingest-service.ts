@@ -4,12 +4,13 @@
  * worker's tasks send acks to whichever node ingested an event; this node receives its own).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { AckChannel } from './ack-channel.ts';
 import type { WaitFor } from './ingest-ref.ts';
 import { keyPartitioner, type KeyPartitioner } from './ingest-messages.ts';
+import { IngestProducer } from './ingest-producer.ts';
 import { registerIngestRoute } from './ingest-route.ts';
 import { PendingRequests } from './pending-requests.ts';
 import { ProduceCoalescer } from './produce-coalescer.ts';
@@ -18,7 +19,8 @@ export interface IngestServiceOptions {
   node: string;
   job: string;
   topics: ReadonlySet<string>;
-  kafka: Kafka;
+  /** Bootstrap brokers of the ingest producer. */
+  brokers: readonly string[];
   /** A connected admin client (partition counts of the source topics). */
   admin: Admin;
   natsUrl: string;
@@ -31,12 +33,12 @@ export interface IngestServiceOptions {
 
 export class IngestService {
   readonly pending = new PendingRequests();
-  private readonly producer: Producer;
+  private readonly producer: IngestProducer;
   private readonly coalescer: ProduceCoalescer;
   private readonly partitioners = new Map<string, Promise<KeyPartitioner>>();
 
   private constructor(private readonly options: IngestServiceOptions, readonly acks: AckChannel) {
-    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.producer = new IngestProducer(options.brokers, `eddy-ingest-${options.node}`);
     this.coalescer = new ProduceCoalescer(this.producer);
   }
 
@@ -81,7 +83,7 @@ export class IngestService {
 
   async stop(): Promise<void> {
     this.pending.failAll(new Error('worker stopping'));
-    await this.producer.disconnect();
+    await this.producer.close();
     await this.acks.close();
   }
 }

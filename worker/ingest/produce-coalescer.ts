@@ -7,20 +7,29 @@
  * contiguous run (ingest-ref.ts relies on that). If the shared request fails, every caller in
  * it gets the error.
  */
-import type { Message, Producer, TopicMessages } from 'kafkajs';
-import { MessagesByTopic } from '../kafka-sinks.ts';
+import type { IngestMessage } from './ingest-messages.ts';
 
-type Waiting = { topic: string; messages: Message[]; resolve(): void; reject(err: unknown): void };
+/** A message with its topic, as one produce request carries it. */
+export interface TopicMessage extends IngestMessage {
+  topic: string;
+}
+
+/** What the coalescer writes with: one produce request per call, resolved once acked (acks=all). */
+export interface RecordProducer {
+  send(messages: TopicMessage[]): Promise<void>;
+}
+
+type Waiting = { topic: string; messages: IngestMessage[]; resolve(): void; reject(err: unknown): void };
 
 export class ProduceCoalescer {
   private waiting: Waiting[] = [];
   private sending = false;
 
   /** @param messagesMax the most messages one produce request carries (one caller's are never split) */
-  constructor(private readonly producer: Producer, private readonly messagesMax = 5_000) {}
+  constructor(private readonly producer: RecordProducer, private readonly messagesMax = 5_000) {}
 
   /** Resolves once Kafka acknowledged `messages` (acks=all). */
-  send(topic: string, messages: Message[]): Promise<void> {
+  send(topic: string, messages: IngestMessage[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ topic, messages, resolve, reject });
       if (!this.sending) void this.drain();
@@ -32,7 +41,7 @@ export class ProduceCoalescer {
     while (this.waiting.length > 0) {
       const batch = this.take();
       try {
-        await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(batch) });
+        await this.producer.send(withTopics(batch));
         for (const w of batch) w.resolve();
       } catch (err) {
         for (const w of batch) w.reject(err);
@@ -53,8 +62,8 @@ export class ProduceCoalescer {
   }
 }
 
-function byTopic(batch: readonly Waiting[]): TopicMessages[] {
-  const topics = new MessagesByTopic();
-  for (const { topic, messages } of batch) for (const message of messages) topics.add(topic, message);
-  return topics.topicMessages();
+function withTopics(batch: readonly Waiting[]): TopicMessage[] {
+  const out: TopicMessage[] = [];
+  for (const { topic, messages } of batch) for (const message of messages) out.push({ ...message, topic });
+  return out;
 }
