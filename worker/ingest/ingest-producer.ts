@@ -4,7 +4,7 @@
  * request is not written twice), not kafkajs. Every ingested event is produced here and then
  * consumed and processed, so this client's CPU per record is paid on the hot path at full rate:
  * measured with `npx tsx loadtest/bench/kafka-client-cost.ts`, kafkajs spends about 20 µs of CPU
- * per produced record on this machine and @platformatic/kafka about 9 µs (docs/ARCHITECTURE.md,
+ * per produced record on this machine and this producer about 13 µs (docs/ARCHITECTURE.md,
  * "Dependencies"). The rest of the worker (consumer, transactions, admin) stays on kafkajs.
  *
  * An idempotent @platformatic/kafka producer retries without end while Kafka is unreachable;
