@@ -25,22 +25,22 @@ describe('ingestMessages', () => {
   const byLetter = (key: string | null) => ({ a: 2, b: 0, c: 1 })[key as 'a' | 'b' | 'c'];
 
   it('orders events by partition, keeping their order within each, and stamps the last of each run', () => {
-    const messages = ingestMessages(events, byLetter, { node: 'w-1', request: 'r9', wait: 'processed' });
+    const messages = ingestMessages('t', events, byLetter, { node: 'w-1', request: 'r9', wait: 'processed' });
     expect(messages.map((m) => `${m.partition}:${String(m.value)}`)).toEqual(['0:{"id":"b1"}', '0:{"id":"b2"}', '1:{"id":"c1"}', '2:{"id":"a1"}', '2:{"id":"a2"}', '2:{"id":"a3"}']);
     expect(messages.map((m) => m.headers?.[ingestHeader])).toEqual([undefined, 'w-1|r9|0-1|processed', 'w-1|r9|2-2|processed', undefined, undefined, 'w-1|r9|3-5|processed']);
   });
 
   it('keeps the caller\'s headers, and stamps nothing for wait=none', () => {
     const withHeaders = [{ key: 'a', value: 'x', headers: { trace: '1' } }, { key: 'a', value: 'y', headers: { trace: '2' } }];
-    const stamped = ingestMessages(withHeaders, byLetter, { node: 'n', request: 'r', wait: 'committed' });
+    const stamped = ingestMessages('t', withHeaders, byLetter, { node: 'n', request: 'r', wait: 'committed' });
     expect(stamped.map((m) => m.headers)).toEqual([{ trace: '1' }, { trace: '2', [ingestHeader]: 'n|r|0-1|committed' }]);
-    expect(ingestMessages(withHeaders, byLetter).map((m) => m.headers)).toEqual([{ trace: '1' }, { trace: '2' }]);
+    expect(ingestMessages('t', withHeaders, byLetter).map((m) => m.headers)).toEqual([{ trace: '1' }, { trace: '2' }]);
   });
 
   it('drops an eddy.ingest header the caller sent, so no event can ack someone else\'s request', () => {
     const spoofed = [{ key: 'a', value: 'x', headers: { [ingestHeader]: 'w-2|other|0-99|processed', trace: '1' } }, { key: 'b', value: 'y' }];
-    expect(ingestMessages(spoofed, byLetter).map((m) => m.headers)).toEqual([undefined, { trace: '1' }]);
-    expect(ingestMessages(spoofed, byLetter, { node: 'n', request: 'r', wait: 'processed' }).map((m) => m.headers)).toEqual([
+    expect(ingestMessages('t', spoofed, byLetter).map((m) => m.headers)).toEqual([undefined, { trace: '1' }]);
+    expect(ingestMessages('t', spoofed, byLetter, { node: 'n', request: 'r', wait: 'processed' }).map((m) => m.headers)).toEqual([
       { [ingestHeader]: 'n|r|0-0|processed' },
       { trace: '1', [ingestHeader]: 'n|r|1-1|processed' },
     ]);

@@ -14,8 +14,9 @@ export interface IngestEvent {
   headers?: Record<string, string>;
 }
 
-/** One event as the endpoint writes it: value as text, partition already chosen. */
+/** One event as the endpoint writes it: value as text, topic and partition already chosen. */
 export interface IngestMessage {
+  topic: string;
   /** Absent for a null key. */
   key?: string;
   value: string;
@@ -36,6 +37,7 @@ export function keyPartitioner(topic: string, partitionCount: number): KeyPartit
 
 /** The request's messages, partition by partition; `stamp` = who waits (absent for wait=none). */
 export function ingestMessages(
+  topic: string,
   events: readonly IngestEvent[],
   partitionOf: KeyPartitioner,
   stamp?: { node: string; request: string; wait: Exclude<WaitFor, 'none'> },
@@ -45,7 +47,7 @@ export function ingestMessages(
   let runStart = 0;
   return placed.map(({ event, partition }, position) => {
     const value = typeof event.value === 'string' ? event.value : JSON.stringify(event.value);
-    const message: IngestMessage = { key: event.key ?? undefined, value, partition, headers: ownHeaders(event.headers) };
+    const message: IngestMessage = { topic, key: event.key ?? undefined, value, partition, headers: ownHeaders(event.headers) };
     if (stamp === undefined) return message;
     if (placed[position + 1]?.partition !== partition) {
       const ref = formatIngestRef({ ...stamp, first: runStart, last: position });

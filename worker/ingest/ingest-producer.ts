@@ -13,7 +13,8 @@
  * the caller's side, as with any Kafka producer whose acknowledgement was lost).
  */
 import { Producer, stringSerializers } from '@platformatic/kafka';
-import type { RecordProducer, TopicMessage } from './produce-coalescer.ts';
+import type { IngestMessage } from './ingest-messages.ts';
+import type { RecordProducer } from './produce-coalescer.ts';
 
 export class KafkaUnavailableError extends Error {}
 
@@ -36,7 +37,7 @@ export class IngestProducer implements RecordProducer {
   }
 
   /** Resolves once Kafka acknowledged every message; rejects after `timeoutMs` without that. */
-  async send(messages: TopicMessage[]): Promise<void> {
+  async send(messages: IngestMessage[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new KafkaUnavailableError(`Kafka did not acknowledge ${messages.length} events within ${this.timeoutMs} ms`)), this.timeoutMs);

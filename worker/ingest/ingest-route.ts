@@ -101,8 +101,8 @@ export function registerIngestRoute(app: FastifyInstance, options: IngestOptions
       acked?.catch(() => undefined); // observed below; never an unhandled rejection
       try {
         const partitionOf = await options.partitionerOf(topic);
-        const messages = ingestMessages(events, partitionOf, wait === 'none' ? undefined : { node: options.node, request: id, wait });
-        await options.producer.send(topic, messages);
+        const messages = ingestMessages(topic, events, partitionOf, wait === 'none' ? undefined : { node: options.node, request: id, wait });
+        await options.producer.send(messages);
       } catch (err) {
         options.pending.fail(id, err as Error);
         options.logger.warn({ topic, err: (err as Error).message }, 'ingest: producing to Kafka failed');

@@ -9,17 +9,12 @@
  */
 import type { IngestMessage } from './ingest-messages.ts';
 
-/** A message with its topic, as one produce request carries it. */
-export interface TopicMessage extends IngestMessage {
-  topic: string;
-}
-
 /** What the coalescer writes with: one produce request per call, resolved once acked (acks=all). */
 export interface RecordProducer {
-  send(messages: TopicMessage[]): Promise<void>;
+  send(messages: IngestMessage[]): Promise<void>;
 }
 
-type Waiting = { topic: string; messages: IngestMessage[]; resolve(): void; reject(err: unknown): void };
+type Waiting = { messages: IngestMessage[]; resolve(): void; reject(err: unknown): void };
 
 export class ProduceCoalescer {
   private waiting: Waiting[] = [];
@@ -29,9 +24,9 @@ export class ProduceCoalescer {
   constructor(private readonly producer: RecordProducer, private readonly messagesMax = 5_000) {}
 
   /** Resolves once Kafka acknowledged `messages` (acks=all). */
-  send(topic: string, messages: IngestMessage[]): Promise<void> {
+  send(messages: IngestMessage[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ topic, messages, resolve, reject });
+      this.waiting.push({ messages, resolve, reject });
       if (!this.sending) void this.drain();
     });
   }
@@ -41,7 +36,7 @@ export class ProduceCoalescer {
     while (this.waiting.length > 0) {
       const batch = this.take();
       try {
-        await this.producer.send(withTopics(batch));
+        await this.producer.send(batch.flatMap((w) => w.messages));
         for (const w of batch) w.resolve();
       } catch (err) {
         for (const w of batch) w.reject(err);
@@ -60,10 +55,4 @@ export class ProduceCoalescer {
     }
     return this.waiting.splice(0, n);
   }
-}
-
-function withTopics(batch: readonly Waiting[]): TopicMessage[] {
-  const out: TopicMessage[] = [];
-  for (const { topic, messages } of batch) for (const message of messages) out.push({ ...message, topic });
-  return out;
 }
