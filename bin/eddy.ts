@@ -8,6 +8,7 @@ import { ConfigError, MissingPrerequisiteError } from '../common/errors.ts';
 import { runCleanups } from './cleanup.ts';
 import { coordinatorCommand } from './coordinator-command.ts';
 import { generateCommand } from './generate-command.ts';
+import { resetCommand } from './reset-command.ts';
 import { stackCommand } from './stack-command.ts';
 import { statusCommand } from './status-command.ts';
 import { upCommand } from './up-command.ts';
@@ -21,7 +22,8 @@ const program = new Command('eddy')
   .addCommand(workerCommand())
   .addCommand(statusCommand())
   .addCommand(stackCommand())
-  .addCommand(generateCommand());
+  .addCommand(generateCommand())
+  .addCommand(resetCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -34,4 +34,5 @@ export function printCluster(view: ClusterView): void {
   for (const r of rows) console.log(line(r));
   const notRunning = view.tasks.filter((t) => t.state !== 'running');
   console.log(notRunning.length === 0 ? `all ${view.tasks.length} tasks running` : `not running: ${notRunning.map((t) => `${t.task}(${t.state})`).join(' ')}`);
+  for (const t of view.tasks.filter((t) => t.lastFailure !== undefined)) console.log(`task ${t.task} last failed: ${t.lastFailure}`);
 }

@@ -37,7 +37,7 @@ export interface ClusterControllerOptions {
 export interface ClusterView {
   generation: number;
   workers: { id: string; pid: number; endpoint: string; alive: boolean; tasks: number[]; recordsIn: number; recordsOut: number }[];
-  tasks: { task: number; worker: string | null; state: TaskState }[];
+  tasks: { task: number; worker: string | null; state: TaskState; lastFailure?: string }[];
 }
 
 const departedKept = 20;
@@ -50,6 +50,8 @@ export class ClusterController {
   private readonly departed: { id: string; pid: number; endpoint: string }[] = [];
   private readonly assignFromMs: number;
   private checkpoints: CheckpointCoordinator | undefined;
+  /** Assigns decided while a manifest was being written; sent once it is durable (or failed). */
+  private held: Extract<ControlCommand, { type: 'assign' }>[] = [];
 
   constructor(private readonly options: ClusterControllerOptions) {
     this.membership = new Membership(options.heartbeatTimeoutMs);
@@ -65,6 +67,7 @@ export class ClusterController {
       broadcast: (message) => {
         for (const link of this.links.values()) link.send(message);
       },
+      settled: () => this.sendHeld(),
     };
   }
 
@@ -84,10 +87,19 @@ export class ClusterController {
     this.links.set(hello.workerId, link);
     this.tasks.observeGeneration(hello.lastGeneration);
     this.checkpoints?.observeId(hello.lastCheckpoint);
-    this.options.logger.info({ worker: hello.workerId, pid: hello.pid, owned: hello.ownedTasks }, 'worker joined');
-    link.send({ welcome: { generation: this.tasks.generation, job: this.options.job, heartbeatIntervalMs: this.options.heartbeatIntervalMs, taskCount: this.options.taskCount } });
+    const claims = hello.claims.map((c) => ({
+      task: c.task,
+      proven: this.checkpoints?.proves(c.task, hello.workerId, c.acked.map((a) => ({ checkpointId: a.checkpointId, generation: a.generation }))) ?? false,
+    }));
+    this.options.logger.info({ worker: hello.workerId, pid: hello.pid, claims: claims.map((c) => `${c.task}${c.proven ? '' : ' (not proven)'}`) }, 'worker joined');
+    link.send({
+      welcome: {
+        generation: this.tasks.generation, job: this.options.job, heartbeatIntervalMs: this.options.heartbeatIntervalMs, taskCount: this.options.taskCount,
+        leaseMs: this.options.heartbeatTimeoutMs,
+      },
+    });
     this.checkpoints?.joined(hello.workerId);
-    this.dispatch(this.tasks.adopt(hello.workerId, hello.ownedTasks, now));
+    this.dispatch(this.tasks.adopt(hello.workerId, claims, now));
     this.rebalance();
     return true;
   }
@@ -99,6 +111,7 @@ export class ClusterController {
     switch (message.body) {
       case 'heartbeat':
         this.stats.set(worker, message.heartbeat?.taskStats ?? []);
+        this.links.get(worker)?.send({ heartbeatAck: { seq: message.heartbeat?.seq ?? 0 } });
         return;
       case 'taskReady':
         if (message.taskReady && this.tasks.taskReady(worker, message.taskReady.task, message.taskReady.generation, now)) this.changed();
@@ -114,7 +127,7 @@ export class ClusterController {
         return;
       case 'taskFailed': {
         const f = message.taskFailed;
-        if (f && this.tasks.failed(worker, f.task, f.generation, now)) {
+        if (f && this.tasks.failed(worker, f.task, f.generation, now, f.reason)) {
           this.checkpoints?.taskLost(f.task);
           this.options.logger.warn({ worker, task: f.task, reason: f.reason }, 'task failed on worker; offering it again');
           this.changed();
@@ -157,7 +170,7 @@ export class ClusterController {
         })),
         ...this.departed.map((d) => ({ ...d, alive: false, tasks: [], recordsIn: 0, recordsOut: 0 })),
       ],
-      tasks: this.tasks.list().map((e) => ({ task: e.task, worker: e.owner ?? null, state: e.state })),
+      tasks: this.tasks.list().map((e) => ({ task: e.task, worker: e.owner ?? null, state: e.state, ...(e.lastFailure === undefined ? {} : { lastFailure: e.lastFailure }) })),
     };
   }
 
@@ -179,16 +192,36 @@ export class ClusterController {
     this.dispatch(this.tasks.rebalance(this.membership.ids(), this.options.clock()));
   }
 
+  /**
+   * Sends the commands. An Assign that restores waits while a manifest is being written: it must
+   * name the checkpoint that is about to complete, or its new owner would restore an older one
+   * while the old owner may still publish the newer one.
+   */
   private dispatch(commands: ControlCommand[]): void {
     for (const c of commands) {
-      const link = this.links.get(c.worker);
       this.checkpoints?.taskLost(c.task);
-      if (c.type === 'assign') link?.send({ assign: { generation: c.generation, task: c.task, restoreFrom: this.checkpoints?.latestCompleted ?? 0 } });
-      else link?.send({ revoke: { generation: c.generation, task: c.task, reason: c.reason } });
+      if (c.type === 'assign' && !c.adopt && this.checkpoints?.completingNow === true) this.held.push(c);
+      else this.send(c);
     }
     if (commands.length > 0) {
       this.options.logger.info({ generation: this.tasks.generation, commands: commands.map((c) => `${c.type} ${c.task}->${c.worker}`) }, 'assignment changed');
       this.changed();
+    }
+  }
+
+  private send(c: ControlCommand): void {
+    const link = this.links.get(c.worker);
+    if (c.type === 'assign') link?.send({ assign: { generation: c.generation, task: c.task, restoreFrom: this.checkpoints?.latestCompleted ?? 0, adopt: c.adopt } });
+    else link?.send({ revoke: { generation: c.generation, task: c.task, reason: c.reason } });
+  }
+
+  /** The manifest write settled: send the Assigns that waited for it, unless the task moved on since. */
+  private sendHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const c of held) {
+      const e = this.tasks.list()[c.task];
+      if (e?.state === 'assigning' && e.owner === c.worker && e.generation === c.generation) this.send(c);
     }
   }
 

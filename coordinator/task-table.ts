@@ -11,10 +11,14 @@
 import { assignTasks } from './assignment.ts';
 
 export type TaskState = 'unassigned' | 'assigning' | 'running' | 'revoking';
-export type RevokeReason = 'rebalance' | 'not-owner';
+export type RevokeReason = 'rebalance' | 'not-owner' | 'not-proven';
 
+/**
+ * An Assign either starts the task from the latest complete checkpoint (`adopt: false`), or
+ * confirms a task the worker proved it runs with the newest state (`adopt: true`).
+ */
 export type ControlCommand =
-  | { type: 'assign'; worker: string; task: number; generation: number }
+  | { type: 'assign'; worker: string; task: number; generation: number; adopt: boolean }
   | { type: 'revoke'; worker: string; task: number; generation: number; reason: RevokeReason };
 
 export interface TaskEntry {
@@ -29,6 +33,14 @@ export interface TaskEntry {
   sinceMs: number;
   /** An unassigned task that failed is offered again only after this time. */
   retryAtMs: number;
+  /** Why the task last failed, until it runs again (shown by the admin API). */
+  lastFailure: string | undefined;
+}
+
+/** A worker's claim on a task it runs, and whether the claim was proven (see TaskClaim in control.proto). */
+export interface Claim {
+  task: number;
+  proven: boolean;
 }
 
 export class TaskTable {
@@ -40,7 +52,7 @@ export class TaskTable {
     private readonly failureBackoffMs = 1_000,
   ) {
     this.entries = Array.from({ length: taskCount }, (_, task) => ({
-      task, state: 'unassigned', owner: undefined, target: undefined, generation: 0, sinceMs: 0, retryAtMs: 0,
+      task, state: 'unassigned', owner: undefined, target: undefined, generation: 0, sinceMs: 0, retryAtMs: 0, lastFailure: undefined,
     }));
   }
 
@@ -73,7 +85,7 @@ export class TaskTable {
       if (e.state === 'revoking') {
         e.target = want;
       } else if (e.state === 'unassigned') {
-        if (nowMs >= e.retryAtMs) commands.push(this.assign(e, want, generation, nowMs));
+        if (nowMs >= e.retryAtMs) commands.push(this.assign(e, want, generation, nowMs, false));
       } else if (e.owner !== want) {
         Object.assign(e, { state: 'revoking', target: want, generation, sinceMs: nowMs });
         commands.push({ type: 'revoke', worker: e.owner as string, task: e.task, generation, reason: 'rebalance' });
@@ -89,19 +101,23 @@ export class TaskTable {
   }
 
   /**
-   * A (re)joining worker says it runs `tasks`: unowned ones are given back to it (an Assign under
-   * a new generation, which a worker already running the task just confirms), so a restarted
-   * coordinator takes over a running cluster without moving anything; tasks owned elsewhere
-   * are revoked from it.
+   * A (re)joining worker says it runs these tasks. Ownership is proven, never claimed: an unowned
+   * task whose claim is proven is confirmed where it runs (an Assign with `adopt`, under a new
+   * generation), so a restarted coordinator takes over a running cluster without moving
+   * anything. An unproven claim is revoked (the worker drops its instance; the task is then
+   * assigned like any other and restored from the latest checkpoint), and so is a claim on a
+   * task owned elsewhere.
    */
-  adopt(worker: string, tasks: readonly number[], nowMs: number): ControlCommand[] {
+  adopt(worker: string, claims: readonly Claim[], nowMs: number): ControlCommand[] {
     const commands: ControlCommand[] = [];
     const generation = this.generationValue + 1;
-    for (const task of tasks) {
+    for (const { task, proven } of claims) {
       const e = this.entries[task];
       if (e === undefined) continue;
-      if (e.state === 'unassigned') {
-        commands.push(this.assign(e, worker, generation, nowMs));
+      if (e.state === 'unassigned' && proven) {
+        commands.push(this.assign(e, worker, generation, nowMs, true));
+      } else if (e.state === 'unassigned') {
+        commands.push({ type: 'revoke', worker, task, generation, reason: 'not-proven' });
       } else if (e.owner !== worker) {
         commands.push({ type: 'revoke', worker, task, generation, reason: 'not-owner' });
       }
@@ -120,7 +136,7 @@ export class TaskTable {
   taskReady(worker: string, task: number, generation: number, nowMs: number): boolean {
     const e = this.entries[task];
     if (e?.state !== 'assigning' || e.owner !== worker || e.generation !== generation) return false;
-    Object.assign(e, { state: 'running', sinceMs: nowMs });
+    Object.assign(e, { state: 'running', sinceMs: nowMs, lastFailure: undefined });
     return true;
   }
 
@@ -133,14 +149,14 @@ export class TaskTable {
       return [];
     }
     this.generationValue += 1;
-    return [this.assign(e, e.target, this.generationValue, nowMs)];
+    return [this.assign(e, e.target, this.generationValue, nowMs, false)];
   }
 
   /** The owner could not run the task: offer it again after a back-off. */
-  failed(worker: string, task: number, generation: number, nowMs: number): boolean {
+  failed(worker: string, task: number, generation: number, nowMs: number, reason: string): boolean {
     const e = this.entries[task];
     if (e === undefined || e.owner !== worker || e.generation !== generation) return false;
-    Object.assign(e, { state: 'unassigned', owner: undefined, target: undefined, sinceMs: nowMs, retryAtMs: nowMs + this.failureBackoffMs });
+    Object.assign(e, { state: 'unassigned', owner: undefined, target: undefined, sinceMs: nowMs, retryAtMs: nowMs + this.failureBackoffMs, lastFailure: `${worker}: ${reason}` });
     return true;
   }
 
@@ -168,8 +184,8 @@ export class TaskTable {
     return this.entries.filter((e) => e.owner === worker).map((e) => e.task);
   }
 
-  private assign(e: TaskEntry, worker: string, generation: number, nowMs: number): ControlCommand {
+  private assign(e: TaskEntry, worker: string, generation: number, nowMs: number, adopt: boolean): ControlCommand {
     Object.assign(e, { state: 'assigning', owner: worker, target: undefined, generation, sinceMs: nowMs });
-    return { type: 'assign', worker, task: e.task, generation };
+    return { type: 'assign', worker, task: e.task, generation, adopt };
   }
 }

@@ -1,17 +1,27 @@
 /**
  * The checkpoint store: a directory shared by every process of a job on one host (or a shared
- * volume across hosts). Snapshots are written by workers to `chk-<n>/task-<t>.snap`; a
+ * volume across hosts). Snapshots are written by workers to
+ * `chk-<n>/task-<t>.<owner>.g<generation>.snap`, a name no other owner or assignment of the task
+ * can write, so a stale writer that wakes up late never replaces an acknowledged file. A
  * checkpoint exists only once the coordinator has written its manifest `manifests/chk-<n>.json`
  * atomically (temp file, fsync, rename, fsync of the directory). Readers trust manifests only.
+ *
+ * `store.json` names the store (a random id, written once): commit markers carry it, so a task
+ * can tell markers written from this store's checkpoints from those of a lost or other store.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskOffsets } from '../worker/thread-protocol.ts';
 
-export const manifestFormat = 1;
+/** 2 added each task's owner and generation; a format-1 manifest still restores, but proves no claim. */
+export const manifestFormat = 2;
 
 export interface TaskCheckpoint {
   task: number;
+  /** The worker whose ack put the snapshot here, and the generation of its Assign: the proof a claim is checked against. */
+  owner: string;
+  generation: number;
   /** Snapshot file relative to the store root. */
   snapshot: string;
   bytes: number;
@@ -28,15 +38,51 @@ export interface CheckpointManifest {
   tasks: TaskCheckpoint[];
 }
 
+export interface StoreIdentity {
+  job: string;
+  storeId: string;
+  createdAtMs: number;
+}
+
 const manifestName = /^chk-(\d+)\.json$/;
 const snapshotDirName = /^chk-(\d+)$/;
 
 export class CheckpointStore {
   constructor(readonly root: string) {}
 
-  /** Relative path of a task's snapshot in checkpoint `id` (what acks and manifests carry). */
-  snapshotRef(checkpointId: number, task: number): string {
-    return join(`chk-${checkpointId}`, `task-${task}.snap`);
+  private identityValue: StoreIdentity | undefined;
+
+  /**
+   * Relative path of a task's snapshot in checkpoint `id` (what acks and manifests carry), unique
+   * to the writing process (`owner`) and the Assign it runs the task under (`generation`).
+   */
+  snapshotRef(checkpointId: number, task: number, owner: string, generation: number): string {
+    return join(`chk-${checkpointId}`, `task-${task}.${owner.replace(/[^A-Za-z0-9_-]/g, '_')}.g${generation}.snap`);
+  }
+
+  /** The store's identity, created on first use (the coordinator does this before assigning any task). */
+  async identity(job: string): Promise<StoreIdentity> {
+    if (this.identityValue !== undefined) return this.identityValue;
+    const path = join(this.root, 'store.json');
+    try {
+      this.identityValue = JSON.parse(await readFile(path, 'utf8')) as StoreIdentity;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.root, { recursive: true });
+      await writeAtomically(this.root, 'store.json', JSON.stringify({ job, storeId: randomUUID(), createdAtMs: Date.now() }));
+      this.identityValue = JSON.parse(await readFile(path, 'utf8')) as StoreIdentity;
+    }
+    return this.identityValue;
+  }
+
+  /** The store's identity if it has one (a store nobody started yet has none). */
+  async existingIdentity(): Promise<StoreIdentity | undefined> {
+    try {
+      return (this.identityValue ??= JSON.parse(await readFile(join(this.root, 'store.json'), 'utf8')) as StoreIdentity);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** Absolute path of a snapshot given its relative path. */
@@ -48,28 +94,18 @@ export class CheckpointStore {
   async writeManifest(manifest: CheckpointManifest): Promise<void> {
     const dir = join(this.root, 'manifests');
     await mkdir(dir, { recursive: true });
-    const path = join(dir, `chk-${manifest.checkpointId}.json`);
-    const temp = `${path}.tmp-${process.pid}`;
-    const file = await open(temp, 'w');
-    try {
-      await file.writeFile(JSON.stringify(manifest, null, 1));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-    const dirHandle = await open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await writeAtomically(dir, `chk-${manifest.checkpointId}.json`, JSON.stringify(manifest, null, 1));
+  }
+
+  /** True if checkpoint `checkpointId` is complete (its manifest exists). */
+  async isComplete(checkpointId: number): Promise<boolean> {
+    return (await this.completed()).includes(checkpointId);
   }
 
   async readManifest(checkpointId: number): Promise<CheckpointManifest> {
     const path = join(this.root, 'manifests', `chk-${checkpointId}.json`);
     const manifest = JSON.parse(await readFile(path, 'utf8')) as CheckpointManifest;
-    if (manifest.format !== manifestFormat || manifest.checkpointId !== checkpointId) {
+    if (!(manifest.format >= 1 && manifest.format <= manifestFormat) || manifest.checkpointId !== checkpointId) {
       throw new Error(`checkpoint manifest ${path}: format ${manifest.format} / id ${manifest.checkpointId} is not what was asked for`);
     }
     return manifest;
@@ -115,6 +151,26 @@ export class CheckpointStore {
       const match = pattern.exec(name);
       return match?.[1] === undefined ? [] : [Number(match[1])];
     });
+  }
+}
+
+/** Temp file, fsync, rename, fsync of the directory: readers see the old file or the whole new one. */
+async function writeAtomically(dir: string, name: string, text: string): Promise<void> {
+  const path = join(dir, name);
+  const temp = `${path}.tmp-${process.pid}-${randomUUID()}`;
+  const file = await open(temp, 'wx');
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, path);
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
   }
 }
 

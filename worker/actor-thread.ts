@@ -98,6 +98,8 @@ export default async function handle(request: ThreadRequest): Promise<ThreadResp
     case 'outputs-published':
       runtimeOf(task, 'outputs-published').outputsPublished(request.checkpointId);
       return { type: 'outputs-published', task, checkpointId: request.checkpointId };
+    case 'discard-replayed':
+      return { type: 'replayed-discarded', task, discarded: runtimeOf(task, 'discard-replayed').discardUnsealed() };
     case 'close':
       return close(task);
     default:

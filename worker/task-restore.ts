@@ -3,13 +3,19 @@
  *
  * 1. fence: initialise the task's transactional id, which aborts a dead owner's open
  *    transaction (or waits for one already committing) and fences every earlier owner;
- * 2. restore state from checkpoint `restoreFrom`, or the next older complete one if a snapshot
- *    fails verification (the error names the file);
- * 3. only now read the marker m: the last checkpoint whose outputs this task published;
- * 4. publish the restored buffer's outputs of epochs in (m, restoredFrom], with marker
- *    restoredFrom, in one transaction, and drop the rest of the buffer (already published).
- *
- * Fencing before reading the marker closes the race with a zombie committing at that moment.
+ * 2. read the marker m: the last checkpoint whose outputs this task published, and the store
+ *    that checkpoint is from. Fencing first closes the race with a zombie committing now;
+ * 3. choose the checkpoint, never going backwards silently: the one the coordinator named, or
+ *    m if m is newer (the coordinator's view was behind: m completed while the Assign was on
+ *    its way). A marker of another checkpoint store, or one newer than every manifest here,
+ *    is refused with an error naming the task, the checkpoint and the marker;
+ * 4. restore state from it, or from the next older complete one if a snapshot fails
+ *    verification (the error names the file);
+ * 5. publish the restored buffer's outputs of epochs in (m, restored], with marker restored,
+ *    in one transaction, and drop the rest (already published). If a corrupt snapshot made the
+ *    restore fall back below m, the task instead replays its input up to checkpoint m's offsets
+ *    (from m's manifest) and discards what that replay emits, which m's transaction published
+ *    already: its state catches up and nothing is published twice.
  */
 import { ensureError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -36,34 +42,72 @@ export interface Restored {
   offsets: TaskOffsets;
   /** Outputs of epochs up to here are published (or were, by an earlier owner). */
   publishedThrough: number;
+  /**
+   * Set when the state is older than what was published: read up to these offsets (checkpoint
+   * `publishedThrough`'s) and discard the outputs before publishing anything new.
+   */
+  replayUntil?: TaskOffsets;
+}
+
+/** A restore that would lose or repeat outputs; the task fails with this reason and is reported. */
+export class RestoreRefusedError extends Error {
+  override readonly name = 'RestoreRefusedError';
 }
 
 export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
+  const { task } = deps;
   await deps.transactions.fence();
-  const opened = await openFromCheckpoint(deps);
+  const identity = await deps.checkpoints.existingIdentity();
   const marker = await deps.transactions.lastPublished();
-  const restoredFrom = opened.restoredFrom;
-  if (restoredFrom === 0) return { restoredFrom, offsets: opened.offsets, publishedThrough: 0 };
-  const buffered = await deps.call({ type: 'committed-outputs', task: deps.task, checkpointId: restoredFrom }, 'committed-outputs');
-  if (marker < restoredFrom) {
-    const unpublished = buffered.outputs.filter((o) => o.epoch > marker);
-    await deps.transactions.publish(restoredFrom, unpublished);
-    deps.logger.info({ task: deps.task, checkpoint: restoredFrom, marker, published: unpublished.length }, 'published the restored checkpoint\'s pending outputs');
-  } else if (marker > restoredFrom) {
-    deps.logger.error(
-      { task: deps.task, restoredFrom, marker },
-      'restored from a checkpoint older than the last published one (a newer snapshot was unusable): outputs of the epochs in between will be published again',
+  const published = marker?.checkpointId ?? 0;
+  if (marker !== undefined && (identity === undefined || marker.store !== identity.storeId)) {
+    throw new RestoreRefusedError(
+      `task ${task}: its commit marker says checkpoint ${published} of ${marker.store === undefined ? 'an unknown checkpoint store' : `checkpoint store ${marker.store}`} was published, ` +
+        `but this cluster's checkpoint store ${deps.checkpoints.root} is ${identity?.storeId ?? 'new'} (asked to restore checkpoint ${deps.restoreFrom}): ` +
+        'the checkpoint directory was lost or is not the one the job ran with. Point checkpoint.dir at the right one, ' +
+        'or start the job over with `eddy reset` (carrying on here would publish its results a second time)',
     );
   }
-  await deps.call({ type: 'outputs-published', task: deps.task, checkpointId: restoredFrom }, 'outputs-published');
+  let target = deps.restoreFrom;
+  if (published > target) {
+    if (!(await deps.checkpoints.isComplete(published))) {
+      throw new RestoreRefusedError(
+        `task ${task}: asked to restore checkpoint ${target}, but its commit marker says checkpoint ${published} was published and ${deps.checkpoints.root} has no manifest of it: ` +
+          'refusing to go backwards, which would publish the outputs in between again',
+      );
+    }
+    deps.logger.warn({ task, restoreFrom: target, marker: published }, 'the marker is newer than the checkpoint named by the coordinator: restoring the marker\'s checkpoint');
+    target = published;
+  }
+  const opened = await openFromCheckpoint(deps, target);
+  const restoredFrom = opened.restoredFrom;
+  if (restoredFrom === 0) return { restoredFrom, offsets: opened.offsets, publishedThrough: 0 };
+  if (published > restoredFrom) {
+    // Fell back past unusable snapshots of checkpoints whose outputs are published.
+    const entry = (await deps.checkpoints.readManifest(published)).tasks.find((t) => t.task === task);
+    if (entry === undefined) throw new RestoreRefusedError(`task ${task}: checkpoint ${published}'s manifest has no entry for it; cannot tell where its published outputs end`);
+    await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
+    deps.logger.warn(
+      { task, restoredFrom, marker: published, replayUntil: entry.offsets },
+      'restored from a checkpoint older than the published one: replaying up to its offsets without publishing',
+    );
+    return { restoredFrom, offsets: opened.offsets, publishedThrough: published, replayUntil: entry.offsets };
+  }
+  if (published < restoredFrom) {
+    const buffered = await deps.call({ type: 'committed-outputs', task, checkpointId: restoredFrom }, 'committed-outputs');
+    const unpublished = buffered.outputs.filter((o) => o.epoch > published);
+    await deps.transactions.publish(restoredFrom, unpublished);
+    deps.logger.info({ task, checkpoint: restoredFrom, marker: published, published: unpublished.length }, 'published the restored checkpoint\'s pending outputs');
+  }
+  await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
   return { restoredFrom, offsets: opened.offsets, publishedThrough: restoredFrom };
 }
 
-async function openFromCheckpoint(deps: RestoreDeps): Promise<Extract<ThreadResponse, { type: 'opened' }>> {
+async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Extract<ThreadResponse, { type: 'opened' }>> {
   const open = (restore: { checkpointId: number; snapshotPath: string } | null) =>
     deps.call({ type: 'open', task: deps.task, dataDir: deps.dataDir, restore }, 'opened');
-  if (deps.restoreFrom === 0) return open(null);
-  const candidates = (await deps.checkpoints.completed()).filter((id) => id <= deps.restoreFrom).slice(0, fallbackDepth);
+  if (target === 0) return open(null);
+  const candidates = (await deps.checkpoints.completed()).filter((id) => id <= target).slice(0, fallbackDepth);
   const failures: string[] = [];
   for (const checkpointId of candidates) {
     try {
@@ -77,5 +121,5 @@ async function openFromCheckpoint(deps: RestoreDeps): Promise<Extract<ThreadResp
       deps.logger.error({ task: deps.task, checkpoint: checkpointId, err: message }, 'cannot restore from this checkpoint; trying an older one');
     }
   }
-  throw new Error(`task ${deps.task}: no usable checkpoint at or below ${deps.restoreFrom} in ${deps.checkpoints.root} (${failures.join('; ') || 'none found'})`);
+  throw new Error(`task ${deps.task}: no usable checkpoint at or below ${target} in ${deps.checkpoints.root} (${failures.join('; ') || 'none found'})`);
 }

@@ -43,6 +43,8 @@ export interface TaskLimits {
 }
 
 export interface TaskRunnerDeps {
+  /** This worker process (`<id>-<instance>`): snapshot names carry it. */
+  owner: string;
   threads: ActorThreads;
   source: KafkaSource;
   sinks: KafkaSinks;
@@ -67,6 +69,8 @@ type QueueItem = { kind: 'records'; records: SourceRecord[] } | { kind: 'barrier
 
 /** How many recent barrier ids a task remembers (commits refer to recent checkpoints). */
 const barriersRemembered = 64;
+/** Acked checkpoints a claim lists (the latest complete one is among the last few). */
+const ackedRemembered = 8;
 
 export class TaskRunner {
   private stateValue: TaskRunnerState = 'starting';
@@ -82,6 +86,17 @@ export class TaskRunner {
   /** Checkpoints whose barrier this incarnation took, plus the one it was restored from. */
   private readonly barriers: number[] = [];
   private publishedThrough = 0;
+  /** The newest checkpoints this incarnation acked, with their generations: its claim on the task. */
+  private readonly acked: { checkpointId: number; generation: number }[] = [];
+  private stopping: Promise<void> | undefined;
+  /**
+   * While set, the task replays input whose outputs an earlier owner published (its checkpoint
+   * was older than its marker): per topic, the offset where the replay ends. Its outputs are
+   * discarded and it takes no barrier until then.
+   */
+  private replay: Map<string, bigint> | undefined;
+  /** Next offset handled per topic (the replay's progress). */
+  private readonly handledNext = new Map<string, bigint>();
   private pendingOutputs = 0;
   /** Ingested events waiting for `committed`: those of the current epoch, and per barrier taken. */
   private epochAcks: IngestRef[] = [];
@@ -104,6 +119,16 @@ export class TaskRunner {
   /** A new coordinator confirmed this worker keeps the task, under a new generation. */
   adopt(generation: number): void {
     this.generationValue = generation;
+  }
+
+  /** True while the task replays already-published input (see {@link restoreTask}). */
+  get replaying(): boolean {
+    return this.replay !== undefined;
+  }
+
+  /** What the next Hello claims: the checkpoints this instance acked, newest last. */
+  ackedCheckpoints(): { checkpointId: number; generation: number }[] {
+    return [...this.acked];
   }
 
   get queueDepth(): number {
@@ -129,6 +154,12 @@ export class TaskRunner {
     const restored = await restoreTask({ ...this.deps, task: this.task, restoreFrom, call: (request, expect) => this.call(request, expect) });
     this.publishedThrough = restored.publishedThrough;
     if (restored.restoredFrom > 0) this.barriers.push(restored.restoredFrom);
+    const replay = new Map(
+      Object.entries(restored.replayUntil ?? {})
+        .map(([topic, until]) => [topic, BigInt(until)] as const)
+        .filter(([topic, until]) => until > BigInt(restored.offsets[topic] ?? '0')),
+    );
+    if (replay.size > 0) this.replay = replay;
     for (const [topic, offset] of Object.entries(restored.offsets)) this.expected.set(topic, BigInt(offset));
     await this.deps.source.open(this.task, restored.offsets);
     if (this.stateValue !== 'restoring') {
@@ -158,9 +189,9 @@ export class TaskRunner {
     this.kick();
   }
 
-  /** Barrier of checkpoint `checkpointId`, after every record already queued. False if not running. */
+  /** Barrier of checkpoint `checkpointId`, after every record already queued. False if not running (or replaying). */
   barrier(checkpointId: number): boolean {
-    if (this.stateValue !== 'running') return false;
+    if (this.stateValue !== 'running' || this.replay !== undefined) return false;
     this.queue.push({ kind: 'barrier', checkpointId });
     this.kick();
     return true;
@@ -174,9 +205,17 @@ export class TaskRunner {
       .catch((err: unknown) => this.fail(ensureError(err)));
   }
 
-  /** Revoke: stop reading, finish the request in flight, drop everything since the last barrier. */
-  async stop(): Promise<void> {
-    if (this.stateValue === 'stopped' || this.stateValue === 'failed') return;
+  /**
+   * Revoke: stop reading, finish the request in flight, drop everything since the last barrier.
+   * Leaves `running` before it returns the promise; a second call shares the first one's.
+   */
+  stop(): Promise<void> {
+    if (this.stateValue === 'stopped' || this.stateValue === 'failed') return Promise.resolve();
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
     this.transition('revoking');
     this.halt();
     await this.loop;
@@ -200,14 +239,17 @@ export class TaskRunner {
       while (this.stateValue === 'running') {
         const now = this.deps.clock();
         const next = this.queue[0];
-        if (now - this.lastTickMs >= this.deps.limits.tickIntervalMs) {
+        if (now - this.lastTickMs >= this.deps.limits.tickIntervalMs && this.replay === undefined) {
           this.lastTickMs = now;
           await this.handle(await this.call({ type: 'tick', task: this.task, nowMs: now }, 'processed'));
         } else if (next?.kind === 'barrier') {
           this.queue.shift();
           await this.takeBarrier(next.checkpointId);
+        } else if (next?.kind === 'records' && this.replay !== undefined && !this.replays(next.records[0])) {
+          await this.endReplay();
         } else if (next?.kind === 'records') {
           await this.processBatch(this.takeRecords(), now);
+          if (this.replay !== undefined && [...this.replay].every(([topic, until]) => (this.handledNext.get(topic) ?? 0n) >= until)) await this.endReplay();
         } else {
           return;
         }
@@ -217,14 +259,33 @@ export class TaskRunner {
     }
   }
 
-  /** Up to `batchRecordsMax` queued records, stopping at a barrier. */
+  /** True if `record` is part of the replay: below its topic's replay end. */
+  private replays(record: SourceRecord | undefined): boolean {
+    const until = record === undefined ? undefined : this.replay?.get(record.topic);
+    return until !== undefined && BigInt((record as SourceRecord).offset) < until;
+  }
+
+  /** The replay reached checkpoint `publishedThrough`'s offsets: what it emitted was published before. */
+  private async endReplay(): Promise<void> {
+    const { discarded } = await this.call({ type: 'discard-replayed', task: this.task }, 'replayed-discarded');
+    this.deps.logger.info({ task: this.task, publishedThrough: this.publishedThrough, discarded }, 'replay done: its outputs were published by an earlier owner and are discarded');
+    this.replay = undefined;
+  }
+
+  /** Up to `batchRecordsMax` queued records, stopping at a barrier (and, while replaying, at the replay's end). */
   private takeRecords(): SourceRecord[] {
     const batch: SourceRecord[] = [];
     while (batch.length < this.deps.limits.batchRecordsMax) {
       const head = this.queue[0];
       if (head?.kind !== 'records') break;
       const room = this.deps.limits.batchRecordsMax - batch.length;
-      if (head.records.length <= room) {
+      if (this.replay !== undefined) {
+        let take = 0;
+        while (take < head.records.length && take < room && this.replays(head.records[take])) take += 1;
+        batch.push(...head.records.splice(0, take));
+        if (head.records.length === 0) this.queue.shift();
+        if (take === 0 || head.records.length > 0) break;
+      } else if (head.records.length <= room) {
         batch.push(...head.records);
         this.queue.shift();
       } else {
@@ -239,6 +300,7 @@ export class TaskRunner {
     const endHandler = this.deps.metrics.handlerSeconds.startTimer(this.label);
     const processed = await this.call({ type: 'records', task: this.task, records, nowMs }, 'processed');
     endHandler();
+    for (const r of records) this.handledNext.set(r.topic, BigInt(r.offset) + 1n);
     await this.handle(processed);
     this.deps.metrics.observeRecordLatency(records, this.deps.clock());
     this.ackHandled(records);
@@ -250,7 +312,8 @@ export class TaskRunner {
 
   private async takeBarrier(checkpointId: number): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    const snapshotRef = this.deps.checkpoints.snapshotRef(checkpointId, this.task);
+    const generation = this.generation;
+    const snapshotRef = this.deps.checkpoints.snapshotRef(checkpointId, this.task, this.deps.owner, generation);
     const startedMs = this.deps.clock();
     try {
       const taken = await this.call({ type: 'barrier', task: this.task, checkpointId, snapshotPath: this.deps.checkpoints.resolve(snapshotRef), done: port2 }, 'barrier-taken', [port2]);
@@ -264,7 +327,9 @@ export class TaskRunner {
           const snapshotMs = this.deps.clock() - startedMs;
           this.deps.metrics.snapshotSeconds.observe(snapshotMs / 1000);
           if (this.stateValue === 'running') this.deps.metrics.snapshotBytes.set(this.label, result.bytes);
-          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation: this.generation, checkpointId, offsets: taken.offsets, snapshotRef, bytes: result.bytes, records: result.records, snapshotMs });
+          this.acked.push({ checkpointId, generation });
+          this.acked.splice(0, Math.max(0, this.acked.length - ackedRemembered));
+          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation, checkpointId, offsets: taken.offsets, snapshotRef, bytes: result.bytes, records: result.records, snapshotMs });
         } else {
           this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation: this.generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: result.reason });
         }
@@ -311,7 +376,8 @@ export class TaskRunner {
   }
 
   private async handle(response: Extract<ThreadResponse, { type: 'processed' }>): Promise<void> {
-    await this.deps.sinks.publish(response.outputs);
+    // A replay's at-least-once outputs were published by the earlier owner too.
+    if (this.replay === undefined) await this.deps.sinks.publish(response.outputs);
     this.stats.recordsOut += response.outputs.length;
     this.stats.actorsActive = response.stats.actorsActive;
     this.pendingOutputs = response.stats.pendingOutputs;

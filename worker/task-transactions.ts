@@ -8,7 +8,7 @@
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from './job/api.ts';
 import { commitsTopic, deadLetterTopic } from './job/topics.ts';
-import { readLastMarker } from './marker-reader.ts';
+import { readLastMarker, type Marker } from './marker-reader.ts';
 import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';
 
@@ -16,8 +16,17 @@ export class TaskTransactions {
   private readonly producer: Producer;
   private readonly commits: string;
 
-  /** `admin`: the worker's connected admin client, shared by its tasks. */
-  constructor(private readonly kafka: Kafka, private readonly admin: Admin, private readonly job: JobDefinition, readonly task: number) {
+  /**
+   * `admin`: the worker's connected admin client, shared by its tasks. `storeId`: the checkpoint
+   * store whose checkpoints the markers name (read when the first marker is written).
+   */
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly job: JobDefinition,
+    readonly task: number,
+    private readonly storeId: () => Promise<string>,
+  ) {
     this.producer = kafka.producer({
       transactionalId: `eddy.${job.name}.${task}`,
       idempotent: true,
@@ -36,17 +45,21 @@ export class TaskTransactions {
   }
 
   /**
-   * The newest checkpoint whose outputs this task published (0 = none), as committed in Kafka.
-   * Read from the marker records (read_committed, partition = task), not only the group offset:
-   * Kafka applies a transaction's offsets to the group asynchronously after the commit, so a
-   * group offset read right after fencing can still show the previous marker (seen in a chaos
-   * run: a graceful handover republished one epoch). The marker record is visible as soon as
-   * the transaction's commit marker is in the partition, which fencing waits for.
+   * The newest checkpoint whose outputs this task published, and the store it is from
+   * (undefined: nothing was ever published), as committed in Kafka. Read from the marker
+   * records (read_committed, partition = task), not the group offset: Kafka applies a
+   * transaction's offsets to the group asynchronously after the commit, so a group offset read
+   * right after fencing can still show the previous marker (seen in a chaos run: a graceful
+   * handover republished one epoch). The marker record is visible as soon as the transaction's
+   * commit marker is in the partition, which fencing waits for. A group offset without any
+   * marker record (the topic was deleted and made again) is reported as a marker of no known store.
    */
-  async lastPublished(): Promise<number> {
+  async lastPublished(): Promise<Marker | undefined> {
+    const record = await readLastMarker(this.kafka, this.admin, this.commits, this.task);
+    if (record !== undefined) return record;
     const [topic] = await this.admin.fetchOffsets({ groupId: this.commits, topics: [this.commits] });
-    const fromGroup = Math.max(0, Number(topic?.partitions.find((p) => p.partition === this.task)?.offset ?? '-1'));
-    return Math.max(fromGroup, await readLastMarker(this.kafka, this.admin, this.commits, this.task));
+    const fromGroup = Number(topic?.partitions.find((p) => p.partition === this.task)?.offset ?? '-1');
+    return fromGroup > 0 ? { checkpointId: fromGroup, store: undefined } : undefined;
   }
 
   /** Publishes `outputs` and the marker of checkpoint `checkpointId` atomically. */
@@ -59,7 +72,7 @@ export class TaskTransactions {
     messages.add(this.commits, {
       key: `${this.job.name}/${this.task}`,
       partition: this.task,
-      value: JSON.stringify({ job: this.job.name, task: this.task, checkpointId, outputs: outputs.length }),
+      value: JSON.stringify({ job: this.job.name, task: this.task, checkpointId, store: await this.storeId(), outputs: outputs.length }),
     });
     const transaction = await this.producer.transaction();
     try {

@@ -94,6 +94,12 @@ export type ThreadRequest =
   | { type: 'committed-outputs'; task: number; checkpointId: number }
   /** Those outputs are published: drop them from the buffer, in memory and in LevelDB (one small batch, at once). */
   | { type: 'outputs-published'; task: number; checkpointId: number }
+  /**
+   * The task replayed input whose outputs an earlier owner already published (it was restored
+   * from a checkpoint older than its marker): drop every output and dead letter added since the
+   * last barrier or restore, none of which may be published again.
+   */
+  | { type: 'discard-replayed'; task: number }
   /** Handle records of the task, in order. `nowMs` is the main thread's processing time. */
   | { type: 'records'; task: number; records: SourceRecord[]; nowMs: number }
   /** Fire due processing-time timers. */
@@ -115,6 +121,7 @@ export type ThreadResponse =
   | { type: 'barrier-taken'; task: number; checkpointId: number; offsets: TaskOffsets }
   | { type: 'committed-outputs'; task: number; checkpointId: number; outputs: BufferedOutput[] }
   | { type: 'outputs-published'; task: number; checkpointId: number }
+  | { type: 'replayed-discarded'; task: number; discarded: number }
   | {
       type: 'processed';
       task: number;

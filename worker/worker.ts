@@ -128,7 +128,7 @@ export class Worker {
       address: this.options.coordinator,
       hello: () => ({
         workerId: this.options.id, endpoint, capacity: 0, pid: process.pid, job: this.options.job.name,
-        ownedTasks: this.summaries().filter((t) => t.state === 'running').map((t) => t.task),
+        claims: [...this.runners.values()].filter((r) => r.state === 'running').map((r) => ({ task: r.task, acked: r.ackedCheckpoints() })),
         lastGeneration: this.lastGeneration,
         lastCheckpoint: this.lastCheckpoint,
       }),
@@ -138,6 +138,7 @@ export class Worker {
       }),
       onMessage: (message) => this.receive(message),
       onRejected: (reason) => this.options.onFatal(`coordinator refused this worker: ${reason}`),
+      onLeaseExpired: (silentMs) => this.leaseExpired(silentMs),
       logger: this.options.logger,
     });
     this.control.start();
@@ -169,8 +170,28 @@ export class Worker {
     this.lastGeneration = command.generation;
     const { task, generation } = command;
     const restoreFrom = message.assign?.restoreFrom ?? 0;
-    if (message.assign) void this.serially(task, () => this.assign(task, generation, restoreFrom));
+    const adopt = message.assign?.adopt ?? false;
+    if (message.assign) void this.serially(task, () => this.assign(task, generation, restoreFrom, adopt));
     else void this.serially(task, () => this.revoke(task, generation));
+  }
+
+  /**
+   * Out of contact with the coordinator for longer than the lease: somebody else may be given
+   * these tasks any moment, so they stop now, dropping what they did since their last
+   * checkpoint and committing nothing, until the coordinator assigns them again.
+   */
+  private leaseExpired(silentMs: number): void {
+    const tasks = [...this.runners.keys()];
+    this.options.logger.warn({ silentMs: Math.round(silentMs), tasks }, 'no word from the coordinator within the lease: stopping every task until it assigns them again');
+    for (const task of tasks) {
+      const runner = this.runners.get(task);
+      // stop() leaves `running` at once, so the next Hello does not claim the task.
+      const stopping = runner?.stop();
+      void this.serially(task, async () => {
+        await stopping;
+        if (this.runners.get(task) === runner) this.runners.delete(task);
+      });
+    }
   }
 
   private trigger(checkpointId: number, tasks: number[]): void {
@@ -178,7 +199,7 @@ export class Worker {
     for (const task of tasks) {
       const runner = this.runners.get(task);
       if (runner?.barrier(checkpointId) !== true) {
-        this.report({ kind: 'declined', task, generation: runner?.generation ?? this.assignedIn.get(task) ?? 0, checkpointId, reason: 'TASK_NOT_RUNNING', detail: `task is ${runner?.state ?? 'not on this worker'}` });
+        this.report({ kind: 'declined', task, generation: runner?.generation ?? this.assignedIn.get(task) ?? 0, checkpointId, reason: 'TASK_NOT_RUNNING', detail: runner?.replaying === true ? 'task is replaying input it published before' : `task is ${runner?.state ?? 'not on this worker'}` });
       }
     }
   }
@@ -189,6 +210,8 @@ export class Worker {
   }
 
   private report(report: CheckpointReport): void {
+    // Without a lease the coordinator may have given the task to another worker already.
+    if (this.control?.leaseValid !== true) return;
     if (report.kind === 'ack') {
       const { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs } = report;
       this.control?.send({ checkpointAck: { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs } });
@@ -198,16 +221,26 @@ export class Worker {
     }
   }
 
-  private async assign(task: number, generation: number, restoreFrom: number): Promise<void> {
+  /**
+   * Starts the task from checkpoint `restoreFrom`, or, when the coordinator confirms a proven
+   * claim (`adopt`), keeps the instance already running. An instance this worker still runs
+   * without a confirmation is stopped first: its state is not proven to be the newest.
+   */
+  private async assign(task: number, generation: number, restoreFrom: number, adopt: boolean): Promise<void> {
     this.assignedIn.set(task, generation);
     const existing = this.runners.get(task);
-    if (existing?.state === 'running') {
+    if (existing?.state === 'running' && adopt) {
       existing.adopt(generation);
       this.control?.send({ taskReady: { task, generation } });
       return;
     }
-    const transactions = new TaskTransactions(this.kafka, this.admin, this.options.job, task);
+    if (existing !== undefined) {
+      this.options.logger.info({ task, state: existing.state, adopt }, 'restarting a task this worker still ran, from the latest checkpoint');
+      await this.stopTask(task);
+    }
+    const transactions = new TaskTransactions(this.kafka, this.admin, this.options.job, task, () => this.storeId());
     const runner = new TaskRunner(task, generation, {
+      owner: `${this.options.id}-${this.options.instance}`,
       threads: this.threads, source: this.source, sinks: this.sinks, transactions,
       checkpoints: this.store, dataDir: this.dataDir, limits: this.options.limits, metrics: this.metrics, clock: Date.now, logger: this.options.logger,
       onFailed: (failed, reason) => void this.serially(failed, () => Promise.resolve(this.taskFailed(failed, reason))),
@@ -247,6 +280,13 @@ export class Worker {
     if (this.runners.get(task)?.state === 'failed') this.runners.delete(task);
     this.options.logger.error({ task, reason }, 'task failed; telling the coordinator');
     this.control?.send({ taskFailed: { task, generation: this.assignedIn.get(task) ?? this.lastGeneration, reason } });
+  }
+
+  /** The checkpoint store's id, which the coordinator wrote before assigning any task. */
+  private async storeId(): Promise<string> {
+    const identity = await this.store.existingIdentity();
+    if (identity === undefined) throw new Error(`the checkpoint store ${this.store.root} has no store.json: is this worker using the coordinator's checkpoint directory?`);
+    return identity.storeId;
   }
 
   /** Runs `step` after every earlier step of the same task. */

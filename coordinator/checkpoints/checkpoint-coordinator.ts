@@ -8,7 +8,7 @@
 import { ensureError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { CheckpointAck__Output, CheckpointDeclined__Output, CoordinatorMessage } from '../../proto/control.ts';
-import type { CheckpointStore } from '../../state/checkpoint-store.ts';
+import { manifestFormat, type CheckpointStore, type TaskCheckpoint } from '../../state/checkpoint-store.ts';
 import { CheckpointHistory, type AbandonReason, type CheckpointRecord } from './checkpoint-history.ts';
 import { PendingCheckpoint, type Participant } from './pending-checkpoint.ts';
 
@@ -17,6 +17,14 @@ export interface CheckpointHost {
   participants(): Map<number, Participant> | undefined;
   send(worker: string, message: CoordinatorMessage): void;
   broadcast(message: CoordinatorMessage): void;
+  /** A manifest write finished (or failed): Assigns held back while it was in flight may go now. */
+  settled(): void;
+}
+
+/** One checkpoint a worker says it acked for a task, under the generation of its Assign. */
+export interface AckedCheckpoint {
+  checkpointId: number;
+  generation: number;
 }
 
 export interface CheckpointEvents {
@@ -36,6 +44,10 @@ export interface CheckpointOptions {
   events?: CheckpointEvents;
 }
 
+function ownersOf(tasks: readonly TaskCheckpoint[]): Map<number, { owner: string; generation: number }> {
+  return new Map(tasks.map((t) => [t.task, { owner: t.owner, generation: t.generation }]));
+}
+
 const declineReasons: Record<string, AbandonReason> = {
   TASK_NOT_RUNNING: 'task-not-running',
   SNAPSHOT_FAILED: 'snapshot-failed',
@@ -44,6 +56,8 @@ const declineReasons: Record<string, AbandonReason> = {
 
 export class CheckpointCoordinator {
   private latest = 0;
+  /** Who acked each task's snapshot in the latest complete checkpoint, as its manifest says. */
+  private latestOwners = new Map<number, { owner: string; generation: number }>();
   private nextId = 1;
   private pending: PendingCheckpoint | undefined;
   private completing = false;
@@ -54,14 +68,33 @@ export class CheckpointCoordinator {
 
   /** Continues from what the store holds: the latest complete checkpoint and the highest id used. */
   async recover(): Promise<void> {
+    await this.options.store.identity(this.options.job);
     const [latest] = await this.options.store.completed();
     this.latest = latest ?? 0;
+    if (this.latest > 0) this.latestOwners = ownersOf((await this.options.store.readManifest(this.latest)).tasks);
     this.observeId(await this.options.store.highestId());
     if (this.latest > 0) this.options.logger.info({ checkpoint: this.latest }, 'latest complete checkpoint');
   }
 
   get latestCompleted(): number {
     return this.latest;
+  }
+
+  /** True while a manifest is being written: checkpoint `latestCompleted + …` may be about to complete. */
+  get completingNow(): boolean {
+    return this.completing;
+  }
+
+  /**
+   * True if `worker` proves it holds `task`'s newest state: it acked the latest complete
+   * checkpoint of the task under the generation the manifest records for it. No other process
+   * can have published anything of the task past that checkpoint (markers are only ever written
+   * for complete checkpoints), so the worker's live state continues the only line there is.
+   */
+  proves(task: number, worker: string, acked: readonly AckedCheckpoint[]): boolean {
+    const owner = this.latestOwners.get(task);
+    if (this.latest === 0 || owner?.owner !== worker) return false;
+    return acked.some((a) => a.checkpointId === this.latest && a.generation === owner.generation);
   }
 
   /** An id seen elsewhere (a worker's Hello): new checkpoints get higher ids. */
@@ -89,7 +122,7 @@ export class CheckpointCoordinator {
     const pending = this.pending;
     if (pending === undefined || ack.checkpointId !== pending.id) return; // late ack of an abandoned checkpoint
     const outcome = pending.ack(worker, ack.generation, {
-      task: ack.task, snapshot: ack.snapshotRef, bytes: ack.bytes, records: ack.records, offsets: ack.offsets,
+      task: ack.task, owner: worker, generation: ack.generation, snapshot: ack.snapshotRef, bytes: ack.bytes, records: ack.records, offsets: ack.offsets,
     });
     if (outcome !== 'accepted') {
       this.options.logger.debug({ worker, task: ack.task, checkpoint: ack.checkpointId, outcome }, 'checkpoint ack ignored');
@@ -125,10 +158,12 @@ export class CheckpointCoordinator {
     this.completing = true;
     try {
       const completedAtMs = this.options.clock();
+      const tasks = pending.tasks();
       await this.options.store.writeManifest({
-        format: 1, job: this.options.job, checkpointId: pending.id, triggeredAtMs: pending.triggeredAtMs, completedAtMs, tasks: pending.tasks(),
+        format: manifestFormat, job: this.options.job, checkpointId: pending.id, triggeredAtMs: pending.triggeredAtMs, completedAtMs, tasks,
       });
       this.latest = pending.id;
+      this.latestOwners = ownersOf(tasks);
       this.host.broadcast({ checkpointCommitted: { checkpointId: pending.id } });
       const commitMs = this.options.clock() - pending.triggeredAtMs;
       const record = { state: 'completed' as const, durationMs: completedAtMs - pending.triggeredAtMs, bytes: pending.bytes(), tasks: pending.acked };
@@ -141,6 +176,7 @@ export class CheckpointCoordinator {
       this.options.logger.error({ checkpoint: pending.id, err: ensureError(err).message }, 'writing the checkpoint manifest failed');
     } finally {
       this.completing = false;
+      this.host.settled();
     }
   }
 

@@ -2,6 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AckedCheckpoint as _eddy_control_v1_AckedCheckpoint, AckedCheckpoint__Output as _eddy_control_v1_AckedCheckpoint__Output } from './eddy/control/v1/AckedCheckpoint.ts';
 import type { Assign as _eddy_control_v1_Assign, Assign__Output as _eddy_control_v1_Assign__Output } from './eddy/control/v1/Assign.ts';
 import type { CheckpointAck as _eddy_control_v1_CheckpointAck, CheckpointAck__Output as _eddy_control_v1_CheckpointAck__Output } from './eddy/control/v1/CheckpointAck.ts';
 import type { CheckpointCommitted as _eddy_control_v1_CheckpointCommitted, CheckpointCommitted__Output as _eddy_control_v1_CheckpointCommitted__Output } from './eddy/control/v1/CheckpointCommitted.ts';
@@ -9,10 +10,12 @@ import type { CheckpointDeclined as _eddy_control_v1_CheckpointDeclined, Checkpo
 import type { ControlClient as _eddy_control_v1_ControlClient, ControlDefinition as _eddy_control_v1_ControlDefinition } from './eddy/control/v1/Control.ts';
 import type { CoordinatorMessage as _eddy_control_v1_CoordinatorMessage, CoordinatorMessage__Output as _eddy_control_v1_CoordinatorMessage__Output } from './eddy/control/v1/CoordinatorMessage.ts';
 import type { Heartbeat as _eddy_control_v1_Heartbeat, Heartbeat__Output as _eddy_control_v1_Heartbeat__Output } from './eddy/control/v1/Heartbeat.ts';
+import type { HeartbeatAck as _eddy_control_v1_HeartbeatAck, HeartbeatAck__Output as _eddy_control_v1_HeartbeatAck__Output } from './eddy/control/v1/HeartbeatAck.ts';
 import type { Hello as _eddy_control_v1_Hello, Hello__Output as _eddy_control_v1_Hello__Output } from './eddy/control/v1/Hello.ts';
 import type { Reject as _eddy_control_v1_Reject, Reject__Output as _eddy_control_v1_Reject__Output } from './eddy/control/v1/Reject.ts';
 import type { Revoke as _eddy_control_v1_Revoke, Revoke__Output as _eddy_control_v1_Revoke__Output } from './eddy/control/v1/Revoke.ts';
 import type { Revoked as _eddy_control_v1_Revoked, Revoked__Output as _eddy_control_v1_Revoked__Output } from './eddy/control/v1/Revoked.ts';
+import type { TaskClaim as _eddy_control_v1_TaskClaim, TaskClaim__Output as _eddy_control_v1_TaskClaim__Output } from './eddy/control/v1/TaskClaim.ts';
 import type { TaskFailed as _eddy_control_v1_TaskFailed, TaskFailed__Output as _eddy_control_v1_TaskFailed__Output } from './eddy/control/v1/TaskFailed.ts';
 import type { TaskReady as _eddy_control_v1_TaskReady, TaskReady__Output as _eddy_control_v1_TaskReady__Output } from './eddy/control/v1/TaskReady.ts';
 import type { TaskStats as _eddy_control_v1_TaskStats, TaskStats__Output as _eddy_control_v1_TaskStats__Output } from './eddy/control/v1/TaskStats.ts';
@@ -28,6 +31,7 @@ export interface ProtoGrpcType {
   eddy: {
     control: {
       v1: {
+        AckedCheckpoint: MessageTypeDefinition<_eddy_control_v1_AckedCheckpoint, _eddy_control_v1_AckedCheckpoint__Output>
         Assign: MessageTypeDefinition<_eddy_control_v1_Assign, _eddy_control_v1_Assign__Output>
         CheckpointAck: MessageTypeDefinition<_eddy_control_v1_CheckpointAck, _eddy_control_v1_CheckpointAck__Output>
         CheckpointCommitted: MessageTypeDefinition<_eddy_control_v1_CheckpointCommitted, _eddy_control_v1_CheckpointCommitted__Output>
@@ -36,10 +40,12 @@ export interface ProtoGrpcType {
         CoordinatorMessage: MessageTypeDefinition<_eddy_control_v1_CoordinatorMessage, _eddy_control_v1_CoordinatorMessage__Output>
         DeclineReason: EnumTypeDefinition
         Heartbeat: MessageTypeDefinition<_eddy_control_v1_Heartbeat, _eddy_control_v1_Heartbeat__Output>
+        HeartbeatAck: MessageTypeDefinition<_eddy_control_v1_HeartbeatAck, _eddy_control_v1_HeartbeatAck__Output>
         Hello: MessageTypeDefinition<_eddy_control_v1_Hello, _eddy_control_v1_Hello__Output>
         Reject: MessageTypeDefinition<_eddy_control_v1_Reject, _eddy_control_v1_Reject__Output>
         Revoke: MessageTypeDefinition<_eddy_control_v1_Revoke, _eddy_control_v1_Revoke__Output>
         Revoked: MessageTypeDefinition<_eddy_control_v1_Revoked, _eddy_control_v1_Revoked__Output>
+        TaskClaim: MessageTypeDefinition<_eddy_control_v1_TaskClaim, _eddy_control_v1_TaskClaim__Output>
         TaskFailed: MessageTypeDefinition<_eddy_control_v1_TaskFailed, _eddy_control_v1_TaskFailed__Output>
         TaskReady: MessageTypeDefinition<_eddy_control_v1_TaskReady, _eddy_control_v1_TaskReady__Output>
         TaskStats: MessageTypeDefinition<_eddy_control_v1_TaskStats, _eddy_control_v1_TaskStats__Output>

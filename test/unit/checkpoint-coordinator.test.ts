@@ -18,10 +18,12 @@ function setup(options: { tasks?: number; running?: boolean } = {}) {
     Array.from({ length: tasks }, (_, t) => [t, { worker: t % 2 === 0 ? 'a' : 'b', generation: 7 }]),
   );
   if (options.running === false) participants = undefined;
+  let settledCount = 0;
   const host: CheckpointHost = {
     participants: () => participants,
     send: (worker, message) => sent.push({ worker, message }),
     broadcast: (message) => broadcasts.push(message),
+    settled: () => (settledCount += 1),
   };
   const make = () =>
     new CheckpointCoordinator({ job: 'j', intervalMs: 1_000, timeoutMs: 5_000, retain: 3, store, clock: () => now, logger: createLogger('test', 'silent') }, host);
@@ -29,11 +31,14 @@ function setup(options: { tasks?: number; running?: boolean } = {}) {
   const ackAll = (id: number, c = coordinator, except?: number) => {
     for (let task = 0; task < tasks; task++) {
       if (task === except) continue;
-      c.ack(task % 2 === 0 ? 'a' : 'b', { checkpointId: id, task, generation: 7, offsets: { in: String(task * 10) }, snapshotRef: store.snapshotRef(id, task), bytes: 100, records: 3, snapshotMs: 5 });
+      c.ack(task % 2 === 0 ? 'a' : 'b', { checkpointId: id, task, generation: 7, offsets: { in: String(task * 10) }, snapshotRef: store.snapshotRef(id, task, 'w-1', 7), bytes: 100, records: 3, snapshotMs: 5 });
     }
   };
   const settle = () => new Promise((r) => setTimeout(r, 50));
-  return { coordinator, make, store, sent, broadcasts, ackAll, settle, advance: (ms: number) => (now += ms), setParticipants: (p: typeof participants) => (participants = p) };
+  return {
+    coordinator, make, store, sent, broadcasts, ackAll, settle, settledCount: () => settledCount,
+    advance: (ms: number) => (now += ms), setParticipants: (p: typeof participants) => (participants = p),
+  };
 }
 
 describe('CheckpointCoordinator', () => {
@@ -115,6 +120,28 @@ describe('CheckpointCoordinator', () => {
     sent.length = 0;
     restarted.tick();
     expect(sent[0]?.message.triggerCheckpoint?.checkpointId).toBe(7);
+  });
+
+  it('records each task\'s owner and generation in the manifest, and proves claims only against the latest one', async () => {
+    const { coordinator, make, store, ackAll, settle, advance, settledCount } = setup({ tasks: 2 });
+    coordinator.tick();
+    ackAll(1);
+    await settle();
+    expect(settledCount()).toBe(1);
+    expect((await store.readManifest(1)).tasks.map((t) => [t.task, t.owner, t.generation])).toEqual([[0, 'a', 7], [1, 'b', 7]]);
+    expect(coordinator.proves(0, 'a', [{ checkpointId: 1, generation: 7 }])).toBe(true);
+    expect(coordinator.proves(0, 'b', [{ checkpointId: 1, generation: 7 }])).toBe(false); // not the owner it recorded
+    expect(coordinator.proves(0, 'a', [{ checkpointId: 1, generation: 6 }])).toBe(false); // an older assignment
+    advance(1_000);
+    coordinator.tick();
+    ackAll(2);
+    await settle();
+    expect(coordinator.proves(0, 'a', [{ checkpointId: 1, generation: 7 }])).toBe(false); // 1 is not the latest any more
+    // A restarted coordinator proves against the manifest it reads back.
+    const restarted = make();
+    await restarted.recover();
+    expect(restarted.proves(1, 'b', [{ checkpointId: 1, generation: 7 }, { checkpointId: 2, generation: 7 }])).toBe(true);
+    expect(restarted.proves(1, 'b', [])).toBe(false);
   });
 
   it('reminds a joining worker of the latest commit', async () => {

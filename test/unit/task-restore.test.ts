@@ -6,22 +6,30 @@ import { createLogger } from '../../common/logger.ts';
 import { CheckpointStore } from '../../state/checkpoint-store.ts';
 import { ActorThreads } from '../../worker/actor-threads.ts';
 import { EOS_TOPICS } from '../../worker/jobs/eos-check.ts';
-import { restoreTask } from '../../worker/task-restore.ts';
+import type { Marker } from '../../worker/marker-reader.ts';
+import { RestoreRefusedError, restoreTask } from '../../worker/task-restore.ts';
 import type { TaskTransactions } from '../../worker/task-transactions.ts';
 import type { BufferedOutput, SnapshotResult, ThreadRequest, ThreadResponse } from '../../worker/thread-protocol.ts';
 import { record, tempDir } from './task-harness.ts';
 
-/** The Kafka side of a task, faked: records what would be published and answers the marker. */
+/**
+ * The Kafka side of a task, faked: records what would be published and answers the marker
+ * (`checkpointId` 0 = none; its store is the test store's (SAME), another, or unknown (null)).
+ */
+const SAME = '<the test store>';
 class FakeTransactions {
   fenced = 0;
   published: { checkpointId: number; outputs: readonly BufferedOutput[] }[] = [];
-  constructor(public marker: number) {}
+  /** Set by the test once the store exists. */
+  storeId = '';
+  constructor(public marker: number, private readonly markerStore: string | null = SAME) {}
   fence(): Promise<void> {
     this.fenced += 1;
     return Promise.resolve();
   }
-  lastPublished(): Promise<number> {
-    return Promise.resolve(this.marker);
+  lastPublished(): Promise<Marker | undefined> {
+    if (this.marker === 0) return Promise.resolve(undefined);
+    return Promise.resolve({ checkpointId: this.marker, store: this.markerStore === SAME ? this.storeId : (this.markerStore ?? undefined) });
   }
   publish(checkpointId: number, outputs: readonly BufferedOutput[]): Promise<void> {
     this.published.push({ checkpointId, outputs });
@@ -44,30 +52,51 @@ async function twoCheckpoints() {
   const call = async <T extends ThreadResponse['type']>(request: ThreadRequest, _expect?: T) => (await pool.run(task, request, request.type === 'barrier' ? [request.done] : undefined)) as Extract<ThreadResponse, { type: T }>;
   const dataDir = await tempDir();
   const store = new CheckpointStore(await tempDir());
+  const { storeId } = await store.identity('eos-check');
   await call({ type: 'open', task, dataDir, restore: null });
   const take = async (checkpointId: number) => {
     const { port1, port2 } = new MessageChannel();
     const done = once(port1, 'message');
-    const snapshot = store.snapshotRef(checkpointId, task);
+    const snapshot = store.snapshotRef(checkpointId, task, 'w1-i1', 7);
     const taken = await call<'barrier-taken'>({ type: 'barrier', task, checkpointId, snapshotPath: store.resolve(snapshot), done: port2 });
     const [result] = (await done) as [SnapshotResult];
     port1.close();
     expect(result.type).toBe('snapshot-written');
-    await store.writeManifest({ format: 1, job: 'eos-check', checkpointId, triggeredAtMs: 0, completedAtMs: 0, tasks: [{ task, snapshot, bytes: 0, records: 0, offsets: taken.offsets }] });
+    await store.writeManifest({
+      format: 2, job: 'eos-check', checkpointId, triggeredAtMs: 0, completedAtMs: 0,
+      tasks: [{ task, owner: 'w1', generation: 7, snapshot, bytes: 0, records: 0, offsets: taken.offsets }],
+    });
   };
   await call({ type: 'records', task, records: [input(0, 'a', 1), input(1, 'a', 2)], nowMs: 0 });
   await take(1);
   await call({ type: 'records', task, records: [input(2, 'a', 3), input(3, 'b', 1), input(4, 'a', 4)], nowMs: 0 });
   await take(2);
   await call({ type: 'close', task });
-  return { call, dataDir, store };
+  const transactions = (marker: number, markerStore: string | null = SAME) => {
+    const fake = new FakeTransactions(marker, markerStore);
+    fake.storeId = storeId;
+    return fake;
+  };
+  return { call, dataDir, store, transactions };
+}
+
+const silent = createLogger('test', 'silent');
+
+/** Flips one byte in the middle of checkpoint `id`'s snapshot of the task. */
+function corrupt(store: CheckpointStore, id: number): string {
+  const path = store.resolve(store.snapshotRef(id, task, 'w1-i1', 7));
+  const bytes = readFileSync(path);
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
+  writeFileSync(path, bytes);
+  return path;
 }
 
 describe('restoring a task (worker/task-restore.ts)', () => {
   it('fences, restores the named checkpoint and publishes what it holds beyond the marker', async () => {
-    const { call, dataDir, store } = await twoCheckpoints();
-    const transactions = new FakeTransactions(1);
-    const restored = await restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger: createLogger('test', 'silent'), call });
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    const transactions = fake(1);
+    const restored = await restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger: silent, call });
     expect(transactions.fenced).toBe(1);
     expect(restored).toEqual({ restoredFrom: 2, offsets: { [EOS_TOPICS.input]: '5' }, publishedThrough: 2 });
     // Epoch 1's outputs were published (marker 1); epoch 2's three go out now, with marker 2.
@@ -79,30 +108,67 @@ describe('restoring a task (worker/task-restore.ts)', () => {
   });
 
   it('falls back to the previous complete checkpoint when the newest snapshot is corrupt, naming the file', async () => {
-    const { call, dataDir, store } = await twoCheckpoints();
-    const corrupt = store.resolve(store.snapshotRef(2, task));
-    const bytes = readFileSync(corrupt);
-    const middle = Math.floor(bytes.length / 2);
-    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff; // one flipped byte inside a block
-    writeFileSync(corrupt, bytes);
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    const path = corrupt(store, 2);
     const errors: string[] = [];
     const logger = createLogger('test', 'silent');
     logger.error = ((obj: { err?: string }) => errors.push(obj.err ?? ''));
-    const transactions = new FakeTransactions(0);
+    const transactions = fake(0);
 
     const restored = await restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger, call });
 
     expect(restored.restoredFrom).toBe(1);
     expect(restored.offsets).toEqual({ [EOS_TOPICS.input]: '2' });
-    expect(errors.some((e) => e.includes(corrupt))).toBe(true);
+    expect(restored.replayUntil).toBeUndefined();
+    expect(errors.some((e) => e.includes(path))).toBe(true);
     expect(transactions.published.map((p) => [p.checkpointId, p.outputs.length])).toEqual([[1, 2]]);
   });
 
+  it('falls back past a corrupt snapshot whose outputs are published by replaying to its offsets, publishing nothing', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    corrupt(store, 2);
+    const transactions = fake(2); // checkpoint 2's outputs are out: republishing them would double them
+    const restored = await restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger: silent, call });
+    expect(restored).toEqual({ restoredFrom: 1, offsets: { [EOS_TOPICS.input]: '2' }, publishedThrough: 2, replayUntil: { [EOS_TOPICS.input]: '5' } });
+    expect(transactions.published).toEqual([]);
+  });
+
+  it('restores the marker\'s checkpoint when the coordinator named an older one', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    const transactions = fake(2);
+    const restored = await restoreTask({ task, restoreFrom: 1, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger: silent, call });
+    expect(restored).toEqual({ restoredFrom: 2, offsets: { [EOS_TOPICS.input]: '5' }, publishedThrough: 2 });
+    expect(transactions.published).toEqual([]);
+  });
+
+  it('also with restoreFrom 0: a task never starts fresh over markers of its own store', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    const restored = await restoreTask({ task, restoreFrom: 0, dataDir, checkpoints: store, transactions: fake(1) as unknown as TaskTransactions, logger: silent, call });
+    expect(restored.restoredFrom).toBe(1);
+  });
+
+  it('refuses to go backwards when the marker names a checkpoint this store has no manifest of', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    const restore = restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: fake(9) as unknown as TaskTransactions, logger: silent, call });
+    await expect(restore).rejects.toThrow(RestoreRefusedError);
+    await expect(restore).rejects.toThrow(/task 2: asked to restore checkpoint 2, but its commit marker says checkpoint 9 was published .* no manifest/);
+  });
+
+  it('refuses markers of another checkpoint store (a lost or wrong checkpoint directory), naming task, checkpoint and marker', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    for (const [restoreFrom, markerStore] of [[0, 'other-store'], [2, null]] as const) {
+      const transactions = fake(5, markerStore);
+      const restore = restoreTask({ task, restoreFrom, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger: silent, call });
+      await expect(restore).rejects.toThrow(new RegExp(`task 2: its commit marker says checkpoint 5 of .*(other-store|unknown).*asked to restore checkpoint ${restoreFrom}.*eddy reset`));
+      expect(transactions.published).toEqual([]);
+    }
+  });
+
   it('fails with every reason when no checkpoint is usable', async () => {
-    const { call, dataDir, store } = await twoCheckpoints();
-    for (const id of [1, 2]) writeFileSync(store.resolve(store.snapshotRef(id, task)), 'truncated');
+    const { call, dataDir, store, transactions } = await twoCheckpoints();
+    for (const id of [1, 2]) writeFileSync(store.resolve(store.snapshotRef(id, task, 'w1-i1', 7)), 'truncated');
     await expect(
-      restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: new FakeTransactions(0) as unknown as TaskTransactions, logger: createLogger('test', 'silent'), call }),
+      restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions(0) as unknown as TaskTransactions, logger: silent, call }),
     ).rejects.toThrow(/no usable checkpoint at or below 2 .*checkpoint 2: .*checkpoint 1: /);
   });
 });

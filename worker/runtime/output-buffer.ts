@@ -54,6 +54,13 @@ export class OutputBuffer {
     return this.sealed.map(({ raw }) => raw);
   }
 
+  /** Drops what was added since the last barrier (outputs of a replay); returns how many. */
+  discardFresh(): number {
+    const count = this.fresh.length;
+    this.fresh = [];
+    return count;
+  }
+
   /** The sealed entries of epochs ≤ `checkpointId`, in order. */
   upTo(checkpointId: number): BufferedOutput[] {
     return this.sealed.slice(0, this.countUpTo(checkpointId)).map(({ item }) => item);

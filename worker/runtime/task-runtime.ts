@@ -132,6 +132,12 @@ export class TaskRuntime {
     this.checkpoints.outputsPublished(checkpointId);
   }
 
+  /** Drops the outputs added since the last barrier or restore (a replay's); returns how many. */
+  discardUnsealed(): number {
+    this.assertOpen('discard-replayed');
+    return this.parts.buffer.discardFresh();
+  }
+
   /** Closes the store without writing anything; snapshots in flight end as failed. Later calls do nothing. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -7,10 +7,12 @@ export interface Assign {
   'generation'?: (number | string | Long);
   'task'?: (number);
   'restoreFrom'?: (number | string | Long);
+  'adopt'?: (boolean);
 }
 
 export interface Assign__Output {
   'generation': (number);
   'task': (number);
   'restoreFrom': (number);
+  'adopt': (boolean);
 }

@@ -7,6 +7,7 @@ import type { Revoke as _eddy_control_v1_Revoke, Revoke__Output as _eddy_control
 import type { Reject as _eddy_control_v1_Reject, Reject__Output as _eddy_control_v1_Reject__Output } from '../../../eddy/control/v1/Reject.ts';
 import type { TriggerCheckpoint as _eddy_control_v1_TriggerCheckpoint, TriggerCheckpoint__Output as _eddy_control_v1_TriggerCheckpoint__Output } from '../../../eddy/control/v1/TriggerCheckpoint.ts';
 import type { CheckpointCommitted as _eddy_control_v1_CheckpointCommitted, CheckpointCommitted__Output as _eddy_control_v1_CheckpointCommitted__Output } from '../../../eddy/control/v1/CheckpointCommitted.ts';
+import type { HeartbeatAck as _eddy_control_v1_HeartbeatAck, HeartbeatAck__Output as _eddy_control_v1_HeartbeatAck__Output } from '../../../eddy/control/v1/HeartbeatAck.ts';
 
 export interface CoordinatorMessage {
   'welcome'?: (_eddy_control_v1_Welcome | null);
@@ -15,7 +16,8 @@ export interface CoordinatorMessage {
   'reject'?: (_eddy_control_v1_Reject | null);
   'triggerCheckpoint'?: (_eddy_control_v1_TriggerCheckpoint | null);
   'checkpointCommitted'?: (_eddy_control_v1_CheckpointCommitted | null);
-  'body'?: "welcome"|"assign"|"revoke"|"reject"|"triggerCheckpoint"|"checkpointCommitted";
+  'heartbeatAck'?: (_eddy_control_v1_HeartbeatAck | null);
+  'body'?: "welcome"|"assign"|"revoke"|"reject"|"triggerCheckpoint"|"checkpointCommitted"|"heartbeatAck";
 }
 
 export interface CoordinatorMessage__Output {
@@ -25,5 +27,6 @@ export interface CoordinatorMessage__Output {
   'reject'?: (_eddy_control_v1_Reject__Output | null);
   'triggerCheckpoint'?: (_eddy_control_v1_TriggerCheckpoint__Output | null);
   'checkpointCommitted'?: (_eddy_control_v1_CheckpointCommitted__Output | null);
-  'body'?: "welcome"|"assign"|"revoke"|"reject"|"triggerCheckpoint"|"checkpointCommitted";
+  'heartbeatAck'?: (_eddy_control_v1_HeartbeatAck__Output | null);
+  'body'?: "welcome"|"assign"|"revoke"|"reject"|"triggerCheckpoint"|"checkpointCommitted"|"heartbeatAck";
 }

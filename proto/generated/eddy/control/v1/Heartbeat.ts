@@ -7,9 +7,11 @@ import type { Long } from '@grpc/proto-loader';
 export interface Heartbeat {
   'generation'?: (number | string | Long);
   'taskStats'?: (_eddy_control_v1_TaskStats)[];
+  'seq'?: (number | string | Long);
 }
 
 export interface Heartbeat__Output {
   'generation': (number);
   'taskStats': (_eddy_control_v1_TaskStats__Output)[];
+  'seq': (number);
 }

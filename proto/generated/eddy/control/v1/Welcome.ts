@@ -8,6 +8,7 @@ export interface Welcome {
   'job'?: (string);
   'heartbeatIntervalMs'?: (number);
   'taskCount'?: (number);
+  'leaseMs'?: (number);
 }
 
 export interface Welcome__Output {
@@ -15,4 +16,5 @@ export interface Welcome__Output {
   'job': (string);
   'heartbeatIntervalMs': (number);
   'taskCount': (number);
+  'leaseMs': (number);
 }
