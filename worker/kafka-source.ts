@@ -4,6 +4,13 @@
  * partition starts paused; `open(task, offsets)` seeks the task's partitions and resumes them,
  * `close(task)` pauses them again. `throttle` / `unthrottle` pause a task's partitions for
  * backpressure without changing ownership. Records go to `onRecords`, grouped per task.
+ *
+ * kafkajs restarts a consumer that crashed (a broker that went away, a lost connection) with a
+ * new group membership that has forgotten every pause and seek. So the source keeps the truth
+ * itself (owned and throttled tasks, and the next offset of each owned partition) and applies
+ * it again on every group join; while the consumer is between memberships, pauses and seeks
+ * wait for the next join instead of failing. Every crash is restarted: a source that stopped
+ * for good would leave its tasks silently behind.
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
@@ -33,6 +40,9 @@ export class KafkaSource {
   private readonly consumer: Consumer;
   private readonly owned = new Set<number>();
   private readonly throttled = new Set<number>();
+  /** Next offset to read per topic of each owned task: where a new group membership resumes. */
+  private readonly next = new Map<number, Map<string, string>>();
+  private joined = false;
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.consumer = options.kafka.consumer({
@@ -43,7 +53,13 @@ export class KafkaSource {
       minBytes: options.minBytes,
       sessionTimeout: 30_000,
       rebalanceTimeout: 30_000,
-      retry: { retries: 10 },
+      retry: {
+        retries: 10,
+        restartOnFailure: (err) => {
+          options.logger.warn({ err: err.message }, 'the Kafka consumer crashed; restarting it and resuming every task where it was');
+          return Promise.resolve(true);
+        },
+      },
     });
   }
 
@@ -51,37 +67,40 @@ export class KafkaSource {
   async start(): Promise<void> {
     await this.consumer.connect();
     for (const topic of this.options.topics) await this.consumer.subscribe({ topic, fromBeginning: true });
-    const joined = new Promise<Record<string, number[]>>((resolve) => {
-      const remove = this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
-        remove();
-        resolve(event.payload.memberAssignment);
+    const firstJoin = new Promise<void>((resolve) => {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+        this.rejoined(event.payload.memberAssignment);
+        resolve();
       });
     });
+    this.consumer.on(this.consumer.events.CRASH, () => {
+      this.joined = false;
+    });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: (payload) => this.deliver(payload) });
-    // Pause partition by partition: kafkajs forgets a whole-topic pause as soon as a single
-    // partition of that topic is paused or resumed.
-    const assignment = await joined;
-    this.consumer.pause(Object.entries(assignment).map(([topic, partitions]) => ({ topic, partitions })));
+    await firstJoin;
   }
 
   /** Starts reading the task's partitions at `offsets` (earliest where a topic has none). */
   async open(task: number, offsets: TaskOffsets): Promise<void> {
+    const next = new Map<string, string>();
     for (const topic of this.options.topics) {
       let offset = offsets[topic];
       if (offset === undefined) {
         const low = (await this.options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === task)?.low;
         offset = low ?? '0';
       }
-      this.consumer.seek({ topic, partition: task, offset });
+      next.set(topic, offset);
     }
+    this.next.set(task, next);
     this.owned.add(task);
-    this.apply(task);
+    this.apply(task, true);
   }
 
   /** Stops reading the task's partitions. */
   close(task: number): void {
     this.owned.delete(task);
     this.throttled.delete(task);
+    this.next.delete(task);
     this.apply(task);
   }
 
@@ -100,10 +119,27 @@ export class KafkaSource {
     await this.consumer.disconnect();
   }
 
-  private apply(task: number): void {
+  /** A new group membership (the first, or after a crash): pause everything, then resume the owned tasks where they were. */
+  private rejoined(assignment: Record<string, number[]>): void {
+    this.joined = true;
+    // Partition by partition: kafkajs forgets a whole-topic pause as soon as a single
+    // partition of that topic is paused or resumed.
+    this.consumer.pause(Object.entries(assignment).map(([topic, partitions]) => ({ topic, partitions })));
+    for (const task of this.owned) this.apply(task, true);
+  }
+
+  private apply(task: number, seek = false): void {
+    if (!this.joined) return; // the next join applies it
     const partitions = this.options.topics.map((topic) => ({ topic, partitions: [task] }));
-    if (this.owned.has(task) && !this.throttled.has(task)) this.consumer.resume(partitions);
-    else this.consumer.pause(partitions);
+    try {
+      if (seek) for (const [topic, offset] of this.next.get(task) ?? []) this.consumer.seek({ topic, partition: task, offset });
+      if (this.owned.has(task) && !this.throttled.has(task)) this.consumer.resume(partitions);
+      else this.consumer.pause(partitions);
+    } catch (err) {
+      // Between a crash and kafkajs' restart there is no group; the next join applies the state.
+      this.joined = false;
+      this.options.logger.debug({ task, err: (err as Error).message }, 'consumer between memberships; pause state applied on the next join');
+    }
   }
 
   private deliver({ batch }: EachBatchPayload): Promise<void> {
@@ -111,6 +147,7 @@ export class KafkaSource {
     if (!this.owned.has(task)) return Promise.resolve();
     this.options.onLag?.(task, batch.topic, Math.max(0, Number(batch.offsetLag())));
     if (batch.messages.length === 0) return Promise.resolve();
+    this.next.get(task)?.set(batch.topic, (BigInt(batch.lastOffset()) + 1n).toString());
     const records: SourceRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: task,

@@ -56,18 +56,34 @@ export function installKafka(config: EddyConfig, logger: Logger): string {
   return libs;
 }
 
-function serverProperties(config: EddyConfig, p: KafkaPaths): string {
+/**
+ * An extra client listener on `port` whose metadata names `advertisedPort` instead: a client
+ * that bootstraps through a proxy on `advertisedPort` then reaches the broker only through that
+ * proxy (the chaos harness cuts one worker off from Kafka this way).
+ */
+export interface ProxiedListener {
+  name: string;
+  port: number;
+  advertisedPort: number;
+}
+
+export interface KafkaStartOptions {
+  proxiedListeners?: readonly ProxiedListener[];
+}
+
+function serverProperties(config: EddyConfig, p: KafkaPaths, options: KafkaStartOptions): string {
   const { host, kafkaPort, kafkaControllerPort } = config.local;
+  const extra = options.proxiedListeners ?? [];
   return [
     '# Written by deploy/local/kafka.ts on every start; edit that file, not this one.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${host}:${kafkaControllerPort}`,
-    `listeners=PLAINTEXT://${host}:${kafkaPort},CONTROLLER://${host}:${kafkaControllerPort}`,
-    `advertised.listeners=PLAINTEXT://${host}:${kafkaPort}`,
+    `listeners=${[`PLAINTEXT://${host}:${kafkaPort}`, `CONTROLLER://${host}:${kafkaControllerPort}`, ...extra.map((l) => `${l.name}://${host}:${l.port}`)].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://${host}:${kafkaPort}`, ...extra.map((l) => `${l.name}://${host}:${l.advertisedPort}`)].join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=${['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...extra.map((l) => `${l.name}:PLAINTEXT`)].join(',')}`,
     `log.dirs=${p.data}`,
     // One node: every internal topic has one replica, or transactions and groups never start.
     'offsets.topic.replication.factor=1',
@@ -137,7 +153,7 @@ export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
 export type StartOutcome = 'started' | 'reused';
 
 /** Starts the local broker unless ours is already running, and waits until it answers. */
-export async function startKafka(config: EddyConfig, logger: Logger): Promise<StartOutcome> {
+export async function startKafka(config: EddyConfig, logger: Logger, options: KafkaStartOptions = {}): Promise<StartOutcome> {
   const p = paths(config);
   const { host, kafkaPort, kafkaControllerPort } = config.local;
   const brokers = [`${host}:${kafkaPort}`];
@@ -156,7 +172,7 @@ export async function startKafka(config: EddyConfig, logger: Logger): Promise<St
   const java = requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
   installKafka(config, logger);
   mkdirSync(p.data, { recursive: true });
-  writeFileSync(p.properties, serverProperties(config, p));
+  writeFileSync(p.properties, serverProperties(config, p, options));
   writeFileSync(p.log4j, log4jProperties);
   if (!existsSync(join(p.data, 'meta.properties'))) {
     runOrThrow('Kafka storage format', java, javaArgs(config, p, 'kafka.tools.StorageTool', [

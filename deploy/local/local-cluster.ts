@@ -31,6 +31,10 @@ export interface LocalClusterOptions {
   threadsPerWorker?: number;
   /** Node.js flags for every process, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile. */
   nodeArgs?: string[];
+  /** Environment of one process (by name), over everything else (the chaos harness routes a worker through its proxies). */
+  memberEnv?: (name: string) => NodeJS.ProcessEnv;
+  /** The coordinator address a worker is given (default 127.0.0.1:controlPort). */
+  coordinatorAddress?: (worker: string) => string;
 }
 
 interface Member {
@@ -138,7 +142,8 @@ export class LocalCluster {
   }
 
   private launchWorker(name: string): void {
-    const args = ['worker', '--job', this.options.job, '--id', name, '--coordinator', `127.0.0.1:${this.options.controlPort}`, '--data-dir', join(this.options.dir, 'data')];
+    const coordinator = this.options.coordinatorAddress?.(name) ?? `127.0.0.1:${this.options.controlPort}`;
+    const args = ['worker', '--job', this.options.job, '--id', name, '--coordinator', coordinator, '--data-dir', join(this.options.dir, 'data')];
     if (this.options.threadsPerWorker !== undefined) args.push('--threads', String(this.options.threadsPerWorker));
     this.launch(name, args);
   }
@@ -151,6 +156,7 @@ export class LocalCluster {
       EDDY_CHECKPOINT_DIR: join(this.options.dir, 'checkpoints'),
       ...(this.options.natsUrl !== undefined && { EDDY_NATS_URL: this.options.natsUrl }),
       EDDY_LOG_FORMAT: this.options.echo === true && process.stderr.isTTY ? 'pretty' : 'json',
+      ...this.options.memberEnv?.(name),
     };
     const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), eddyBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const log = createWriteStream(join(this.options.dir, 'logs', `${name}.log`), { flags: 'a' });

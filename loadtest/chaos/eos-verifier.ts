@@ -20,20 +20,35 @@ export interface EosOutput {
   key: string;
   seq: number;
   count: number;
+  /** Where the reader found it (diagnostics only). */
+  partition?: number;
+  offset?: string;
 }
 
 export function verifyEosOutputs(outputs: readonly EosOutput[], keys: readonly string[], n: number): EosVerdict {
+  const problems = findEosProblems(outputs, keys, n);
+  return { outputs: outputs.length, lost: problems.lost.length, duplicated: problems.duplicated.length, wrongCounts: problems.wrongCounts.length };
+}
+
+/** The (key, seq) of each problem: one entry per lost pair, per extra copy, per distinct wrong count. */
+export interface EosProblems {
+  lost: { key: string; seq: number }[];
+  duplicated: { key: string; seq: number; partition?: number; offset?: string }[];
+  wrongCounts: { key: string; seq: number }[];
+}
+
+export function findEosProblems(outputs: readonly EosOutput[], keys: readonly string[], n: number): EosProblems {
   const seen = new Map<string, number>();
-  let wrongCounts = 0;
+  const problems: EosProblems = { lost: [], duplicated: [], wrongCounts: [] };
   for (const out of outputs) {
     const id = `${out.key}/${out.seq}`;
-    if (!seen.has(id) && out.count !== out.seq) wrongCounts += 1;
-    seen.set(id, (seen.get(id) ?? 0) + 1);
+    const copies = seen.get(id) ?? 0;
+    if (copies === 0 && out.count !== out.seq) problems.wrongCounts.push({ key: out.key, seq: out.seq });
+    if (copies > 0) problems.duplicated.push({ key: out.key, seq: out.seq, partition: out.partition, offset: out.offset });
+    seen.set(id, copies + 1);
   }
-  let lost = 0;
-  for (const key of keys) for (let seq = 1; seq <= n; seq++) if (!seen.has(`${key}/${seq}`)) lost += 1;
-  const duplicated = [...seen.values()].reduce((sum, c) => sum + c - 1, 0);
-  return { outputs: outputs.length, lost, duplicated, wrongCounts };
+  for (const key of keys) for (let seq = 1; seq <= n; seq++) if (!seen.has(`${key}/${seq}`)) problems.lost.push({ key, seq });
+  return problems;
 }
 
 /**
@@ -54,7 +69,7 @@ export async function readEosOutputs(kafka: Kafka, topic: string, keys: readonly
       eachBatch: ({ batch }) => {
         for (const message of batch.messages) {
           const out = JSON.parse(message.value?.toString() ?? 'null') as EosOutput;
-          outputs.push(out);
+          outputs.push({ ...out, partition: batch.partition, offset: message.offset });
           if (out.seq === n) waiting.delete(out.key);
         }
         if (waiting.size === 0) reached();

@@ -93,7 +93,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
 }
@@ -134,7 +134,7 @@ async function chaos(
   }
 }
 
-async function waitRunning(cluster: LocalCluster, workers: number, timeoutMs: number): Promise<void> {
+export async function waitRunning(cluster: LocalCluster, workers: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const view = await cluster.view();
@@ -144,8 +144,13 @@ async function waitRunning(cluster: LocalCluster, workers: number, timeoutMs: nu
   throw new Error(`chaos: the cluster did not recover within ${timeoutMs} ms`);
 }
 
-/** Writes seq 1..n of every key at `rate` records/s (seq-major, so every key advances together). */
-function produce(kafka: Kafka, topic: string, keys: string[], n: number, rate: number, logger: Logger): { promise: Promise<number>; done: () => boolean } {
+/**
+ * Writes seq 1..n of every key at `rate` records/s (seq-major, so every key advances together).
+ * `seqSentAt[seq]`, if given, gets the time the first record of each seq was sent.
+ */
+export function produce(
+  kafka: Kafka, topic: string, keys: string[], n: number, rate: number, logger: Logger, seqSentAt?: number[],
+): { promise: Promise<number>; done: () => boolean } {
   let finished = false;
   const promise = (async () => {
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -161,6 +166,7 @@ function produce(kafka: Kafka, topic: string, keys: string[], n: number, rate: n
           const key = keys[i % keys.length] as string;
           messages.push({ key, value: JSON.stringify({ key, seq: Math.floor(i / keys.length) + 1 }) });
         }
+        if (seqSentAt !== undefined) for (let i = sent; i < due; i++) seqSentAt[Math.floor(i / keys.length) + 1] ??= Date.now();
         if (messages.length > 0) await producer.send({ topic, acks: -1, messages });
         sent = due;
         if (sent % (rate * 10) < messages.length) logger.info({ sent, total }, 'chaos: producing');
