@@ -32,6 +32,8 @@ export interface ClusterControllerOptions {
   logger: Logger;
   /** Called after every change of assignment (metrics, tests). */
   onChange?: () => void;
+  /** Called when a worker reports a task failed (metrics). */
+  onTaskFailed?: (task: number, reason: string) => void;
 }
 
 export interface ClusterView {
@@ -129,6 +131,7 @@ export class ClusterController {
         const f = message.taskFailed;
         if (f && this.tasks.failed(worker, f.task, f.generation, now, f.reason)) {
           this.checkpoints?.taskLost(f.task);
+          this.options.onTaskFailed?.(f.task, f.reason);
           this.options.logger.warn({ worker, task: f.task, reason: f.reason }, 'task failed on worker; offering it again');
           this.changed();
         }

@@ -46,6 +46,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     clock: () => performance.now(),
     logger,
     onChange: () => metrics.assignmentChanges.inc(),
+    onTaskFailed: () => metrics.taskFailures.inc(),
   });
   const checkpoints = new CheckpointCoordinator(
     {

@@ -10,6 +10,7 @@ import type { ClusterController } from './cluster-controller.ts';
 export interface CoordinatorMetrics {
   registry: Registry;
   assignmentChanges: Counter;
+  taskFailures: Counter;
   checkpointEvents: CheckpointEvents;
 }
 
@@ -45,6 +46,19 @@ export function createCoordinatorMetrics(controller: () => ClusterController | u
       for (const t of controller()?.view().tasks ?? []) this.inc({ state: t.state });
     },
   });
+  new Gauge({
+    name: 'eddy_tasks_failed',
+    help: 'Tasks not running whose last attempt failed (the reason is in /api/v1/cluster as lastFailure)',
+    registers: [registry],
+    collect() {
+      this.set(controller()?.view().tasks.filter((t) => t.lastFailure !== undefined).length ?? 0);
+    },
+  });
+  const taskFailures = new Counter({
+    name: 'eddy_task_failures_total',
+    help: 'Tasks a worker reported as failed (could not start, or stopped by an error)',
+    registers: [registry],
+  });
   const assignmentChanges = new Counter({
     name: 'eddy_assignment_changes_total',
     help: 'Changes of task assignment (assign, revoke, task ready or failed)',
@@ -68,5 +82,5 @@ export function createCoordinatorMetrics(controller: () => ClusterController | u
       failures.inc({ reason });
     },
   };
-  return { registry, assignmentChanges, checkpointEvents };
+  return { registry, assignmentChanges, taskFailures, checkpointEvents };
 }

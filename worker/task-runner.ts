@@ -27,7 +27,7 @@ import type { SnapshotResult, SourceRecord, ThreadRequest, ThreadResponse } from
 export type TaskRunnerState = 'starting' | 'restoring' | 'running' | 'revoking' | 'stopped' | 'failed';
 
 const transitions: Record<TaskRunnerState, TaskRunnerState[]> = {
-  starting: ['restoring', 'failed'],
+  starting: ['restoring', 'failed', 'revoking'],
   restoring: ['running', 'failed', 'revoking'],
   running: ['revoking', 'failed'],
   revoking: ['stopped', 'failed'],
@@ -89,6 +89,7 @@ export class TaskRunner {
   /** The newest checkpoints this incarnation acked, with their generations: its claim on the task. */
   private readonly acked: { checkpointId: number; generation: number }[] = [];
   private stopping: Promise<void> | undefined;
+  private relinquishedValue = false;
   /**
    * While set, the task replays input whose outputs an earlier owner published (its checkpoint
    * was older than its marker): per topic, the offset where the replay ends. Its outputs are
@@ -119,6 +120,19 @@ export class TaskRunner {
   /** A new coordinator confirmed this worker keeps the task, under a new generation. */
   adopt(generation: number): void {
     this.generationValue = generation;
+  }
+
+  /**
+   * The worker's lease ran out: stop reading at once and never claim the task again; the
+   * worker stops it properly in its turn ({@link stop}).
+   */
+  relinquish(): void {
+    this.relinquishedValue = true;
+    if (this.stateValue === 'running') this.halt();
+  }
+
+  get relinquished(): boolean {
+    return this.relinquishedValue;
   }
 
   /** True while the task replays already-published input (see {@link restoreTask}). */
@@ -220,10 +234,14 @@ export class TaskRunner {
     this.halt();
     await this.loop;
     await this.commits;
-    await this.call({ type: 'close', task: this.task }, 'closed');
-    await this.deps.transactions.close();
-    this.transition('stopped');
-    this.deps.metrics.forgetTask(this.task);
+    try {
+      await this.call({ type: 'close', task: this.task }, 'closed');
+      await this.deps.transactions.close();
+    } finally {
+      // Stopped either way: a close that failed left nothing this instance may still use.
+      if (this.stateValue === 'revoking') this.transition('stopped');
+      this.deps.metrics.forgetTask(this.task);
+    }
   }
 
   private kick(): void {

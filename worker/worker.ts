@@ -128,7 +128,7 @@ export class Worker {
       address: this.options.coordinator,
       hello: () => ({
         workerId: this.options.id, endpoint, capacity: 0, pid: process.pid, job: this.options.job.name,
-        claims: [...this.runners.values()].filter((r) => r.state === 'running').map((r) => ({ task: r.task, acked: r.ackedCheckpoints() })),
+        claims: [...this.runners.values()].filter((r) => r.state === 'running' && !r.relinquished).map((r) => ({ task: r.task, acked: r.ackedCheckpoints() })),
         lastGeneration: this.lastGeneration,
         lastCheckpoint: this.lastCheckpoint,
       }),
@@ -183,15 +183,8 @@ export class Worker {
   private leaseExpired(silentMs: number): void {
     const tasks = [...this.runners.keys()];
     this.options.logger.warn({ silentMs: Math.round(silentMs), tasks }, 'no word from the coordinator within the lease: stopping every task until it assigns them again');
-    for (const task of tasks) {
-      const runner = this.runners.get(task);
-      // stop() leaves `running` at once, so the next Hello does not claim the task.
-      const stopping = runner?.stop();
-      void this.serially(task, async () => {
-        await stopping;
-        if (this.runners.get(task) === runner) this.runners.delete(task);
-      });
-    }
+    for (const runner of this.runners.values()) runner.relinquish(); // at once: the next Hello must not claim them
+    for (const task of tasks) void this.serially(task, () => this.stopTask(task));
   }
 
   private trigger(checkpointId: number, tasks: number[]): void {
@@ -229,7 +222,7 @@ export class Worker {
   private async assign(task: number, generation: number, restoreFrom: number, adopt: boolean): Promise<void> {
     this.assignedIn.set(task, generation);
     const existing = this.runners.get(task);
-    if (existing?.state === 'running' && adopt) {
+    if (existing?.state === 'running' && !existing.relinquished && adopt) {
       existing.adopt(generation);
       this.control?.send({ taskReady: { task, generation } });
       return;

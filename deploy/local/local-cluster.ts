@@ -42,6 +42,16 @@ interface Member {
   args: string[];
   child: ChildProcess;
   exited: Promise<void>;
+  /** Set when this cluster sent the signal that ends it (kill, stop). */
+  expectedExit: boolean;
+}
+
+/** A process that exited without being told to (a crash). */
+export interface UnexpectedExit {
+  name: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  atMs: number;
 }
 
 /** A free TCP port on loopback (bound and released at once; fine for tests and local runs). */
@@ -59,6 +69,7 @@ export function freePort(): Promise<number> {
 export class LocalCluster {
   private readonly members = new Map<string, Member>();
   private readonly logs: WriteStream[] = [];
+  private readonly crashes: UnexpectedExit[] = [];
 
   constructor(readonly options: LocalClusterOptions) {
     mkdirSync(join(options.dir, 'logs'), { recursive: true });
@@ -112,8 +123,14 @@ export class LocalCluster {
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const member = this.members.get(name);
     if (member === undefined) throw new Error(`no process named ${name}`);
+    member.expectedExit = true;
     member.child.kill(signal);
     await member.exited;
+  }
+
+  /** Processes that exited although nobody killed or stopped them, with their exit code or signal. */
+  unexpectedExits(): readonly UnexpectedExit[] {
+    return this.crashes;
   }
 
   /** Sends `signal` without waiting (SIGSTOP / SIGCONT freeze and thaw a process: a zombie). */
@@ -133,7 +150,10 @@ export class LocalCluster {
   /** SIGTERM to every process (workers first), SIGKILL to any still running after `graceMs`. */
   async stop(graceMs = 15_000): Promise<void> {
     const ordered = [...this.members.values()].sort((a) => (a.name === 'coordinator' ? 1 : -1));
-    for (const m of ordered) m.child.kill('SIGTERM');
+    for (const m of ordered) {
+      m.expectedExit = true;
+      m.child.kill('SIGTERM');
+    }
     const all = Promise.all(ordered.map((m) => m.exited));
     const timedOut = await Promise.race([all.then(() => false), sleep(graceMs).then(() => true)]);
     if (timedOut) for (const m of ordered) m.child.kill('SIGKILL');
@@ -167,8 +187,12 @@ export class LocalCluster {
         if (this.options.echo === true) process.stderr.write(`[${name}] ${line}\n`);
       });
     }
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    this.members.set(name, { name, args, child, exited });
+    const member: Member = { name, args, child, exited: Promise.resolve(), expectedExit: false };
+    member.exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      if (!member.expectedExit) this.crashes.push({ name, code, signal, atMs: Date.now() });
+      resolve();
+    }));
+    this.members.set(name, member);
   }
 
   private async waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

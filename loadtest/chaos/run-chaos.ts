@@ -134,9 +134,11 @@ async function chaos(
   }
 }
 
-export async function waitRunning(cluster: LocalCluster, workers: number, timeoutMs: number): Promise<void> {
+/** Waits until every task runs on `workers` live workers; `check` may throw to give up early. */
+export async function waitRunning(cluster: LocalCluster, workers: number, timeoutMs: number, check?: () => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    check?.();
     const view = await cluster.view();
     if (view !== undefined && clusterRunning(view, workers)) return;
     await sleep(50);

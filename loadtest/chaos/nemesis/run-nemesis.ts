@@ -76,8 +76,10 @@ export interface NemesisResult extends EosVerdict {
   unattributed: { lost: number; duplicated: number; wrongCounts: number };
   /** For a failing run: where the problems are (output partition = task), and a few of them. */
   diagnostics?: { duplicatedByPartition: Record<string, number>; lostByKey: Record<string, number>; samples: unknown[] };
-  /** Every round converged within `convergeBoundMs`, and every output arrived. */
+  /** Every round converged within `convergeBoundMs`, every output arrived, and no process crashed. */
   converged: boolean;
+  /** Processes that exited without the nemesis killing them (a crash is a failure of the run). */
+  crashes: readonly { name: string; code: number | null; signal: string | null; atMs: number }[];
   convergeBoundMs: number;
   /** From the last fault's heal until the reader had every key's last output. */
   lastHealToCaughtUpMs: number;
@@ -210,7 +212,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
       wrongCounts: problems.wrongCounts.length,
       byKind,
       unattributed,
-      converged: converged && allArrived,
+      converged: converged && allArrived && cluster.unexpectedExits().length === 0,
+      crashes: [...cluster.unexpectedExits()],
       convergeBoundMs,
       lastHealToCaughtUpMs: Math.max(0, caughtUpMs),
       durationSec: Math.round((Date.now() - startedAt) / 1000),
@@ -232,10 +235,13 @@ async function runRound(round: Round, targets: Targets): Promise<{ records: Faul
   const healedAt = Math.max(...done.map((d) => d.healedAtMs));
   let converged = true;
   try {
-    await waitRunning(targets.cluster, targets.workers, convergeBoundMs);
-  } catch {
+    await waitRunning(targets.cluster, targets.workers, convergeBoundMs, () => {
+      const crash = targets.cluster.unexpectedExits()[0];
+      if (crash !== undefined) throw new Error(`${crash.name} exited by itself (code ${crash.code}, signal ${crash.signal}); see its log`);
+    });
+  } catch (err) {
     converged = false;
-    targets.logger.error({ round: round.round, view: await targets.cluster.view() }, `nemesis: the cluster did not converge within ${convergeBoundMs} ms`);
+    targets.logger.error({ round: round.round, err: (err as Error).message, view: await targets.cluster.view() }, `nemesis: the cluster did not converge within ${convergeBoundMs} ms`);
   }
   const convergedMs = Date.now() - healedAt;
   targets.logger.info({ round: round.round, convergedMs }, 'nemesis: round converged');
