@@ -37,11 +37,17 @@ export class TaskTransactions {
   }
 
   /**
-   * Initialises the transactional id: aborts a dead owner's open transaction (or waits for one
-   * that is committing) and fences that owner. Must come before reading the marker.
+   * Initialises the transactional id now: the broker aborts a dead owner's open transaction (or
+   * waits for one that is committing) and fences every earlier producer of the id. Must come
+   * before reading the marker. kafkajs' connect() does not do this for a transactional
+   * producer (it initialises one lazily, on its first transaction), so a zombie that had not
+   * published yet would have initialised late and fenced the new owner instead; an empty
+   * transaction makes the init happen here, and aborting it sends nothing.
    */
-  fence(): Promise<void> {
-    return this.producer.connect();
+  async fence(): Promise<void> {
+    await this.producer.connect();
+    const transaction = await this.producer.transaction();
+    await transaction.abort();
   }
 
   /**
