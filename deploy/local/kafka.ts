@@ -116,9 +116,16 @@ const log4jProperties = [
   '',
 ].join('\n');
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
-function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage
+ * random-uuid` prints). Never one that starts with '-': the storage tool would read it as an
+ * option and fail (1 start in 64; Kafka's own Uuid.randomUuid() draws again for the same reason).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function javaArgs(config: EddyConfig, p: KafkaPaths, mainClass: string, rest: string[]): string[] {
