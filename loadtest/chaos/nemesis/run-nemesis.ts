@@ -169,7 +169,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
         };
       },
     });
-    cleanups.unshift(() => cluster.stop());
+    cleanups.push(() => cluster.stop()); // cleanups run last-first: the cluster stops before its broker, proxies and volume
     await cluster.start();
     const view = await cluster.waitUntilRunning(120_000);
     const targets: Targets = {
