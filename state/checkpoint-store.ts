@@ -62,17 +62,11 @@ export class CheckpointStore {
 
   /** The store's identity, created on first use (the coordinator does this before assigning any task). */
   async identity(job: string): Promise<StoreIdentity> {
-    if (this.identityValue !== undefined) return this.identityValue;
-    const path = join(this.root, 'store.json');
-    try {
-      this.identityValue = JSON.parse(await readFile(path, 'utf8')) as StoreIdentity;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(this.root, { recursive: true });
-      await writeAtomically(this.root, 'store.json', JSON.stringify({ job, storeId: randomUUID(), createdAtMs: Date.now() }));
-      this.identityValue = JSON.parse(await readFile(path, 'utf8')) as StoreIdentity;
-    }
-    return this.identityValue;
+    const existing = await this.existingIdentity();
+    if (existing !== undefined) return existing;
+    await mkdir(this.root, { recursive: true });
+    await writeAtomically(this.root, 'store.json', JSON.stringify({ job, storeId: randomUUID(), createdAtMs: Date.now() }));
+    return (await this.existingIdentity()) as StoreIdentity;
   }
 
   /** The store's identity if it has one (a store nobody started yet has none). */

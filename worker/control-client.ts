@@ -138,7 +138,7 @@ export class WorkerControlClient {
     // A worker that wakes from a pause may find commands queued from before it; if its lease
     // ran out meanwhile it stops its tasks first and answers nothing on this session.
     if (message.body !== 'welcome' && message.body !== 'reject' && !this.lease.valid()) {
-      this.checkLease(true);
+      this.checkLease(false); // reports the expiry once; the session is abandoned either way
       if (this.connectedValue) this.stream?.cancel();
       return;
     }

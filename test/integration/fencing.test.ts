@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import type { JobDefinition } from '../../worker/job/api.ts';
 import { commitsTopic } from '../../worker/job/topics.ts';
 import { TaskTransactions } from '../../worker/task-transactions.ts';
-import { createTopic, readRecords, testKafka, uniqueName } from './support.ts';
+import { connectedAdmin, createTopic, readRecords, testKafka, uniqueName } from './support.ts';
 
 /**
  * Fencing against real Kafka: `fence()` must make the broker fence every earlier owner of the
@@ -14,22 +13,15 @@ import { createTopic, readRecords, testKafka, uniqueName } from './support.ts';
  */
 describe('real Kafka: fencing a task\'s earlier owner', () => {
   const kafka = testKafka();
-  let admin: Admin;
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const admin = connectedAdmin(kafka);
 
   it('fences the old owner at fence(), even if it never published before; its late publication fails and leaves nothing visible', async () => {
     const name = uniqueName('eddy-test-fence');
     const job = { name, sources: {}, sinks: {}, actors: {} } as unknown as JobDefinition; // TaskTransactions needs only the name
     await createTopic(kafka, commitsTopic(job), 2);
     const storeId = () => Promise.resolve('store-1');
-    const zombie = new TaskTransactions(kafka, admin, job, 1, storeId);
-    const owner = new TaskTransactions(kafka, admin, job, 1, storeId);
+    const zombie = new TaskTransactions(kafka, admin(), job, 1, storeId);
+    const owner = new TaskTransactions(kafka, admin(), job, 1, storeId);
     try {
       await zombie.fence(); // the zombie once owned the task, then froze before publishing anything
       await owner.fence(); // the new owner takes over

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Producer } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import type { Producer } from 'kafkajs';
 import { readLastMarker } from '../../worker/marker-reader.ts';
-import { createTopic, testKafka, uniqueName } from './support.ts';
+import { connectedAdmin, createTopic, testKafka, uniqueName } from './support.ts';
 
 /**
  * The commit-marker reader against real Kafka: it must find the newest committed marker even
@@ -10,15 +10,7 @@ import { createTopic, testKafka, uniqueName } from './support.ts';
  */
 describe('real Kafka: reading a task\'s last commit marker', () => {
   const kafka = testKafka();
-  let admin: Admin;
-
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const admin = connectedAdmin(kafka);
 
   const marker = (checkpointId: number) => ({ key: 'job/1', partition: 1, value: JSON.stringify({ checkpointId, store: 's-1' }) });
 
@@ -50,12 +42,12 @@ describe('real Kafka: reading a task\'s last commit marker', () => {
         await tx.abort();
       }
     });
-    const groupsBefore = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(topic)).length;
+    const groupsBefore = (await admin().listGroups()).groups.filter((g) => g.groupId.startsWith(topic)).length;
     // (Before the fix this waited out the reader's 10 s timeout twice and then threw.)
-    await expect(readLastMarker(kafka, admin, topic, 1)).resolves.toEqual({ checkpointId: 4, store: 's-1' });
+    await expect(readLastMarker(kafka, admin(), topic, 1)).resolves.toEqual({ checkpointId: 4, store: 's-1' });
     // Partition 0 was never written: no marker.
-    await expect(readLastMarker(kafka, admin, topic, 0)).resolves.toBeUndefined();
-    const groupsAfter = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(topic)).length;
+    await expect(readLastMarker(kafka, admin(), topic, 0)).resolves.toBeUndefined();
+    const groupsAfter = (await admin().listGroups()).groups.filter((g) => g.groupId.startsWith(topic)).length;
     expect(groupsAfter).toBe(groupsBefore);
   });
 
@@ -65,6 +57,6 @@ describe('real Kafka: reading a task\'s last commit marker', () => {
       await tx.send({ topic, messages: [marker(7)] });
       await tx.commit();
     });
-    await expect(readLastMarker(kafka, admin, topic, 1)).resolves.toEqual({ checkpointId: 7, store: 's-1' });
+    await expect(readLastMarker(kafka, admin(), topic, 1)).resolves.toEqual({ checkpointId: 7, store: 's-1' });
   });
 });

@@ -1,7 +1,7 @@
 /** Helpers shared by the integration tests: unique names, clients, and bounded reads. */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { inject } from 'vitest';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createKafka, createTopicsReady } from '../../common/kafka.ts';
 import { createLogger } from '../../common/logger.ts';
 
@@ -12,6 +12,22 @@ export function uniqueName(prefix: string): string {
 
 export function testKafka(clientId = uniqueName('eddy-test')): Kafka {
   return createKafka(inject('brokers'), clientId, createLogger('test', process.env.EDDY_LOG_LEVEL ?? 'error'));
+}
+
+/** An admin client of `kafka`, connected before the file's tests and disconnected after them. */
+export function connectedAdmin(kafka: Kafka): () => Admin {
+  let admin: Admin | undefined;
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+  });
+  return () => {
+    if (admin === undefined) throw new Error('connectedAdmin: used outside a test');
+    return admin;
+  };
 }
 
 export async function createTopic(kafka: Kafka, topic: string, numPartitions = 3): Promise<void> {
