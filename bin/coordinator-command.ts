@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { checkpointDir, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { startCoordinator } from '../coordinator/coordinator.ts';
-import { loadJob } from '../worker/job/load.ts';
+import { loadJob } from '../job/load.ts';
 import { portOption } from './options.ts';
 import { untilSignal } from './process-signals.ts';
 

@@ -11,8 +11,8 @@ import { checkpointDir, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createKafka } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
-import { loadJob } from '../worker/job/load.ts';
-import { commitsTopic } from '../worker/job/topics.ts';
+import { loadJob } from '../job/load.ts';
+import { commitsTopic } from '../job/topics.ts';
 
 export function resetCommand(): Command {
   return new Command('reset')

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { checkpointDir, kafkaBrokers, loadConfig, natsUrl, workerDataDir } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
-import { loadJob } from '../worker/job/load.ts';
+import { loadJob } from '../job/load.ts';
 import { Worker } from '../worker/worker.ts';
 import { integerOption, portOption } from './options.ts';
 import { untilSignal } from './process-signals.ts';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { IllegalStateError } from '../common/errors.ts';
 import { createTaskStore, restoreTaskStore } from '../state/task-store-open.ts';
-import type { JobDefinition } from './job/api.ts';
-import { loadJob } from './job/load.ts';
+import type { JobDefinition } from '../job/contract/job.ts';
+import { loadJob } from '../job/load.ts';
 import { TaskRuntime, type ProcessResult } from './runtime/task-runtime.ts';
 import type { ActorThreadData, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 

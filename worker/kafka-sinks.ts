@@ -5,7 +5,7 @@
  * dead letters go through TaskTransactions instead.
  */
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
-import type { JobDefinition } from './job/api.ts';
+import type { JobDefinition } from '../job/contract/job.ts';
 import type { DeadLetter, OutputRecord } from './thread-protocol.ts';
 
 export class KafkaSinks {

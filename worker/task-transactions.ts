@@ -6,8 +6,8 @@
  * to read_committed readers, or none of it.
  */
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
-import type { JobDefinition } from './job/api.ts';
-import { commitsTopic, deadLetterTopic } from './job/topics.ts';
+import type { JobDefinition } from '../job/contract/job.ts';
+import { commitsTopic, deadLetterTopic } from '../job/topics.ts';
 import { readLastMarker, type Marker } from './marker-reader.ts';
 import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';

@@ -6,35 +6,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 
-/** One Kafka record as the dispatcher hands it over. `offset` is Kafka's decimal string. */
-export interface SourceRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  /** Kafka record timestamp, ms since the epoch. */
-  timestamp: number;
-  key: Uint8Array | null;
-  value: Uint8Array | null;
-  headers?: Record<string, string>;
-}
-
-/** Something an actor emitted with `ctx.emit`, for the main thread to hand to the sink. */
-export interface OutputRecord {
-  sink: string;
-  key: string | null;
-  value: string | null;
-  headers?: Record<string, string>;
-}
-
-/** A record that could not be decoded or handled, with its original bytes and the reason. */
-export interface DeadLetter {
-  source: SourceRecord;
-  /** Dotted path of the bad field (`op`, `payload.after`), or '' when the whole record is at fault. */
-  field: string;
-  reason: string;
-  /** Actor whose handler threw, when that was the failure. */
-  actor?: string;
-}
+export type { DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
+import type { DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
 
 /**
  * A timer whose handler failed (threw, or left a state JSON cannot hold). The timer is dropped

@@ -9,7 +9,7 @@
  * - `inventory`: one actor per product (products are partitioned by product_id), remembering
  *   the last stock level and alerting when it drops below 10 or to 0.
  */
-import { debezium, defineJob, kafkaSink, kafkaSource, keyedActor, type DebeziumChange } from '../../worker/job/api.ts';
+import { debezium, defineJob, kafkaSink, kafkaSource, keyedActor, type DebeziumChange } from '../../job/api.ts';
 import type { OrderRow, ProductRow } from '../../loadtest/cdc/model.ts';
 
 type OrderChange = DebeziumChange<OrderRow>;

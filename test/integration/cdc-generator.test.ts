@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { createLogger } from '../../common/logger.ts';
 import { runCdcGenerator } from '../../loadtest/cdc/producer.ts';
 import { TABLE_NAMES } from '../../loadtest/cdc/model.ts';
-import { decodeDebezium, decodeDebeziumKey } from '../../worker/sources/debezium.ts';
+import { decodeDebezium, decodeDebeziumKey } from '../../job/formats/debezium.ts';
 import { readRecords, testKafka, uniqueName } from './support.ts';
 
 describe('CDC generator against real Kafka', () => {

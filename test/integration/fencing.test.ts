@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { JobDefinition } from '../../worker/job/api.ts';
-import { commitsTopic } from '../../worker/job/topics.ts';
+import type { JobDefinition } from '../../job/api.ts';
+import { commitsTopic } from '../../job/topics.ts';
 import { TaskTransactions } from '../../worker/task-transactions.ts';
 import { connectedAdmin, createTopic, readRecords, testKafka, uniqueName } from './support.ts';
 

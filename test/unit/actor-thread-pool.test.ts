@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EOS_TOPICS } from '../../worker/jobs/eos-check.ts';
+import { EOS_TOPICS } from '../../examples/eos-check/job.ts';
 import type { ActorThreadData, SnapshotResult, ThreadRequest, ThreadResponse } from '../../worker/thread-protocol.ts';
 import { bufferedOutputs, record, tempDir, values } from './task-harness.ts';
 

@@ -1,7 +1,7 @@
 // A job for actor-thread tests that need big snapshots: each record sets its key's state to
 // `bytes` characters (made on the thread, so requests stay small) and emits the key's count to
 // an exactly-once sink.
-import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../worker/job/api.ts';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 
 export type BigStateInput = { key: string; bytes: number };
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { generateCdcEvents, type CdcEvent, type CdcGeneratorOptions } from '../../loadtest/cdc/generator.ts';
 import { TABLES, type TableName } from '../../loadtest/cdc/model.ts';
-import { decodeDebezium, decodeDebeziumKey, type DebeziumChange } from '../../worker/sources/debezium.ts';
+import { decodeDebezium, decodeDebeziumKey, type DebeziumChange } from '../../job/formats/debezium.ts';
 
 function take(options: CdcGeneratorOptions, count: number): CdcEvent[] {
   const events: CdcEvent[] = [];

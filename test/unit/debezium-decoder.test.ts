@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { BadRecordError } from '../../common/errors.ts';
-import { decodeDebezium, decodeDebeziumKey } from '../../worker/sources/debezium.ts';
+import { decodeDebezium, decodeDebeziumKey } from '../../job/formats/debezium.ts';
 
 const WHERE = 'ecommerce.public.orders[3]@1042';
 

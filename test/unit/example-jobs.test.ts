@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateCdcEvents } from '../../loadtest/cdc/generator.ts';
 import ecommerce, { type InventoryAlert, type RevenueResult } from '../../examples/ecommerce/job.ts';
-import eosCheck, { EOS_TOPICS } from '../../worker/jobs/eos-check.ts';
+import eosCheck, { EOS_TOPICS } from '../../examples/eos-check/job.ts';
 import type { SourceRecord } from '../../worker/thread-protocol.ts';
 import { bufferedOutputs, openRuntime, record, tempDir, values } from './task-harness.ts';
 

@@ -11,8 +11,8 @@ import {
   keyedActor,
   text,
   type JobSpec,
-} from '../../worker/job/api.ts';
-import { builtinJobs, loadJob } from '../../worker/job/load.ts';
+} from '../../job/api.ts';
+import { builtinJobs, loadJob } from '../../job/load.ts';
 import { record } from './task-harness.ts';
 
 const counter = (from: string | string[] = 'clicks') =>
@@ -122,12 +122,12 @@ describe('loadJob', () => {
   });
 
   it('loads a module path relative to the working directory', async () => {
-    expect((await loadJob('./worker/jobs/eos-check.ts')).name).toBe('eos-check');
+    expect((await loadJob('./examples/eos-check/job.ts')).name).toBe('eos-check');
   });
 
   it('names the path when the module is missing or its default export is not a job', async () => {
     await expect(loadJob('./no/such/job.ts')).rejects.toThrow(ConfigError);
     await expect(loadJob('./no/such/job.ts')).rejects.toThrow(/no\/such\/job\.ts/);
-    await expect(loadJob('./worker/job/formats.ts')).rejects.toThrow(/worker\/job\/formats\.ts must default-export defineJob/);
+    await expect(loadJob('./job/builders/formats.ts')).rejects.toThrow(/job\/builders\/formats\.ts must default-export defineJob/);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
-import type { JobDefinition } from '../../worker/job/api.ts';
+import type { JobDefinition } from '../../job/api.ts';
 import { TaskRuntime, type TaskRuntimeOptions } from '../../worker/runtime/task-runtime.ts';
 import type { BufferedOutput, OutputRecord, SourceRecord } from '../../worker/thread-protocol.ts';
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../common/logger.ts';
 import { CheckpointStore } from '../../state/checkpoint-store.ts';
 import { ActorThreads } from '../../worker/actor-threads.ts';
-import { EOS_TOPICS } from '../../worker/jobs/eos-check.ts';
+import { EOS_TOPICS } from '../../examples/eos-check/job.ts';
 import type { Marker } from '../../worker/marker-reader.ts';
 import { RestoreRefusedError, restoreTask } from '../../worker/task-restore.ts';
 import type { TaskTransactions } from '../../worker/task-transactions.ts';

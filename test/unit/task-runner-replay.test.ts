@@ -6,7 +6,7 @@ import { createLogger } from '../../common/logger.ts';
 import { CheckpointStore } from '../../state/checkpoint-store.ts';
 import { ActorThreads } from '../../worker/actor-threads.ts';
 import type { CheckpointReport } from '../../worker/checkpoint-report.ts';
-import { EOS_TOPICS } from '../../worker/jobs/eos-check.ts';
+import { EOS_TOPICS } from '../../examples/eos-check/job.ts';
 import type { KafkaSinks } from '../../worker/kafka-sinks.ts';
 import type { KafkaSource } from '../../worker/kafka-source.ts';
 import type { Marker } from '../../worker/marker-reader.ts';

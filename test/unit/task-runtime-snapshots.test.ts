@@ -1,7 +1,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../worker/job/api.ts';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 import type { TaskRuntime } from '../../worker/runtime/task-runtime.ts';
 import { TASK_CLOSED } from '../../worker/runtime/snapshot-jobs.ts';
 import { checkpoint, openRuntime, record, restoreRuntime, tempDir } from './task-harness.ts';

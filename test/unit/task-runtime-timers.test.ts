@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineJob, json, kafkaSink, kafkaSource, keyedActor, type JobDefinition, type WatermarkOptions } from '../../worker/job/api.ts';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor, type JobDefinition, type WatermarkOptions } from '../../job/api.ts';
 import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
 
 /** `at`: event time; `timer`: register a timer (`kind` default event-time) at that time with that tag. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../worker/job/api.ts';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 import { nextOffset } from '../../worker/runtime/source-offsets.ts';
 import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
 

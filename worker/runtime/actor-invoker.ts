@@ -5,8 +5,8 @@
  * come out as UserCodeError; anything else (a store failure) is Eddy's and propagates.
  */
 import type { StoredTimer } from '../../state/store-keys.ts';
-import type { ActorContext, RecordMeta } from '../job/context.ts';
-import type { JobDefinition, KeyedActor } from '../job/api.ts';
+import type { ActorContext, RecordMeta } from '../../job/contract/context.ts';
+import type { JobDefinition, KeyedActor } from '../../job/contract/job.ts';
 import type { OutputRecord } from '../thread-protocol.ts';
 import type { ActorCache } from './actor-cache.ts';
 import { CallContext } from './call-context.ts';

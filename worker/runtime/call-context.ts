@@ -5,7 +5,7 @@
  */
 import { TIMER_TS_MAX, type StoredTimer } from '../../state/store-keys.ts';
 import type { OutputRecord } from '../thread-protocol.ts';
-import type { ActorContext, RecordMeta, TimerKind, Timers } from '../job/context.ts';
+import type { ActorContext, RecordMeta, TimerKind, Timers } from '../../job/contract/context.ts';
 
 /** What a call asked for, in order. */
 export type TimerChange = { op: 'add' | 'cancel'; timer: StoredTimer };

@@ -4,7 +4,7 @@
  * letter go to the task's buffer under the current epoch, to be published when a checkpoint
  * covering them commits. Dead letters are also reported back, for logs and metrics.
  */
-import type { JobDefinition } from '../job/api.ts';
+import type { JobDefinition } from '../../job/contract/job.ts';
 import type { BufferedOutput, DeadLetter, OutputRecord } from '../thread-protocol.ts';
 import type { OutputBuffer } from './output-buffer.ts';
 

@@ -4,8 +4,8 @@
  * Routing tables are built once per task from the job definition.
  */
 import { BadRecordError, IllegalStateError, ensureError } from '../../common/errors.ts';
-import type { JobDefinition, KafkaSource } from '../job/api.ts';
-import type { RecordMeta } from '../job/context.ts';
+import type { JobDefinition, KafkaSource } from '../../job/contract/job.ts';
+import type { RecordMeta } from '../../job/contract/context.ts';
 import type { SourceRecord } from '../thread-protocol.ts';
 
 /** Where a record goes. */

@@ -10,7 +10,7 @@
 import { IllegalStateError } from '../../common/errors.ts';
 import type { TaskStore } from '../../state/task-store.ts';
 import type { StoredTimer } from '../../state/store-keys.ts';
-import type { JobDefinition } from '../job/api.ts';
+import type { JobDefinition } from '../../job/contract/job.ts';
 import type { BufferedOutput, DeadLetter, OutputRecord, SourceRecord, TaskOffsets, TaskRuntimeStats, TimerFailure } from '../thread-protocol.ts';
 import { ActorCache } from './actor-cache.ts';
 import { ActorInvoker } from './actor-invoker.ts';

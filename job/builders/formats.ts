@@ -4,9 +4,9 @@
  * for anything it cannot decode, so the runtime dead-letters the original bytes and moves on.
  */
 import { BadRecordError } from '../../common/errors.ts';
-import { decodeDebezium, type DebeziumChange } from '../sources/debezium.ts';
-import type { SourceRecord } from '../thread-protocol.ts';
-import type { SourceFormat } from './api.ts';
+import { decodeDebezium, type DebeziumChange } from '../formats/debezium.ts';
+import type { SourceRecord } from '../contract/records.ts';
+import type { SourceFormat } from '../contract/job.ts';
 
 /**
  * Debezium change events (Kafka Connect JsonConverter, with or without schemas).

@@ -1,38 +1,10 @@
 /**
- * The Job API: everything a job author imports. A job is a module whose default export is
- * `defineJob({...})`: named Kafka sources (with a format that decodes their records), named
- * sinks, and keyed actors that turn records into state, timers and emitted records.
- *
- * This file holds the public contract (types and the builder functions); the implementations
- * live beside it (define-job.ts, formats.ts, kafka-connectors.ts, keyed-actor.ts) and the
- * runtime that drives actors in worker/runtime/.
- *
- * ```ts
- * export default defineJob({
- *   name: 'counts',
- *   sources: { clicks: kafkaSource('clicks', { format: json<Click>(), partitions: 12 }) },
- *   sinks: { counts: kafkaSink('click-counts') },
- *   actors: {
- *     counter: keyedActor({
- *       from: 'clicks',
- *       key: (click: Click) => click.userId,
- *       initial: () => ({ count: 0 }),
- *       onRecord(click, state, ctx) { state.count += 1; ctx.emit('counts', ctx.key, state); },
- *     }),
- *   },
- * });
- * ```
+ * The job contract: what a job definition is, as the coordinator (topics, task count) and the
+ * worker (runtime) both read it. Types only, apart from the brand symbol; the builders that make
+ * these values live in job/builders/, the runtime that runs them in worker/runtime/.
  */
-import type { SourceRecord } from '../thread-protocol.ts';
 import type { ActorContext, RecordMeta, Timer } from './context.ts';
-
-export type { ActorContext, RecordMeta, Timer, TimerKind, Timers } from './context.ts';
-export type { SourceRecord } from '../thread-protocol.ts';
-export type { DebeziumChange, DebeziumOp, DebeziumSource } from '../sources/debezium.ts';
-export { defineJob, isJobDefinition, JobDefinitionError } from './define-job.ts';
-export { debezium, json, text, type JsonFormatOptions } from './formats.ts';
-export { kafkaSink, kafkaSource, type KafkaSinkOptions, type KafkaSourceOptions } from './kafka-connectors.ts';
-export { keyedActor } from './keyed-actor.ts';
+import type { SourceRecord } from './records.ts';
 
 /**
  * Turns a record's bytes into the value actors receive. Formats are pure and stateless.

@@ -3,7 +3,7 @@
  * no connection; the worker's main thread consumes and produces, and the coordinator creates
  * missing topics with the partitions given here. Checked by `defineJob`.
  */
-import type { Delivery, KafkaSink, KafkaSource, SourceFormat } from './api.ts';
+import type { Delivery, KafkaSink, KafkaSource, SourceFormat } from '../contract/job.ts';
 
 /** Options of {@link kafkaSource}. */
 export interface KafkaSourceOptions<T> {

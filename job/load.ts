@@ -5,13 +5,13 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, ensureError } from '../../common/errors.ts';
-import type { JobDefinition } from './api.ts';
-import { isJobDefinition } from './define-job.ts';
+import { ConfigError, ensureError } from '../common/errors.ts';
+import type { JobDefinition } from './contract/job.ts';
+import { isJobDefinition } from './builders/define-job.ts';
 
 const BUILTIN_JOBS: Readonly<Record<string, URL>> = {
-  'eos-check': new URL('../jobs/eos-check.ts', import.meta.url),
-  'ecommerce-demo': new URL('../../examples/ecommerce/job.ts', import.meta.url),
+  'eos-check': new URL('../examples/eos-check/job.ts', import.meta.url),
+  'ecommerce-demo': new URL('../examples/ecommerce/job.ts', import.meta.url),
 };
 
 /** Names of the built-in jobs. */

@@ -4,8 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import type { Logger } from '../../common/logger.ts';
-import type { JobDefinition } from './api.ts';
+import type { Logger } from '../common/logger.ts';
+import type { JobDefinition } from './contract/job.ts';
 
 /** Dead letters of a job: original key, value and headers, plus `eddy.dlq.*` headers saying why. */
 export function deadLetterTopic(job: JobDefinition): string {

@@ -3,7 +3,7 @@
  * name or a bad topic fails at start with the field named, not on the first record. Returns a
  * frozen, branded JobDefinition that the loader can tell apart from any other default export.
  */
-import { JOB_DEFINITION, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor } from './api.ts';
+import { JOB_DEFINITION, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor } from '../contract/job.ts';
 
 /** A job spec that cannot run. `field` is the dotted path of the bad field, e.g. `actors.revenue.from`. */
 export class JobDefinitionError extends Error {

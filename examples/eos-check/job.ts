@@ -4,7 +4,7 @@
  * for every key the counts run 1, 2, 3, … with no gap or repeat, whatever crashed on the way.
  */
 import { BadRecordError } from '../../common/errors.ts';
-import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../job/api.ts';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 
 /** An input record: the Kafka key is `key` too. */
 export type EosInput = { key: string; seq: number };

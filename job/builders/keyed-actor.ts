@@ -2,7 +2,7 @@
  * `keyedActor`: the one actor kind so far. It only normalises the spec (`from` as a list) and
  * freezes it; `defineJob` checks it against the job's sources.
  */
-import type { KeyedActor, KeyedActorSpec } from './api.ts';
+import type { KeyedActor, KeyedActorSpec } from '../contract/job.ts';
 
 /**
  * Declares a keyed actor. Give `In` and `S` explicitly, or let them be inferred from the

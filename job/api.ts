@@ -1,0 +1,34 @@
+/**
+ * The Job API: everything a job author imports. A job is a module whose default export is
+ * `defineJob({...})`: named Kafka sources (with a format that decodes their records), named
+ * sinks, and keyed actors that turn records into state, timers and emitted records.
+ *
+ * This file is the one entry point: it re-exports the contract types (job/contract/), the
+ * builders (job/builders/) and the change-stream helpers. The runtime that drives actors lives in
+ * worker/runtime/.
+ *
+ * ```ts
+ * export default defineJob({
+ *   name: 'counts',
+ *   sources: { clicks: kafkaSource('clicks', { format: json<Click>(), partitions: 12 }) },
+ *   sinks: { counts: kafkaSink('click-counts') },
+ *   actors: {
+ *     counter: keyedActor({
+ *       from: 'clicks',
+ *       key: (click: Click) => click.userId,
+ *       initial: () => ({ count: 0 }),
+ *       onRecord(click, state, ctx) { state.count += 1; ctx.emit('counts', ctx.key, state); },
+ *     }),
+ *   },
+ * });
+ * ```
+ */
+export type { ActorContext, RecordMeta, Timer, TimerKind, Timers } from './contract/context.ts';
+export type { DeadLetter, OutputRecord, SourceRecord } from './contract/records.ts';
+export * from './contract/job.ts';
+export type { DebeziumChange, DebeziumOp, DebeziumSource } from './formats/debezium.ts';
+export { defineJob, isJobDefinition, JobDefinitionError } from './builders/define-job.ts';
+export { debezium, json, text, type JsonFormatOptions } from './builders/formats.ts';
+export { kafkaSink, kafkaSource, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
+export { keyedActor } from './builders/keyed-actor.ts';
+
