@@ -23,12 +23,12 @@
  * });
  * ```
  */
-export type { ActorContext, RecordMeta, Timer, TimerKind, Timers } from './contract/context.ts';
+export type { ActorContext, EmitOptions, RecordMeta, Timer, TimerKind, Timers } from './contract/context.ts';
 export type { DeadLetter, OutputRecord, SourceRecord } from './contract/records.ts';
 export * from './contract/job.ts';
 export type { DebeziumChange, DebeziumOp, DebeziumSource } from './formats/debezium.ts';
 export { defineJob, isJobDefinition, JobDefinitionError } from './builders/define-job.ts';
 export { debezium, json, text, type JsonFormatOptions } from './builders/formats.ts';
-export { kafkaSink, kafkaSource, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
+export { kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
 

@@ -21,6 +21,15 @@ export function commitsTopic(job: JobDefinition): string {
   return `eddy.${job.name}.commits`;
 }
 
+/** The repartition topics of the job (created by Eddy with one partition per task). */
+export function internalTopics(job: JobDefinition): string[] {
+  return [...new Set(Object.values(job.sources).flatMap((s) => (s.internal === true ? [s.topic] : [])))];
+}
+
+function externalSourceTopics(job: JobDefinition): string[] {
+  return [...new Set(Object.values(job.sources).flatMap((s) => (s.internal === true ? [] : [s.topic])))];
+}
+
 /** Every source topic of the job, in definition order, without repeats. */
 export function sourceTopics(job: JobDefinition): string[] {
   return [...new Set(Object.values(job.sources).map((s) => s.topic))];
@@ -56,16 +65,26 @@ async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Pr
       for (const t of topics) existing.add(t.topic);
     };
     const wanted = [...Object.values(job.sources), ...Object.values(job.sinks)]
-      .filter((t) => t.partitions !== undefined && !existing.has(t.topic))
+      .filter((t) => t.internal !== true && t.partitions !== undefined && !existing.has(t.topic))
       .map((t) => ({ topic: t.topic, numPartitions: t.partitions as number, replicationFactor: -1 }));
     const unique = [...new Map(wanted.map((t) => [t.topic, t])).values()];
     if (unique.length > 0) {
       await create(unique);
       logger.info({ topics: unique.map((t) => t.topic) }, 'created job topics');
     }
-    const metadata = await admin.fetchTopicMetadata({ topics: sourceTopics(job) });
+    const metadata = await admin.fetchTopicMetadata({ topics: externalSourceTopics(job) });
     const counts = metadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
     const taskCount = counts[0]?.partitions ?? 0;
+    const internal = internalTopics(job);
+    const missing = internal.filter((topic) => !existing.has(topic));
+    if (missing.length > 0 && taskCount > 0) {
+      await create(missing.map((topic) => ({ topic, numPartitions: taskCount, replicationFactor: -1 })));
+      logger.info({ topics: missing }, 'created repartition topics');
+    }
+    if (internal.length > 0) {
+      const internalMetadata = await admin.fetchTopicMetadata({ topics: internal });
+      counts.push(...internalMetadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length })));
+    }
     if (taskCount === 0 || counts.some((c) => c.partitions !== taskCount)) {
       throw new Error(
         `job '${job.name}': source topics must exist and be co-partitioned (same partition count): ${counts.map((c) => `${c.topic}=${c.partitions}`).join(', ')}`,

@@ -55,7 +55,9 @@ export function sinkTopic(job: JobDefinition, sink: string): string {
 }
 
 export function outputMessage(o: OutputRecord): Message {
-  return { key: o.key, value: o.value, headers: o.headers };
+  const message: Message = { key: o.key, value: o.value, headers: o.headers };
+  if (o.timestamp !== undefined) message.timestamp = String(o.timestamp);
+  return message;
 }
 
 /** The original record's bytes and headers, plus why it is here. */

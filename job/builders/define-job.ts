@@ -3,7 +3,7 @@
  * name or a bad topic fails at start with the field named, not on the first record. Returns a
  * frozen, branded JobDefinition that the loader can tell apart from any other default export.
  */
-import { JOB_DEFINITION, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor } from '../contract/job.ts';
+import { JOB_DEFINITION, partitioningOf, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor, type Repartition } from '../contract/job.ts';
 
 /** A job spec that cannot run. `field` is the dotted path of the bad field, e.g. `actors.revenue.from`. */
 export class JobDefinitionError extends Error {
@@ -20,7 +20,7 @@ export class JobDefinitionError extends Error {
 const JOB_NAME = /^[a-zA-Z0-9._-]{1,100}$/;
 const PART_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/;
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
-const SPEC_KEYS = new Set(['name', 'sources', 'sinks', 'actors', 'watermark']);
+const SPEC_KEYS = new Set(['name', 'sources', 'sinks', 'repartitions', 'actors', 'watermark']);
 const DELIVERIES = new Set(['at-least-once', 'exactly-once']);
 
 /**
@@ -37,15 +37,23 @@ export function defineJob(spec: JobSpec): JobDefinition {
   for (const key of Object.keys(spec)) if (!SPEC_KEYS.has(key)) fail(key, `unknown field (expected one of ${[...SPEC_KEYS].join(', ')})`);
   if (!JOB_NAME.test(name)) fail('name', 'must be 1-100 characters from [a-zA-Z0-9._-] (it names Kafka transactional ids)');
 
-  const sources = entries(spec.sources, 'sources', fail);
-  if (sources.length === 0) fail('sources', 'a job needs at least one source');
-  sources.forEach(([sourceName, source]) => checkSource(source, `sources.${sourceName}`, fail));
+  const external = entries(spec.sources, 'sources', fail);
+  if (external.length === 0) fail('sources', 'a job needs at least one source');
+  external.forEach(([sourceName, source]) => checkSource(source, `sources.${sourceName}`, fail));
+  const sinks = entries(spec.sinks, 'sinks', fail);
+  sinks.forEach(([sinkName, sink]) => checkSink(sink, `sinks.${sinkName}`, fail));
+  const repartitions = entries(spec.repartitions ?? {}, 'repartitions', fail);
+  const taken = new Set([...external, ...sinks].map(([partName]) => partName));
+  for (const [partName, repartition] of repartitions) {
+    checkRepartition(repartition, `repartitions.${partName}`, fail);
+    if (taken.has(partName)) fail(`repartitions.${partName}`, 'a repartition topic is a source and a sink of its name, and that name is taken');
+  }
+  const sources = [...external, ...repartitions.map(([partName, r]): [string, KafkaSource] => [partName, internalSource(name, partName, r)])];
   checkCoPartitioned(sources, fail);
-  entries(spec.sinks, 'sinks', fail).forEach(([sinkName, sink]) => checkSink(sink, `sinks.${sinkName}`, fail));
   const actors = entries(spec.actors, 'actors', fail);
   if (actors.length === 0) fail('actors', 'a job needs at least one actor');
-  const sourceNames = new Set(sources.map(([sourceName]) => sourceName));
-  actors.forEach(([actorName, actor]) => checkActor(actor, `actors.${actorName}`, sourceNames, fail));
+  const sourcesByName = new Map(sources);
+  actors.forEach(([actorName, actor]) => checkActor(actor, `actors.${actorName}`, sourcesByName, fail));
 
   const watermark = { outOfOrdernessMs: spec.watermark?.outOfOrdernessMs ?? 0, idleSourceMs: spec.watermark?.idleSourceMs };
   if (!isCount(watermark.outOfOrdernessMs, 0)) fail('watermark.outOfOrdernessMs', 'must be an integer ≥ 0 (ms)');
@@ -54,8 +62,8 @@ export function defineJob(spec: JobSpec): JobDefinition {
   return Object.freeze({
     [JOB_DEFINITION]: true as const,
     name,
-    sources: Object.freeze({ ...spec.sources }),
-    sinks: Object.freeze({ ...spec.sinks }),
+    sources: Object.freeze(Object.fromEntries(sources)),
+    sinks: Object.freeze({ ...spec.sinks, ...Object.fromEntries(repartitions.map(([partName]) => [partName, internalSink(name, partName)])) }),
     actors: Object.freeze({ ...spec.actors }),
     watermark: Object.freeze(watermark.idleSourceMs === undefined ? { outOfOrdernessMs: watermark.outOfOrdernessMs } : watermark),
   });
@@ -79,6 +87,8 @@ function entries<T>(record: Record<string, T> | undefined, field: string, fail: 
 
 function checkSource(source: KafkaSource, field: string, fail: Fail): void {
   if (!isObject(source) || source.kind !== 'kafka') fail(field, 'expected kafkaSource(...)');
+  if (source.internal === true) fail(field, 'internal topics are declared under repartitions');
+  if (source.partitionedBy !== undefined && (typeof source.partitionedBy !== 'string' || source.partitionedBy === '')) fail(`${field}.partitionedBy`, 'must be a non-empty string');
   checkTopic(source.topic, `${field}.topic`, fail);
   if (typeof source.format?.decode !== 'function') fail(`${field}.format`, 'expected a format such as debezium(), json() or text()');
   if (source.partitions !== undefined && !isCount(source.partitions, 1)) fail(`${field}.partitions`, 'must be an integer ≥ 1');
@@ -100,6 +110,25 @@ function checkCoPartitioned(sources: [string, KafkaSource][], fail: Fail): void 
   }
 }
 
+/**
+ * One actor keys records of all its sources alike, so a key's records must reach one task from
+ * every source: the sources must be partitioned by the same key with the same partitioner. An
+ * internal topic never shares the partitioning of an external one (Debezium keys are JSON with
+ * the column names; repartition keys are the plain key), so mixing them is refused; external
+ * topics that declare no `partitionedBy` are the author's to vouch for, as before.
+ */
+function checkActorCoPartitioned(from: readonly string[], sources: ReadonlyMap<string, KafkaSource>, field: string, fail: Fail): void {
+  const read = from.map((sourceName) => [sourceName, sources.get(sourceName) as KafkaSource] as const);
+  const declared = read.filter(([, source]) => source.partitionedBy !== undefined);
+  if (declared.length === 0) return;
+  const [firstName, first] = declared[0] as (typeof declared)[number];
+  for (const [sourceName, source] of read) {
+    if (partitioningOf(source) !== partitioningOf(first)) {
+      fail(field, `sources '${firstName}' (${partitioningOf(first)}) and '${sourceName}' (${partitioningOf(source)}) are not co-partitioned; re-key one through a repartition topic`);
+    }
+  }
+}
+
 function checkSink(sink: KafkaSink, field: string, fail: Fail): void {
   if (!isObject(sink) || sink.kind !== 'kafka') fail(field, 'expected kafkaSink(...)');
   checkTopic(sink.topic, `${field}.topic`, fail);
@@ -107,14 +136,34 @@ function checkSink(sink: KafkaSink, field: string, fail: Fail): void {
   if (sink.partitions !== undefined && !isCount(sink.partitions, 1)) fail(`${field}.partitions`, 'must be an integer ≥ 1');
 }
 
-function checkActor(actor: KeyedActor, field: string, sources: ReadonlySet<string>, fail: Fail): void {
+/** The topic Eddy creates for a repartition: `eddy.<job>.<name>`. */
+export function repartitionTopic(job: string, name: string): string {
+  return `eddy.${job}.${name}`;
+}
+
+function internalSource(job: string, name: string, repartition: Repartition): KafkaSource {
+  return Object.freeze({ kind: 'kafka', topic: repartitionTopic(job, name), format: repartition.format, partitionedBy: `murmur2(${repartition.key})`, internal: true });
+}
+
+function internalSink(job: string, name: string): KafkaSink {
+  return Object.freeze({ kind: 'kafka', topic: repartitionTopic(job, name), delivery: 'exactly-once', internal: true });
+}
+
+function checkRepartition(repartition: Repartition, field: string, fail: Fail): void {
+  if (!isObject(repartition) || repartition.kind !== 'repartition') fail(field, 'expected repartition(...)');
+  if (typeof repartition.key !== 'string' || repartition.key === '') fail(`${field}.key`, 'must name the key, e.g. product_id');
+  if (typeof repartition.format?.decode !== 'function') fail(`${field}.format`, 'expected a format');
+}
+
+function checkActor(actor: KeyedActor, field: string, sources: ReadonlyMap<string, KafkaSource>, fail: Fail): void {
   if (!isObject(actor) || actor.kind !== 'keyed') fail(field, 'expected keyedActor(...)');
   const from: readonly unknown[] = Array.isArray(actor.from) ? actor.from : [];
   if (from.length === 0) fail(`${field}.from`, 'must name at least one source');
   for (const source of from) {
-    if (typeof source !== 'string' || !sources.has(source)) fail(`${field}.from`, `unknown source '${String(source)}' (sources: ${[...sources].join(', ')})`);
+    if (typeof source !== 'string' || !sources.has(source)) fail(`${field}.from`, `unknown source '${String(source)}' (sources: ${[...sources.keys()].join(', ')})`);
   }
   if (new Set(from).size !== from.length) fail(`${field}.from`, 'names a source twice');
+  checkActorCoPartitioned(from as string[], sources, `${field}.from`, fail);
   for (const handler of ['key', 'initial', 'onRecord'] as const) {
     if (typeof actor[handler] !== 'function') fail(`${field}.${handler}`, 'must be a function');
   }

@@ -3,7 +3,8 @@
  * no connection; the worker's main thread consumes and produces, and the coordinator creates
  * missing topics with the partitions given here. Checked by `defineJob`.
  */
-import type { Delivery, KafkaSink, KafkaSource, SourceFormat } from '../contract/job.ts';
+import type { Delivery, KafkaSink, KafkaSource, Repartition, SourceFormat } from '../contract/job.ts';
+import { json } from './formats.ts';
 
 /** Options of {@link kafkaSource}. */
 export interface KafkaSourceOptions<T> {
@@ -11,12 +12,27 @@ export interface KafkaSourceOptions<T> {
   format: SourceFormat<T>;
   /** Create the topic with this many partitions when it does not exist. */
   partitions?: number;
+  /** What the producer partitions by, for co-partitioning checks (see {@link KafkaSource.partitionedBy}). */
+  partitionedBy?: string;
 }
 
 /** A Kafka topic to read; its partitions are the job's tasks. */
 export function kafkaSource<T>(topic: string, options: KafkaSourceOptions<T>): KafkaSource<T> {
-  const source: KafkaSource<T> = { kind: 'kafka', topic, format: options.format };
-  return Object.freeze(options.partitions === undefined ? source : { ...source, partitions: options.partitions });
+  const source: { -readonly [K in keyof KafkaSource<T>]: KafkaSource<T>[K] } = { kind: 'kafka', topic, format: options.format };
+  if (options.partitions !== undefined) source.partitions = options.partitions;
+  if (options.partitionedBy !== undefined) source.partitionedBy = options.partitionedBy;
+  return Object.freeze(source);
+}
+
+/**
+ * A re-keying topic (see {@link Repartition}): emit to it by its name in `repartitions`, read it
+ * by the same name. Records are JSON; event time travels as the Kafka timestamp.
+ *
+ * @param key what the records' key is, e.g. `product_id`: repartitions with the same key are co-partitioned
+ * @typeParam T the records' value type (not checked at run time)
+ */
+export function repartition<T>(key: string): Repartition<T> {
+  return Object.freeze({ kind: 'repartition', key, format: json<T>() });
 }
 
 /** Options of {@link kafkaSink}. */

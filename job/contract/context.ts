@@ -68,6 +68,12 @@ export interface ActorContext {
    * (it moves between batches); -Infinity before any event time is seen.
    */
   readonly watermark: number;
+  /**
+   * The event time of what is being handled, ms since the epoch: the record's (from the actor's
+   * `eventTime`, default its Kafka timestamp), an event-time timer's timestamp, or the processing
+   * time for a processing-time timer. Emits carry it as their Kafka timestamp unless told otherwise.
+   */
+  readonly eventTime: number;
   /** Timers of this actor and key. */
   readonly timers: Timers;
   /**
@@ -76,9 +82,16 @@ export interface ActorContext {
    * @param sink a sink name from the job definition
    * @param key the Kafka key, or null
    * @param value a string is sent as is; anything else is sent as its JSON; null is a tombstone
+   * @param options `timestamp`: the record's Kafka timestamp (ms), default {@link eventTime}
    * @throws Error when the sink is not in the job, or the value cannot be written as JSON
    */
-  emit(sink: string, key: string | null, value: unknown): void;
+  emit(sink: string, key: string | null, value: unknown, options?: EmitOptions): void;
   /** Processing time of the current batch or tick, ms since the epoch (the worker's clock). */
   now(): number;
+}
+
+/** Options of {@link ActorContext.emit}. */
+export interface EmitOptions {
+  /** The output's Kafka timestamp, ms since the epoch (integer ≥ 0); default the call's event time. */
+  timestamp?: number;
 }

@@ -1,6 +1,6 @@
 /**
  * The job contract: what a job definition is, as the coordinator (topics, task count) and the
- * worker (runtime) both read it. Types only, apart from the brand symbol; the builders that make
+ * worker (runtime) both read it. Types, the brand symbol and one pure helper; the builders that make
  * these values live in job/builders/, the runtime that runs them in worker/runtime/.
  */
 import type { ActorContext, RecordMeta, Timer } from './context.ts';
@@ -21,13 +21,45 @@ export interface SourceFormat<T> {
   decode(record: SourceRecord, where: string): T | null;
 }
 
-/** A Kafka topic read by the job. All sources of a job are co-partitioned: task p reads partition p of each. */
+/** A Kafka topic read by the job. All sources of a job have as many partitions: task p reads partition p of each. */
 export interface KafkaSource<T = unknown> {
   readonly kind: 'kafka';
   readonly topic: string;
   readonly format: SourceFormat<T>;
   /** Partitions to create the topic with when it does not exist; absent: the topic must exist. */
   readonly partitions?: number;
+  /**
+   * What the topic's records are partitioned by, as far as co-partitioning goes: two sources
+   * read by one actor must agree on it (see {@link partitioningOf}). Declare it on an external
+   * topic only when you know its producer partitions by that key with Kafka's default
+   * partitioner, e.g. `'murmur2(order_id)'`.
+   */
+  readonly partitionedBy?: string;
+  /** Set on the source side of a {@link Repartition} topic: created and named by Eddy. */
+  readonly internal?: true;
+}
+
+/**
+ * How a source's records are partitioned: its declared `partitionedBy`, else the Kafka key of
+ * that one topic (`key-of:<topic>`), which nothing else shares.
+ */
+export function partitioningOf(source: KafkaSource): string {
+  return source.partitionedBy ?? `key-of:${source.topic}`;
+}
+
+/**
+ * An internal topic through which a job re-keys records, as a Kafka Streams repartition topic:
+ * actors emit to it by its name with the new key, and read it by its name as a source. Eddy
+ * creates it (`eddy.<job>.<name>`) with one partition per task, publishes to it in the task's
+ * exactly-once transaction like any other output, and partitions it with Kafka's default
+ * partitioner (murmur2 of the UTF-8 key), so a key's records always reach the same task. The
+ * record's event time travels as the Kafka timestamp.
+ */
+export interface Repartition<T = unknown> {
+  readonly kind: 'repartition';
+  /** What the key is, e.g. `product_id`; repartition topics with the same key are co-partitioned. */
+  readonly key: string;
+  readonly format: SourceFormat<T>;
 }
 
 /**
@@ -44,6 +76,8 @@ export interface KafkaSink {
   readonly delivery: Delivery;
   /** Partitions to create the topic with when it does not exist; absent: the topic must exist. */
   readonly partitions?: number;
+  /** Set on the sink side of a {@link Repartition} topic. */
+  readonly internal?: true;
 }
 
 /**
@@ -53,7 +87,11 @@ export interface KafkaSink {
  * handler returns the new state, or nothing to keep the (possibly mutated) state object. Records
  * are shared between the actors that read them: treat them as read-only.
  *
- * @typeParam In the decoded record type of the actor's sources
+ * An actor that reads one source receives that source's decoded values. An actor that reads
+ * several receives a tagged union, `{ source, value }`, typed with {@link Tagged}, so a handler
+ * narrows on `record.source` instead of guessing which source a value came from.
+ *
+ * @typeParam In the decoded record type of the actor's source, or `Tagged<{...}>` of its sources
  * @typeParam S the state of one key
  */
 export interface ActorHandlers<In, S> {
@@ -71,6 +109,18 @@ export interface ActorHandlers<In, S> {
   /** The record's event time, ms since the epoch; default the Kafka timestamp. Drives the watermark. */
   eventTime?(record: In, meta: RecordMeta): number;
 }
+
+/**
+ * What an actor reading several sources receives: the source's name and its decoded value.
+ *
+ * ```ts
+ * type In = Tagged<{ orders: Change<Order>; items: Change<Item> }>;
+ * // { source: 'orders'; value: Change<Order> } | { source: 'items'; value: Change<Item> }
+ * ```
+ */
+export type Tagged<BySource extends Record<string, unknown>> = {
+  [Name in keyof BySource & string]: { readonly source: Name; readonly value: BySource[Name] };
+}[keyof BySource & string];
 
 /** What `keyedActor()` takes: the handlers and the source name(s) the actor reads. */
 export interface KeyedActorSpec<In, S> extends ActorHandlers<In, S> {
@@ -97,6 +147,8 @@ export interface JobSpec {
   name: string;
   sources: Record<string, KafkaSource>;
   sinks: Record<string, KafkaSink>;
+  /** Re-keying topics: each name is both a source and a sink of the job. */
+  repartitions?: Record<string, Repartition>;
   actors: Record<string, KeyedActor>;
   watermark?: WatermarkOptions;
 }
@@ -104,7 +156,10 @@ export interface JobSpec {
 /** Marks a {@link JobDefinition} made by `defineJob` (shared across copies of this module). */
 export const JOB_DEFINITION: unique symbol = Symbol.for('eddy.JobDefinition');
 
-/** A validated, frozen job, as `defineJob` returns it. */
+/**
+ * A validated, frozen job, as `defineJob` returns it. Each repartition topic appears as a source
+ * and a sink of the same name (`internal: true`, exactly-once).
+ */
 export interface JobDefinition {
   readonly [JOB_DEFINITION]: true;
   readonly name: string;

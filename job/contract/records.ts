@@ -21,6 +21,8 @@ export interface OutputRecord {
   sink: string;
   key: string | null;
   value: string | null;
+  /** Kafka timestamp, ms since the epoch: the event time it was emitted at. */
+  timestamp?: number;
   headers?: Record<string, string>;
 }
 

@@ -9,6 +9,7 @@ import {
   kafkaSink,
   kafkaSource,
   keyedActor,
+  repartition,
   text,
   type JobSpec,
 } from '../../job/api.ts';
@@ -129,5 +130,44 @@ describe('loadJob', () => {
     await expect(loadJob('./no/such/job.ts')).rejects.toThrow(ConfigError);
     await expect(loadJob('./no/such/job.ts')).rejects.toThrow(/no\/such\/job\.ts/);
     await expect(loadJob('./job/builders/formats.ts')).rejects.toThrow(/job\/builders\/formats\.ts must default-export defineJob/);
+  });
+});
+
+describe('repartitions', () => {
+  const rekeyed = () =>
+    spec({
+      sources: {
+        clicks: kafkaSource('clicks', { format: json(), partitions: 4 }),
+        pages: kafkaSource('pages', { format: json(), partitions: 4, partitionedBy: 'murmur2(user)' }),
+      },
+      repartitions: { byUser: repartition<{ user: string }>('user'), byPage: repartition<{ user: string }>('page') },
+      actors: { counter: counter('byUser') },
+    });
+
+  it('makes each repartition a source and an exactly-once sink of its name, on a topic Eddy names', () => {
+    const job = defineJob(rekeyed());
+    expect(job.sources.byUser).toMatchObject({ topic: 'eddy.clicks-job.byUser', partitionedBy: 'murmur2(user)', internal: true });
+    expect(job.sinks.byUser).toEqual({ kind: 'kafka', topic: 'eddy.clicks-job.byUser', delivery: 'exactly-once', internal: true });
+    expect(job.sinks.counts?.topic).toBe('click-counts');
+  });
+
+  it('lets one actor read repartitions of the same key, and an external topic declared partitioned by it', () => {
+    expect(() => defineJob({ ...rekeyed(), actors: { counter: counter(['byUser', 'pages']) } })).not.toThrow();
+  });
+
+  it('refuses an actor whose sources are partitioned by different keys, naming both', () => {
+    const error = definitionError(() => defineJob({ ...rekeyed(), actors: { counter: counter(['byUser', 'byPage']) } }));
+    expect(error.field).toBe('actors.counter.from');
+    expect(error.reason).toBe("sources 'byUser' (murmur2(user)) and 'byPage' (murmur2(page)) are not co-partitioned; re-key one through a repartition topic");
+  });
+
+  it('refuses an actor that mixes a repartition with an external topic of unknown partitioning', () => {
+    const error = definitionError(() => defineJob({ ...rekeyed(), actors: { counter: counter(['clicks', 'byUser']) } }));
+    expect(error.reason).toContain("'clicks' (key-of:clicks)");
+  });
+
+  it('refuses a repartition whose name is taken by a source or sink', () => {
+    const error = definitionError(() => defineJob({ ...rekeyed(), repartitions: { counts: repartition('user') } }));
+    expect(error.field).toBe('repartitions.counts');
   });
 });

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { defineJob, json, kafkaSink, kafkaSource, keyedActor, type JobDefinition, type WatermarkOptions } from '../../job/api.ts';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor, type JobDefinition, type Tagged, type WatermarkOptions } from '../../job/api.ts';
 import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
 
 /** `at`: event time; `timer`: register a timer (`kind` default event-time) at that time with that tag. */
 type Cmd = { key: string; at: number; timer?: number; kind?: 'processing-time'; tag?: string; cancel?: number; boom?: boolean };
+
+function unwrap(input: Cmd | Tagged<Record<string, Cmd>>): Cmd {
+  return 'source' in input && 'value' in input ? input.value : input;
+}
 
 function timerJob(watermark: WatermarkOptions = {}, sources = ['cmds']): JobDefinition {
   return defineJob({
@@ -14,10 +18,12 @@ function timerJob(watermark: WatermarkOptions = {}, sources = ['cmds']): JobDefi
     actors: {
       clock: keyedActor({
         from: sources,
-        key: (cmd: Cmd) => cmd.key,
-        eventTime: (cmd) => cmd.at,
+        // One source: the Cmd; several: the tagged union { source, value }.
+        key: (input: Cmd | Tagged<Record<string, Cmd>>) => unwrap(input).key,
+        eventTime: (input) => unwrap(input).at,
         initial: () => ({ fired: 0 }),
-        onRecord(cmd, _state, ctx) {
+        onRecord(input, _state, ctx) {
+          const cmd = unwrap(input);
           if (cmd.cancel !== undefined) ctx.timers.cancel('event-time', cmd.cancel, cmd.tag);
           if (cmd.timer === undefined) return;
           if (cmd.kind === 'processing-time') ctx.timers.atProcessingTime(cmd.timer, cmd.tag);

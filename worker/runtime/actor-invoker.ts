@@ -41,14 +41,16 @@ export class ActorInvoker {
    */
   async deliver(name: string, source: string, value: unknown, meta: RecordMeta, nowMs: number, outputs: OutputSink): Promise<void> {
     const actor = this.actor(name);
-    const key = userCode('key()', () => actor.key(value, meta));
+    // An actor of several sources gets the tagged union { source, value } (contract: Tagged).
+    const input = actor.from.length > 1 ? { source, value } : value;
+    const key = userCode('key()', () => actor.key(input, meta));
     if (typeof key !== 'string') throw new UserCodeError('key()', new TypeError(`returned a ${typeof key}, expected a string`));
-    const eventMs = actor.eventTime === undefined ? meta.timestamp : userCode('eventTime()', () => actor.eventTime?.(value, meta));
+    const eventMs = actor.eventTime === undefined ? meta.timestamp : userCode('eventTime()', () => actor.eventTime?.(input, meta));
     if (typeof eventMs !== 'number' || !Number.isFinite(eventMs)) {
       throw new UserCodeError('eventTime()', new TypeError(`returned ${String(eventMs)}, expected finite ms`));
     }
     this.deps.watermark.observe(source, eventMs);
-    await this.call(actor, name, key, meta, nowMs, (state, ctx) => actor.onRecord(value, state, ctx), outputs);
+    await this.call(actor, name, key, meta, Math.floor(eventMs), nowMs, (state, ctx) => actor.onRecord(input, state, ctx), outputs);
   }
 
   /**
@@ -61,7 +63,8 @@ export class ActorInvoker {
       throw new UserCodeError('onTimer', new Error(`actor '${timer.actor}' has no onTimer in this job (any more)`));
     }
     const { kind, timestampMs, tag } = timer;
-    await this.call(actor, timer.actor, timer.key, undefined, nowMs, (state, ctx) => actor.onTimer?.({ kind, timestampMs, tag }, state, ctx), outputs);
+    const eventTime = kind === 'event-time' ? timestampMs : Math.floor(nowMs);
+    await this.call(actor, timer.actor, timer.key, undefined, eventTime, nowMs, (state, ctx) => actor.onTimer?.({ kind, timestampMs, tag }, state, ctx), outputs);
   }
 
   private actor(name: string): KeyedActor {
@@ -70,10 +73,10 @@ export class ActorInvoker {
     return actor;
   }
 
-  private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
+  private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, eventTime: number, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
     const { cache, timers, watermark, task } = this.deps;
     const entry = await cache.activate(name, key, () => actor.initial());
-    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.watermarkMs, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });
+    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.watermarkMs, eventTime, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });
     let next: unknown;
     let json: string;
     try {

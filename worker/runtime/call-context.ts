@@ -5,7 +5,7 @@
  */
 import { TIMER_TS_MAX, type StoredTimer } from '../../state/store-keys.ts';
 import type { OutputRecord } from '../thread-protocol.ts';
-import type { ActorContext, RecordMeta, TimerKind, Timers } from '../../job/contract/context.ts';
+import type { ActorContext, EmitOptions, RecordMeta, TimerKind, Timers } from '../../job/contract/context.ts';
 
 /** What a call asked for, in order. */
 export type TimerChange = { op: 'add' | 'cancel'; timer: StoredTimer };
@@ -17,6 +17,8 @@ export type CallFacts = {
   key: string;
   record?: RecordMeta;
   watermark: number;
+  /** Event time of the record or timer handled. */
+  eventTime: number;
   nowMs: number;
   /** Sink names of the job. */
   sinks: ReadonlySet<string>;
@@ -32,10 +34,11 @@ export class CallContext implements ActorContext {
   readonly key: string;
   readonly record?: RecordMeta;
   readonly watermark: number;
+  readonly eventTime: number;
   readonly timers: Timers;
 
   constructor(private readonly facts: CallFacts) {
-    ({ task: this.task, actor: this.actor, key: this.key, watermark: this.watermark } = facts);
+    ({ task: this.task, actor: this.actor, key: this.key, watermark: this.watermark, eventTime: this.eventTime } = facts);
     if (facts.record !== undefined) this.record = facts.record;
     this.timers = {
       atEventTime: (timestampMs, tag = '') => this.changeTimer('add', 'event-time', timestampMs, tag),
@@ -44,11 +47,17 @@ export class CallContext implements ActorContext {
     };
   }
 
-  emit(sink: string, key: string | null, value: unknown): void {
+  emit(sink: string, key: string | null, value: unknown, options: EmitOptions = {}): void {
     const { sinks } = this.facts;
     if (!sinks.has(sink)) throw new Error(`emit to unknown sink '${sink}' (sinks: ${[...sinks].join(', ') || 'none'})`);
     if (key !== null && typeof key !== 'string') throw new TypeError(`emit key must be a string or null, got a ${typeof key}`);
-    this.outputs.push({ sink, key, value: encodeValue(value) });
+    const { timestamp } = options;
+    if (timestamp !== undefined && !isKafkaTimestamp(timestamp)) throw new RangeError(`emit timestamp must be an integer ms ≥ 0, got ${timestamp}`);
+    const output: OutputRecord = { sink, key, value: encodeValue(value) };
+    // Kafka timestamps cannot be before 1970: an event time out of range leaves the producer's.
+    const stamped = timestamp ?? (isKafkaTimestamp(this.eventTime) ? this.eventTime : undefined);
+    if (stamped !== undefined) output.timestamp = stamped;
+    this.outputs.push(output);
   }
 
   now(): number {
@@ -71,4 +80,8 @@ function encodeValue(value: unknown): string | null {
   const json = JSON.stringify(value) as string | undefined;
   if (json === undefined) throw new TypeError(`emit value must be a string, null or JSON-serialisable, got a ${typeof value}`);
   return json;
+}
+
+function isKafkaTimestamp(ms: number): boolean {
+  return Number.isSafeInteger(ms) && ms >= 0;
 }
