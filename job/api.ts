@@ -32,3 +32,9 @@ export { debezium, json, text, type JsonFormatOptions } from './builders/formats
 export { kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
 
+export type { Change, Op } from './contract/change.ts';
+export { changesBetween, isAddition, sameJson, upsertValue } from './changes/change.ts';
+export { applyDebezium, UNAVAILABLE_VALUE, type TableUpdate } from './changes/table.ts';
+export { aggregate, avg, count, max, min, sum, topN, type Aggregate, type AggregateState, type Aggregator, type DecimalOptions, type Ordered, type Ranked, type TopNOptions } from './changes/aggregates.ts';
+export { manyToOne, type JoinKind, type JoinState, type JoinUpdate, type ManyToOneJoin } from './changes/join.ts';
+export { addToSession, hopping, isClosed, isoUtc, lateReason, tumbling, type Session, type SessionUpdate, type Window } from './changes/windows.ts';
