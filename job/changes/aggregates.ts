@@ -157,7 +157,7 @@ function extreme<Row, V extends Ordered>(value: (row: Row) => V, which: 'min' | 
     const at = state.findIndex(([existing]) => existing >= v);
     const next = state.map((entry) => [...entry] as [V, number]);
     if (at >= 0 && next[at]?.[0] === v) {
-      const entry = next[at] as [V, number];
+      const entry = next[at];
       entry[1] += sign;
       if (entry[1] === 0) next.splice(at, 1);
     } else if (sign > 0) {
