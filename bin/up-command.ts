@@ -26,7 +26,7 @@ export function upCommand(): Command {
   return new Command('up')
     .description('run Kafka, NATS, a coordinator and N workers on this machine until Ctrl-C')
     .option('--workers <n>', 'number of worker processes', integerOption('--workers', 1, 64), 3)
-    .requiredOption('--job <name|path>', 'built-in job name (eos-check, ecommerce-demo) or path of a job module')
+    .requiredOption('--job <name|path>', 'built-in job name (eos-check, ecommerce) or path of a job module')
     .option('--admin-port <port>', 'coordinator admin HTTP port (default: config, 8080)', portOption('--admin-port'))
     .option('--control-port <port>', 'coordinator gRPC port (default: config, 7700)', portOption('--control-port'))
     .option('--generate <events/s>', 'also run the demo CDC generator at this rate', integerOption('--generate', 1))

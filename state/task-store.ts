@@ -45,6 +45,8 @@ export type StoredWatermark = {
   watermarkMs: number | null;
   /** Per source name: the highest event time seen (ms) and when a record last arrived (processing time, ms). */
   sources: Record<string, { maxEventMs: number; lastSeenMs: number }>;
+  /** Per actor: its own watermark over the sources it reads (absent in stores from before per-actor watermarks). */
+  actors?: Record<string, StoredWatermark>;
 };
 
 /** One actor, by name and key. */
@@ -52,8 +54,8 @@ export type ActorRef = { actor: string; key: string };
 
 /** Everything one flush writes. */
 export type FlushBatch = {
-  /** States to write, as JSON. */
-  actors: (ActorRef & { json: string })[];
+  /** States to write, as JSON; null deletes the actor's state (it is back to its initial one). */
+  actors: (ActorRef & { json: string | null })[];
   /** Evicted actors whose eviction entry becomes their state (those not in `actors`). */
   promoteEvicted: ActorRef[];
   /** Eviction entries to delete: every actor evicted since the last flush. */
@@ -146,7 +148,7 @@ export class TaskStore {
 
   /** Writes one flush atomically. */
   async commit(flush: FlushBatch): Promise<void> {
-    const ops: BatchOp[] = flush.actors.map(({ actor, key, json }) => ({ type: 'put', key: actorKey(actor, key), value: json }));
+    const ops: BatchOp[] = flush.actors.map(({ actor, key, json }) => (json === null ? { type: 'del', key: actorKey(actor, key) } : { type: 'put', key: actorKey(actor, key), value: json }));
     const promoted = await this.db.getMany(flush.promoteEvicted.map(({ actor, key }) => actorKey(actor, key, true)));
     flush.promoteEvicted.forEach(({ actor, key }, i) => {
       const value = promoted[i];

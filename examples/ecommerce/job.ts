@@ -1,111 +1,261 @@
 /**
- * The `ecommerce-demo` job: real-time analytics over the Debezium change events of the demo
- * shop (loadtest/cdc generates them). It shows the two basic shapes of a keyed actor:
+ * The `ecommerce` job (seed 004): analytics over the Debezium change events of the demo shop
+ * (`users`, `products`, `orders`, `order_items`; see loadtest/cdc/model.ts), CDC-correct: an
+ * update or delete of any source row corrects every result it fed.
  *
- * - `revenue`: a 1-minute tumbling event-time window of new orders, closed by an event-time
- *   timer when the watermark passes the window's end. Orders are partitioned by order_id, so
- *   one actor per task (`task-<partition>`) sees all orders of its partition and emits that
- *   partition's share of each window; summing the 12 shares gives the shop's revenue.
- * - `inventory`: one actor per product (products are partitioned by product_id), remembering
- *   the last stock level and alerting when it drops below 10 or to 0.
+ *     order_items ─items─▶ itemsByProduct ─┐
+ *     products ──products─▶ productsById ──┴─lines (FK join)─▶ linesByOrder ─┐
+ *     orders ────orders───▶ ordersById ─────────────────────────────────────┴─orderFacts─▶ contributions ─revenue─▶ ecommerce.revenue_5m
+ *                   └─────▶ ordersByUser ─sessions─▶ ecommerce.user_activity
+ *     products ──products─▶ ecommerce.inventory_alerts
+ *
+ * Every arrow into a repartition topic re-keys: `items` by product, `lines` by order, `orderFacts`
+ * by window. Each actor keeps the rows it needs and emits retractions and additions.
  */
-import { debezium, defineJob, kafkaSink, kafkaSource, keyedActor, type DebeziumChange } from '../../job/api.ts';
-import type { OrderRow, ProductRow } from '../../loadtest/cdc/model.ts';
+import {
+  addToSession,
+  aggregate,
+  applyDebezium,
+  avg,
+  changesBetween,
+  count,
+  debezium,
+  defineJob,
+  isAddition,
+  isClosed,
+  isoUtc,
+  kafkaSink,
+  kafkaSource,
+  keyedActor,
+  lateReason,
+  manyToOne,
+  repartition,
+  sum,
+  topNWeighted,
+  tumbling,
+  type ActorContext,
+  type Change,
+  type DebeziumChange,
+  type JoinState,
+  type Session,
+  type Tagged,
+} from '../../job/api.ts';
+import type { OrderItemRow, OrderRow, ProductRow } from '../../loadtest/cdc/model.ts';
 
-type OrderChange = DebeziumChange<OrderRow>;
-type ProductChange = DebeziumChange<ProductRow>;
-
-const WINDOW_MS = 60_000;
-const LOW_STOCK = 10;
-
-/** Open windows by start time (ms). */
-type RevenueState = { windows: Record<string, { orders: number; revenue: number }> };
-
-/** One partition's share of one window, as emitted to `ecommerce.revenue_1m`. */
-export type RevenueResult = { windowStart: number; windowEnd: number; orders: number; revenue: number; task: number };
-
-/** An alert as emitted to `ecommerce.inventory_alerts`. */
-export type InventoryAlert = {
-  product_id: number;
-  product_name: string;
-  current_stock: number;
-  threshold: number;
-  alert_level: 'low' | 'out_of_stock';
-  /** When the stock changed in the database, ms since the epoch. */
-  changed_at: number;
+/** What can be tuned; the default export uses {@link DEFAULTS}. */
+export type EcommerceOptions = {
+  /** Stock below this is `low`. */
+  lowStock: number;
+  /** Stock below this is `critical`. */
+  criticalStock: number;
+  /** Revenue window length. */
+  windowMs: number;
+  /** A user's session ends after this long without an order (event time). */
+  sessionGapMs: number;
+  /** How long after its end (in event time) a session still takes orders; later ones go to `late`. */
+  allowedLatenessMs: number;
+  /** How far out of event-time order records may arrive and still be on time. */
+  outOfOrdernessMs: number;
+  /** Partitions of the source topics (and so tasks), when Eddy creates them. */
+  partitions: number;
 };
 
-/** When the order was placed: its `created_at` (µs), else when the database made the change. */
-function orderTimeMs(change: OrderChange): number {
-  const createdUs = change.after?.created_at;
-  return createdUs == null ? change.source.ts_ms : Math.floor(createdUs / 1000);
-}
+export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, outOfOrdernessMs: 5_000, partitions: 12 };
 
-/** The alert a stock change from `before` to `now` raises, if any. */
-function alertLevel(before: number | null, now: number): InventoryAlert['alert_level'] | null {
-  if (now <= 0) return before !== null && before <= 0 ? null : 'out_of_stock';
-  if (now < LOW_STOCK) return before === null || before >= LOW_STOCK ? 'low' : null;
-  return null;
-}
+/** An `ecommerce.revenue_5m` value. */
+export type RevenueWindow = { window_start: string; window_end: string; total_revenue: number; order_count: number; avg_order_value: number; top_category: string | null };
+/** An `ecommerce.inventory_alerts` value. */
+export type InventoryAlert = { product_id: number; product_name: string; current_stock: number; threshold: number; alert_level: AlertLevel };
+export type AlertLevel = 'low' | 'critical' | 'out_of_stock';
+/** An `ecommerce.user_activity` value: one closed session. */
+export type UserSession = { user_id: number; session_start: string; session_end: string; orders: number; total_spent: number };
+/** An `ecommerce.late` value: a record that came after its window closed. */
+export type LateRecord = { output: string; key: string; event_time: string; reason: string };
 
-export default defineJob({
-  name: 'ecommerce-demo',
-  sources: {
-    orders: kafkaSource('ecommerce.public.orders', { format: debezium<OrderRow>(), partitions: 12 }),
-    products: kafkaSource('ecommerce.public.products', { format: debezium<ProductRow>(), partitions: 12 }),
-  },
-  sinks: {
-    revenue: kafkaSink('ecommerce.revenue_1m', { partitions: 12 }),
-    alerts: kafkaSink('ecommerce.inventory_alerts', { partitions: 12 }),
-  },
-  watermark: { outOfOrdernessMs: 2000 },
-  actors: {
-    revenue: keyedActor({
-      from: 'orders',
-      key: (_change: OrderChange, meta) => `task-${meta.partition}`,
-      eventTime: (change) => orderTimeMs(change),
-      initial: (): RevenueState => ({ windows: {} }),
-      onRecord(change, state, ctx) {
-        if (change.op !== 'c' || change.after === null) return; // count each order once, when placed
-        const start = Math.floor(orderTimeMs(change) / WINDOW_MS) * WINDOW_MS;
-        const end = start + WINDOW_MS;
-        if (end <= ctx.watermark) return; // too late: this window was already emitted
-        const window = (state.windows[start] ??= { orders: 0, revenue: 0 });
-        window.orders += 1;
-        window.revenue = Math.round((window.revenue + change.after.total_amount) * 100) / 100;
-        ctx.timers.atEventTime(end);
-      },
-      onTimer(timer, state, ctx) {
-        const start = timer.timestampMs - WINDOW_MS;
-        const window = state.windows[start];
-        if (window === undefined) return;
-        delete state.windows[start];
-        const result: RevenueResult = { windowStart: start, windowEnd: timer.timestampMs, ...window, task: ctx.task };
-        ctx.emit('revenue', ctx.key, result);
-      },
-    }),
-    inventory: keyedActor({
-      from: 'products',
-      key: (change: ProductChange) => String((change.after ?? change.before)?.product_id),
-      initial: () => ({ stock: null as number | null }),
-      onRecord(change, state, ctx) {
-        const product = change.after;
-        if (product === null) return { stock: null }; // deleted (or truncated)
-        const stock = product.stock_quantity ?? 0;
-        const level = alertLevel(state.stock, stock);
-        if (level !== null) {
-          const alert: InventoryAlert = {
-            product_id: product.product_id,
-            product_name: product.name,
-            current_stock: stock,
-            threshold: LOW_STOCK,
-            alert_level: level,
-            changed_at: change.source.ts_ms,
-          };
-          ctx.emit('alerts', ctx.key, alert);
-        }
-        return { stock };
-      },
-    }),
-  },
+type Item = { item_id: number; order_id: number; product_id: number; amount: number };
+type Category = { product_id: number; category: string | null };
+type Line = { item_id: number; order_id: number; category: string | null; amount: number };
+type OrderFact = { order_id: number; user_id: number | null; status: string | null; created_ms: number; total: number };
+type Contribution = { order_id: number; total: number; lines: Line[] };
+type Placed = { order_id: number; user_id: number; total: number };
+
+const μsToMs = (μs: number): number => Math.floor(μs / 1000);
+const lineOf = (item: Item, product: Category | null): Line => ({ item_id: item.item_id, order_id: item.order_id, category: product?.category ?? null, amount: item.amount });
+const forward = <T>(ctx: ActorContext, topic: string, key: string, changes: Change<T>[]): void => changes.forEach((change) => ctx.emit(topic, key, change, { timestamp: change.ts }));
+
+/** Sums per window: orders, revenue, average, and revenue per category of the orders' current items. */
+const windowAggregate = aggregate({
+  orders: count<Contribution>(),
+  revenue: sum((c: Contribution) => c.total),
+  average: avg((c: Contribution) => c.total),
+  categories: topNWeighted((c: Contribution) => c.lines.flatMap((l): [string, number][] => (l.category === null ? [] : [[l.category, l.amount]])), { n: 1 }),
 });
+const lines = manyToOne((item: Item) => String(item.item_id), lineOf);
+
+export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
+  const o = { ...DEFAULTS, ...options };
+  const windowOf = tumbling(o.windowMs);
+  const level = (stock: number): AlertLevel | null => (stock <= 0 ? 'out_of_stock' : stock < o.criticalStock ? 'critical' : stock < o.lowStock ? 'low' : null);
+  const threshold: Record<AlertLevel, number> = { low: o.lowStock, critical: o.criticalStock, out_of_stock: 0 };
+  const source = <Row>(table: string) => kafkaSource(`ecommerce.public.${table}`, { format: debezium<Row>(), partitions: o.partitions });
+
+  return defineJob({
+    name: 'ecommerce',
+    sources: { orders: source<OrderRow>('orders'), items: source<OrderItemRow>('order_items'), products: source<ProductRow>('products') },
+    sinks: {
+      revenue: kafkaSink('ecommerce.revenue_5m', { partitions: o.partitions }),
+      alerts: kafkaSink('ecommerce.inventory_alerts', { partitions: o.partitions }),
+      activity: kafkaSink('ecommerce.user_activity', { partitions: o.partitions }),
+      late: kafkaSink('ecommerce.late', { partitions: o.partitions }),
+    },
+    repartitions: {
+      itemsByProduct: repartition<Change<Item>>('product_id'),
+      productsById: repartition<Change<Category>>('product_id'),
+      linesByOrder: repartition<Change<Line>>('order_id'),
+      ordersById: repartition<Change<OrderFact>>('order_id'),
+      contributions: repartition<Change<Contribution>>('window_start'),
+      ordersByUser: repartition<Placed>('user_id'),
+    },
+    watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: 2_000 },
+    actors: {
+      // order_items as a table; each item re-keyed by its product, for the join.
+      items: keyedActor({
+        from: 'items',
+        key: (c: DebeziumChange<OrderItemRow>) => String((c.after ?? c.before)?.item_id),
+        initial: (): { row: OrderItemRow | null } => ({ row: null }),
+        onRecord(change, state, ctx) {
+          const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
+          for (const c of changes) {
+            const { item_id, order_id, product_id, quantity, unit_price } = c.row;
+            if (order_id === null || product_id === null) continue; // an item of no order or product joins nothing
+            const item: Item = { item_id, order_id, product_id, amount: Math.round(quantity * unit_price * 100) / 100 };
+            forward(ctx, 'itemsByProduct', String(product_id), [{ ...c, row: item }]);
+          }
+          return { row };
+        },
+      }),
+      // products as a table: categories re-keyed for the join, stock levels checked for alerts.
+      products: keyedActor({
+        from: 'products',
+        key: (c: DebeziumChange<ProductRow>) => String((c.after ?? c.before)?.product_id),
+        initial: (): { row: ProductRow | null; level: AlertLevel | null } => ({ row: null, level: null }),
+        onRecord(change, state, ctx) {
+          const { row } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
+          const category = (r: ProductRow | null): Category | null => (r === null ? null : { product_id: r.product_id, category: r.category });
+          forward(ctx, 'productsById', ctx.key, changesBetween(category(state.row), category(row), ctx.eventTime));
+          const now = row === null ? null : level(row.stock_quantity ?? 0);
+          if (row !== null && now !== null && now !== state.level) {
+            const alert: InventoryAlert = { product_id: row.product_id, product_name: row.name, current_stock: row.stock_quantity ?? 0, threshold: threshold[now], alert_level: now };
+            ctx.emit('alerts', ctx.key, alert);
+          }
+          return row === null ? { row: null, level: null } : { row, level: now };
+        },
+      }),
+      // order_items ⋈ products on product_id: each item's line with its product's current category.
+      lines: keyedActor({
+        from: ['itemsByProduct', 'productsById'],
+        key: (r: Tagged<{ itemsByProduct: Change<Item>; productsById: Change<Category> }>) => String(r.value.row.product_id),
+        initial: (): JoinState<Item, Category> => lines.init(),
+        onRecord(r, state, ctx) {
+          const { state: next, changes } = r.source === 'itemsByProduct' ? lines.many(state, r.value) : lines.one(state, r.value);
+          for (const c of changes) forward(ctx, 'linesByOrder', String(c.row.order_id), [c]);
+          return next;
+        },
+      }),
+      // orders as a table, re-keyed by order id (for the lines) and, when placed, by user (sessions).
+      orders: keyedActor({
+        from: 'orders',
+        key: (c: DebeziumChange<OrderRow>) => String((c.after ?? c.before)?.order_id),
+        eventTime: (c) => (c.after?.created_at == null ? c.source.ts_ms : μsToMs(c.after.created_at)),
+        initial: (): { row: OrderRow | null } => ({ row: null }),
+        onRecord(change, state, ctx) {
+          const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
+          const fact = (r: OrderRow): OrderFact => ({ order_id: r.order_id, user_id: r.user_id, status: r.status, created_ms: r.created_at === null ? ctx.eventTime : μsToMs(r.created_at), total: r.total_amount });
+          forward(ctx, 'ordersById', ctx.key, changes.map((c) => ({ ...c, row: fact(c.row) })));
+          if (state.row === null && row !== null && row.user_id !== null) ctx.emit('ordersByUser', String(row.user_id), { order_id: row.order_id, user_id: row.user_id, total: row.total_amount } satisfies Placed);
+          return { row };
+        },
+      }),
+      // Per order: its lines and status; what it contributes to its window (nothing once cancelled).
+      // An item that moved to another product is retracted by one task and added by another, in
+      // either order, so lines are a multiset: the net count of each version, current when > 0.
+      orderFacts: keyedActor({
+        from: ['ordersById', 'linesByOrder'],
+        key: (r: Tagged<{ ordersById: Change<OrderFact>; linesByOrder: Change<Line> }>) => String(r.value.row.order_id),
+        initial: (): { order: OrderFact | null; lines: Record<string, number> } => ({ order: null, lines: {} }),
+        onRecord(r, state, ctx) {
+          const next = { order: state.order, lines: { ...state.lines } };
+          if (r.source === 'ordersById') next.order = isAddition(r.value.op) ? r.value.row : null;
+          else {
+            const version = JSON.stringify(r.value.row);
+            const net = (next.lines[version] ?? 0) + (isAddition(r.value.op) ? 1 : -1);
+            if (net === 0) delete next.lines[version];
+            else next.lines[version] = net;
+          }
+          const current = (s: typeof state): Line[] =>
+            Object.entries(s.lines)
+              .filter(([, net]) => net > 0)
+              .map(([version]) => JSON.parse(version) as Line)
+              .sort((a, b) => a.item_id - b.item_id);
+          const contribution = (s: typeof state): { window: number; row: Contribution } | null =>
+            s.order === null || s.order.status === 'cancelled'
+              ? null
+              : { window: (windowOf(s.order.created_ms)[0] as { start: number }).start, row: { order_id: s.order.order_id, total: s.order.total, lines: current(s) } };
+          const [before, after] = [contribution(state), contribution(next)];
+          if (before !== null && (after === null || after.window !== before.window)) forward(ctx, 'contributions', isoUtc(before.window), [{ op: 'delete', row: before.row, ts: before.window }]);
+          if (after !== null && before?.window === after.window) forward(ctx, 'contributions', isoUtc(after.window), changesBetween(before.row, after.row, after.window));
+          else if (after !== null) forward(ctx, 'contributions', isoUtc(after.window), [{ op: 'insert', row: after.row, ts: after.window }]);
+          return next.order === null && Object.keys(next.lines).length === 0 ? { order: null, lines: {} } : next;
+        },
+      }),
+      // Per window: the aggregate over its orders' current contributions, as an upsert stream.
+      revenue: keyedActor({
+        from: 'contributions',
+        key: (_c: Change<Contribution>, meta) => meta.key ?? '',
+        initial: () => windowAggregate.init(),
+        onRecord(change, state, ctx) {
+          const next = windowAggregate.apply(state, change);
+          if (windowAggregate.isEmpty(next)) {
+            ctx.emit('revenue', ctx.key, null);
+            return windowAggregate.init();
+          }
+          const { orders, revenue, average, categories } = windowAggregate.result(next);
+          const start = Date.parse(ctx.key);
+          const value: RevenueWindow = { window_start: ctx.key, window_end: isoUtc(start + o.windowMs), total_revenue: revenue, order_count: orders, avg_order_value: average ?? 0, top_category: categories[0]?.group ?? null };
+          ctx.emit('revenue', ctx.key, value);
+          return next;
+        },
+      }),
+      // Per user: session windows of placed orders, emitted once closed; orders after that are late.
+      sessions: keyedActor({
+        from: 'ordersByUser',
+        key: (p: Placed) => String(p.user_id),
+        initial: (): { sessions: Session<{ orders: number; total: number }>[] } => ({ sessions: [] }),
+        onRecord(placed, state, ctx) {
+          const ts = ctx.eventTime;
+          const own = { start: ts, end: ts + o.sessionGapMs };
+          const joinsOpen = state.sessions.some((s) => s.start <= own.end && own.start <= s.end);
+          if (!joinsOpen && isClosed(own.end, ctx.watermark, o.allowedLatenessMs)) {
+            const late: LateRecord = { output: 'user_activity', key: ctx.key, event_time: isoUtc(ts), reason: lateReason(ts, own, ctx.watermark, o.allowedLatenessMs) };
+            ctx.emit('late', ctx.key, late);
+            return;
+          }
+          const { sessions, session, merged } = addToSession(state.sessions, ts, o.sessionGapMs, { orders: 1, total: placed.total }, (a, b) => ({ orders: a.orders + b.orders, total: Math.round((a.total + b.total) * 100) / 100 }));
+          for (const old of merged) ctx.timers.cancel('event-time', old.end + o.allowedLatenessMs);
+          ctx.timers.atEventTime(session.end + o.allowedLatenessMs);
+          return { sessions };
+        },
+        onTimer(timer, state, ctx) {
+          const closing = state.sessions.filter((s) => s.end + o.allowedLatenessMs <= timer.timestampMs);
+          for (const s of closing) {
+            const value: UserSession = { user_id: Number(ctx.key), session_start: isoUtc(s.start), session_end: isoUtc(s.end), orders: s.value.orders, total_spent: s.value.total };
+            ctx.emit('activity', ctx.key, value);
+          }
+          return { sessions: state.sessions.filter((s) => !closing.includes(s)) };
+        },
+      }),
+    },
+  });
+}
+
+export default createEcommerceJob();

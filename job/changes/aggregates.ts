@@ -80,15 +80,26 @@ export interface TopNOptions extends DecimalOptions {
  * rows whose group is null are left out, and so are groups whose rows all went away.
  */
 export function topN<Row>(group: (row: Row) => string | null, weight: (row: Row) => number, options: TopNOptions = {}): Aggregator<Row, Record<string, [number, number]>, Ranked[]> {
+  return topNWeighted((row: Row) => {
+    const name = group(row);
+    return name === null ? [] : [[name, weight(row)]];
+  }, options);
+}
+
+/**
+ * As {@link topN}, where one row adds weight to several groups, e.g. an order to the category of
+ * each of its items: `weights(row)` lists `[group, weight]` pairs (a group may repeat).
+ */
+export function topNWeighted<Row>(weights: (row: Row) => readonly (readonly [string, number])[], options: TopNOptions = {}): Aggregator<Row, Record<string, [number, number]>, Ranked[]> {
   const unit = unitOf(options.scale);
   const n = options.n ?? 1;
   const change = (state: Record<string, [number, number]>, row: Row, sign: 1 | -1): Record<string, [number, number]> => {
-    const name = group(row);
-    if (name === null) return state;
-    const [rows, units] = state[name] ?? [0, 0];
     const next = { ...state };
-    if (rows + sign === 0) delete next[name];
-    else next[name] = [rows + sign, units + sign * toUnits(weight(row), unit)];
+    for (const [name, weight] of weights(row)) {
+      const [rows, units] = next[name] ?? [0, 0];
+      if (rows + sign === 0) delete next[name];
+      else next[name] = [rows + sign, units + sign * toUnits(weight, unit)];
+    }
     return next;
   };
   return {

@@ -64,8 +64,10 @@ export interface ActorContext {
   /** The record being handled; absent in `onTimer`. */
   readonly record?: RecordMeta;
   /**
-   * The task's event-time watermark, ms since the epoch, as of the start of the current batch
-   * (it moves between batches); -Infinity before any event time is seen.
+   * The actor's event-time watermark, ms since the epoch, as of the start of the current batch
+   * (it moves between batches): the lowest, over the sources this actor reads, of the highest
+   * event time seen, minus the job's out-of-orderness (idle sources left out); -Infinity before
+   * any event time is seen.
    */
   readonly watermark: number;
   /**

@@ -4,6 +4,8 @@
  * `initial()`. Each entry keeps the JSON of its last good state, which is both what a failed
  * handler rolls back to and what a flush writes. Evicting a changed actor writes it to its
  * eviction entry first (see state/task-store.ts), and reactivating reads it back from there.
+ * A state back to what `initial()` returns is the same as no state, so a flush deletes it: keys
+ * whose rows, windows or sessions are gone stop taking space (state TTL builds on this).
  */
 import type { ActorRef, FlushBatch, TaskStore } from '../../state/task-store.ts';
 import { stateJson, userCode } from './user-code-error.ts';
@@ -18,6 +20,8 @@ export type ActorEntry = {
   json: string;
   /** Changed since the last flush. */
   dirty: boolean;
+  /** JSON of `initial()`: a flush deletes the actor instead of writing this. */
+  readonly initialJson: string;
 };
 
 export class ActorCache {
@@ -55,7 +59,7 @@ export class ActorCache {
     const entry: ActorEntry =
       stored === undefined
         ? fresh(actor, key, initial)
-        : { actor, key, state: JSON.parse(stored) as unknown, json: stored, dirty: wasEvicted };
+        : { actor, key, state: JSON.parse(stored) as unknown, json: stored, dirty: wasEvicted, initialJson: stateJson(userCode('initial()', initial)) };
     this.entries.set(id, entry);
     await this.evictOverflow();
     return entry;
@@ -76,7 +80,7 @@ export class ActorCache {
 
   /** The actor part of a flush. */
   flushParts(): Pick<FlushBatch, 'actors' | 'promoteEvicted' | 'dropEvicted'> {
-    const actors = [...this.entries.values()].filter((entry) => entry.dirty).map(({ actor, key, json }) => ({ actor, key, json }));
+    const actors = [...this.entries.values()].filter((entry) => entry.dirty).map(({ actor, key, json, initialJson }) => ({ actor, key, json: json === initialJson ? null : json }));
     const promoteEvicted = [...this.evicted].filter(([id]) => !this.entries.has(id)).map(([, ref]) => ref);
     return { actors, promoteEvicted, dropEvicted: [...this.evicted.values()] };
   }
@@ -101,5 +105,6 @@ export class ActorCache {
 
 function fresh(actor: string, key: string, initial: () => unknown): ActorEntry {
   const state = userCode('initial()', initial);
-  return { actor, key, state, json: stateJson(state), dirty: false };
+  const json = stateJson(state);
+  return { actor, key, state, json, dirty: false, initialJson: json };
 }

@@ -12,7 +12,7 @@ import type { ActorCache } from './actor-cache.ts';
 import { CallContext } from './call-context.ts';
 import type { TimerQueue } from './timer-queue.ts';
 import { UserCodeError, stateJson, userCode } from './user-code-error.ts';
-import type { WatermarkTracker } from './watermark-tracker.ts';
+import type { ActorWatermarks } from './watermark-tracker.ts';
 
 /** What the invoker works with; owned by the TaskRuntime. */
 export type InvokerDeps = {
@@ -20,7 +20,7 @@ export type InvokerDeps = {
   task: number;
   cache: ActorCache;
   timers: TimerQueue;
-  watermark: WatermarkTracker;
+  watermark: ActorWatermarks;
 };
 
 type Handler = (state: unknown, ctx: ActorContext) => unknown;
@@ -49,7 +49,7 @@ export class ActorInvoker {
     if (typeof eventMs !== 'number' || !Number.isFinite(eventMs)) {
       throw new UserCodeError('eventTime()', new TypeError(`returned ${String(eventMs)}, expected finite ms`));
     }
-    this.deps.watermark.observe(source, eventMs);
+    this.deps.watermark.observe(name, source, eventMs);
     await this.call(actor, name, key, meta, Math.floor(eventMs), nowMs, (state, ctx) => actor.onRecord(input, state, ctx), outputs);
   }
 
@@ -76,7 +76,7 @@ export class ActorInvoker {
   private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, eventTime: number, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
     const { cache, timers, watermark, task } = this.deps;
     const entry = await cache.activate(name, key, () => actor.initial());
-    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.watermarkMs, eventTime, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });
+    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.of(name), eventTime, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });
     let next: unknown;
     let json: string;
     try {

@@ -13,13 +13,13 @@ import type { OutputBuffer } from './output-buffer.ts';
 import { SnapshotJobs } from './snapshot-jobs.ts';
 import type { SourceOffsets } from './source-offsets.ts';
 import type { TimerQueue } from './timer-queue.ts';
-import type { WatermarkTracker } from './watermark-tracker.ts';
+import type { ActorWatermarks } from './watermark-tracker.ts';
 
 /** What a barrier answers at once, and its snapshot, which ends later. */
 export type BarrierTaken = { offsets: TaskOffsets; snapshot: Promise<SnapshotResult> };
 
 /** The task's state, owned by the TaskRuntime. */
-export type TaskParts = { cache: ActorCache; timers: TimerQueue; watermark: WatermarkTracker; offsets: SourceOffsets; buffer: OutputBuffer };
+export type TaskParts = { cache: ActorCache; timers: TimerQueue; watermark: ActorWatermarks; offsets: SourceOffsets; buffer: OutputBuffer };
 
 export class TaskCheckpoints {
   /** The last checkpoint whose barrier this task took, or the one it was restored from. */

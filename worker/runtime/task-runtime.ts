@@ -21,7 +21,7 @@ import { SourceOffsets } from './source-offsets.ts';
 import { TaskCheckpoints, type BarrierTaken, type TaskParts } from './task-checkpoints.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { UserCodeError } from './user-code-error.ts';
-import { WatermarkTracker } from './watermark-tracker.ts';
+import { ActorWatermarks } from './watermark-tracker.ts';
 
 export type { BarrierTaken } from './task-checkpoints.ts';
 
@@ -73,7 +73,7 @@ export class TaskRuntime {
     const timers = new TimerQueue();
     timers.load(storedTimers);
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
-    const watermark = new WatermarkTracker(job.watermark, storedWatermark);
+    const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark);
     return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer) }, job, options);
   }
 
@@ -169,12 +169,18 @@ export class TaskRuntime {
   private async fireDueTimers(nowMs: number, emission: Emission, failures: TimerFailure[]): Promise<void> {
     const { timers, watermark } = this.parts;
     watermark.advance(nowMs);
-    for (const [kind, limitMs] of [['event-time', watermark.watermarkMs], ['processing-time', nowMs]] as const) {
+    for (const [kind, limitMs] of [['event-time', watermark.highestMs], ['processing-time', nowMs]] as const) {
+      const notYet: StoredTimer[] = [];
       for (const timer of timers.takeDue(kind, limitMs)) {
         if (!timers.isPending(timer)) continue; // cancelled by a timer fired before it
+        if (kind === 'event-time' && timer.timestampMs > watermark.of(timer.actor)) {
+          notYet.push(timer); // due by another actor's watermark, not by its own
+          continue;
+        }
         timers.remove(timer);
         await this.fire(timer, nowMs, emission, failures);
       }
+      for (const timer of notYet) timers.putBack(timer);
     }
   }
 
@@ -194,7 +200,7 @@ export class TaskRuntime {
 
   private finish({ outputs, deadLetters, buffered }: Emission, timerFailures: TimerFailure[]): ProcessResult {
     const { cache, timers, watermark, buffer } = this.parts;
-    const watermarkMs = Number.isFinite(watermark.watermarkMs) ? watermark.watermarkMs : null;
+    const watermarkMs = Number.isFinite(watermark.lowestMs) ? watermark.lowestMs : null;
     const stats = { actorsActive: cache.size, pendingOutputs: buffer.size, timersPending: timers.size, watermarkMs };
     return { outputs, deadLetters, buffered, timerFailures, stats };
   }

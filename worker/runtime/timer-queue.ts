@@ -66,6 +66,12 @@ export class TimerQueue {
     return due;
   }
 
+  /** Puts a timer taken by {@link takeDue} back in the heap: it was not due after all (its actor's watermark is lower). */
+  putBack(timer: StoredTimer): void {
+    const id = timerKey(timer);
+    if (this.pending.has(id)) this.heaps[timer.kind].push(id);
+  }
+
   /** What changed since the last flush. */
   changesSinceFlush(): { puts: StoredTimer[]; dels: StoredTimer[] } {
     const puts: StoredTimer[] = [];

@@ -63,3 +63,65 @@ export class WatermarkTracker {
     return { watermarkMs: this.currentMs === -Infinity ? null : this.currentMs, sources };
   }
 }
+
+/**
+ * The watermarks of a task's actors, one {@link WatermarkTracker} each over the sources that
+ * actor reads. Per actor, not per task: an actor reading a repartition topic sees records one
+ * checkpoint after the task's upstream actors saw their sources, so a task-wide watermark would
+ * already stand past them and call everything in the repartition topic late. As in Flink, where
+ * an operator's watermark is the minimum over its own inputs.
+ */
+export class ActorWatermarks {
+  private readonly trackers = new Map<string, WatermarkTracker>();
+  private readonly readers = new Map<string, string[]>();
+
+  /**
+   * @param actors each actor's sources
+   * @param restored the stored form; a store from before per-actor watermarks gives every actor the task's watermark to start from
+   */
+  constructor(actors: Readonly<Record<string, { readonly from: readonly string[] }>>, settings: WatermarkSettings, restored?: StoredWatermark) {
+    for (const [actor, { from }] of Object.entries(actors)) {
+      const own = restored?.actors?.[actor] ?? (restored === undefined ? undefined : { watermarkMs: restored.watermarkMs, sources: {} });
+      this.trackers.set(actor, new WatermarkTracker(settings, own));
+      for (const source of from) this.readers.set(source, [...(this.readers.get(source) ?? []), actor]);
+    }
+  }
+
+  /** The watermark of `actor`, ms; -Infinity until one is known. */
+  of(actor: string): number {
+    return this.trackers.get(actor)?.watermarkMs ?? -Infinity;
+  }
+
+  /** The lowest known watermark among the actors (for stats), or -Infinity. */
+  get lowestMs(): number {
+    const known = [...this.trackers.values()].map((t) => t.watermarkMs).filter(Number.isFinite);
+    return known.length === 0 ? -Infinity : Math.min(...known);
+  }
+
+  /** The highest watermark among the actors: no event-time timer above it is due. */
+  get highestMs(): number {
+    return Math.max(-Infinity, ...[...this.trackers.values()].map((t) => t.watermarkMs));
+  }
+
+  /** A record of `source` arrived at processing time `nowMs` (every actor reading it sees the source active). */
+  touch(source: string, nowMs: number): void {
+    for (const actor of this.readers.get(source) ?? []) this.trackers.get(actor)?.touch(source, nowMs);
+  }
+
+  /** `actor` saw a record of `source` at event time `eventMs`. */
+  observe(actor: string, source: string, eventMs: number): void {
+    this.trackers.get(actor)?.observe(source, eventMs);
+  }
+
+  /** Recomputes every actor's watermark at processing time `nowMs`. */
+  advance(nowMs: number): void {
+    for (const tracker of this.trackers.values()) tracker.advance(nowMs);
+  }
+
+  /** The progress to store: the lowest watermark for the task, and each actor's own. */
+  snapshot(): StoredWatermark {
+    const actors: NonNullable<StoredWatermark['actors']> = {};
+    for (const [actor, tracker] of this.trackers) actors[actor] = tracker.snapshot();
+    return { watermarkMs: Number.isFinite(this.lowestMs) ? this.lowestMs : null, sources: {}, actors };
+  }
+}
