@@ -56,11 +56,23 @@ export type EcommerceOptions = {
   allowedLatenessMs: number;
   /** How far out of event-time order records may arrive and still be on time. */
   outOfOrdernessMs: number;
+  /**
+   * A source (or an upstream task of a repartition topic) without records for this long, in
+   * processing time, stops holding the watermark back. Longer than a worker's recovery (a few
+   * seconds), so that a task restarting elsewhere holds the sessions back instead of making
+   * its orders late.
+   */
+  idleSourceMs: number;
   /** Partitions of the source topics (and so tasks), when Eddy creates them. */
   partitions: number;
+  /**
+   * Debezium's `topic.prefix`: the job reads `<prefix>.public.<table>`, writes `<prefix>.<output>`
+   * and is named `<prefix>` (default `ecommerce`), so several copies can share a Kafka cluster.
+   */
+  topicPrefix: string;
 };
 
-export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, outOfOrdernessMs: 5_000, partitions: 12 };
+export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce' };
 
 /** An `ecommerce.revenue_5m` value. */
 export type RevenueWindow = { window_start: string; window_end: string; total_revenue: number; order_count: number; avg_order_value: number; top_category: string | null };
@@ -97,16 +109,17 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
   const windowOf = tumbling(o.windowMs);
   const level = (stock: number): AlertLevel | null => (stock <= 0 ? 'out_of_stock' : stock < o.criticalStock ? 'critical' : stock < o.lowStock ? 'low' : null);
   const threshold: Record<AlertLevel, number> = { low: o.lowStock, critical: o.criticalStock, out_of_stock: 0 };
-  const source = <Row>(table: string) => kafkaSource(`ecommerce.public.${table}`, { format: debezium<Row>(), partitions: o.partitions });
+  const source = <Row>(table: string) => kafkaSource(`${o.topicPrefix}.public.${table}`, { format: debezium<Row>(), partitions: o.partitions });
+  const sink = (output: string) => kafkaSink(`${o.topicPrefix}.${output}`, { partitions: o.partitions });
 
   return defineJob({
-    name: 'ecommerce',
+    name: o.topicPrefix,
     sources: { orders: source<OrderRow>('orders'), items: source<OrderItemRow>('order_items'), products: source<ProductRow>('products') },
     sinks: {
-      revenue: kafkaSink('ecommerce.revenue_5m', { partitions: o.partitions }),
-      alerts: kafkaSink('ecommerce.inventory_alerts', { partitions: o.partitions }),
-      activity: kafkaSink('ecommerce.user_activity', { partitions: o.partitions }),
-      late: kafkaSink('ecommerce.late', { partitions: o.partitions }),
+      revenue: sink('revenue_5m'),
+      alerts: sink('inventory_alerts'),
+      activity: sink('user_activity'),
+      late: sink('late'),
     },
     repartitions: {
       itemsByProduct: repartition<Change<Item>>('product_id'),
@@ -116,7 +129,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
       contributions: repartition<Change<Contribution>>('window_start'),
       ordersByUser: repartition<Placed>('user_id'),
     },
-    watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: 2_000 },
+    watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: o.idleSourceMs },
     actors: {
       // order_items as a table; each item re-keyed by its product, for the join.
       items: keyedActor({
@@ -258,4 +271,20 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
   });
 }
 
-export default createEcommerceJob();
+/**
+ * The options in `EDDY_ECOMMERCE` (JSON of {@link EcommerceOptions}, any subset), so a cluster
+ * started with `--job ecommerce` can be tuned without another module.
+ */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<EcommerceOptions> {
+  const text = env.EDDY_ECOMMERCE;
+  if (text === undefined || text === '') return {};
+  const parsed = JSON.parse(text) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`EDDY_ECOMMERCE must be a JSON object of options, got ${text}`);
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!(name in DEFAULTS)) throw new Error(`EDDY_ECOMMERCE: unknown option '${name}' (options: ${Object.keys(DEFAULTS).join(', ')})`);
+    if (typeof value !== typeof DEFAULTS[name as keyof EcommerceOptions]) throw new Error(`EDDY_ECOMMERCE: option '${name}' must be a ${typeof DEFAULTS[name as keyof EcommerceOptions]}, got ${JSON.stringify(value)}`);
+  }
+  return parsed as Partial<EcommerceOptions>;
+}
+
+export default createEcommerceJob(optionsFromEnv());

@@ -31,15 +31,20 @@ export type OutputSink = { push(...outputs: OutputRecord[]): unknown };
 export class ActorInvoker {
   private readonly sinks: ReadonlySet<string>;
 
+  private readonly repartitions: ReadonlySet<string>;
+
   constructor(private readonly deps: InvokerDeps) {
     this.sinks = new Set(Object.keys(deps.job.sinks));
+    this.repartitions = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.internal === true ? [name] : [])));
   }
 
   /**
-   * Hands a decoded record of `source` to actor `name`, appending its emits to `outputs`.
+   * Hands a decoded record of `source` to actor `name`, appending its emits to `outputs`. `lane`
+   * is the watermark lane the record advances: the source, or for a repartition record the
+   * source and the task that wrote it.
    * @throws UserCodeError when `key()`, `eventTime()`, `initial()` or `onRecord` fails
    */
-  async deliver(name: string, source: string, value: unknown, meta: RecordMeta, nowMs: number, outputs: OutputSink): Promise<void> {
+  async deliver(name: string, source: string, lane: string, value: unknown, meta: RecordMeta, nowMs: number, outputs: OutputSink): Promise<void> {
     const actor = this.actor(name);
     // An actor of several sources gets the tagged union { source, value } (contract: Tagged).
     const input = actor.from.length > 1 ? { source, value } : value;
@@ -49,7 +54,7 @@ export class ActorInvoker {
     if (typeof eventMs !== 'number' || !Number.isFinite(eventMs)) {
       throw new UserCodeError('eventTime()', new TypeError(`returned ${String(eventMs)}, expected finite ms`));
     }
-    this.deps.watermark.observe(name, source, eventMs);
+    this.deps.watermark.observe(name, lane, eventMs);
     await this.call(actor, name, key, meta, Math.floor(eventMs), nowMs, (state, ctx) => actor.onRecord(input, state, ctx), outputs);
   }
 
@@ -76,7 +81,7 @@ export class ActorInvoker {
   private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, eventTime: number, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
     const { cache, timers, watermark, task } = this.deps;
     const entry = await cache.activate(name, key, () => actor.initial());
-    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.of(name), eventTime, nowMs, sinks: this.sinks, hasOnTimer: actor.onTimer !== undefined });
+    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.of(name), eventTime, nowMs, sinks: this.sinks, repartitions: this.repartitions, hasOnTimer: actor.onTimer !== undefined });
     let next: unknown;
     let json: string;
     try {

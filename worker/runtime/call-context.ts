@@ -7,6 +7,13 @@ import { TIMER_TS_MAX, type StoredTimer } from '../../state/store-keys.ts';
 import type { OutputRecord } from '../thread-protocol.ts';
 import type { ActorContext, EmitOptions, RecordMeta, TimerKind, Timers } from '../../job/contract/context.ts';
 
+/**
+ * The header on repartition records naming the task that wrote them: the reader keeps a
+ * watermark lane per writing task, so one lagging upstream task holds its watermark back (as
+ * Flink's per-channel watermarks do) instead of having its records called late.
+ */
+export const ORIGIN_HEADER = 'eddy.origin.task';
+
 /** What a call asked for, in order. */
 export type TimerChange = { op: 'add' | 'cancel'; timer: StoredTimer };
 
@@ -22,6 +29,8 @@ export type CallFacts = {
   nowMs: number;
   /** Sink names of the job. */
   sinks: ReadonlySet<string>;
+  /** Names of the job's repartition topics: their records say which task wrote them. */
+  repartitions: ReadonlySet<string>;
   /** Whether the actor has `onTimer` (timers need it). */
   hasOnTimer: boolean;
 };
@@ -54,6 +63,7 @@ export class CallContext implements ActorContext {
     const { timestamp } = options;
     if (timestamp !== undefined && !isKafkaTimestamp(timestamp)) throw new RangeError(`emit timestamp must be an integer ms ≥ 0, got ${timestamp}`);
     const output: OutputRecord = { sink, key, value: encodeValue(value) };
+    if (this.facts.repartitions.has(sink)) output.headers = { [ORIGIN_HEADER]: String(this.task) };
     // Kafka timestamps cannot be before 1970: an event time out of range leaves the producer's.
     const stamped = timestamp ?? (isKafkaTimestamp(this.eventTime) ? this.eventTime : undefined);
     if (stamped !== undefined) output.timestamp = stamped;

@@ -21,6 +21,7 @@ import { SourceOffsets } from './source-offsets.ts';
 import { TaskCheckpoints, type BarrierTaken, type TaskParts } from './task-checkpoints.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { UserCodeError } from './user-code-error.ts';
+import { ORIGIN_HEADER } from './call-context.ts';
 import { ActorWatermarks } from './watermark-tracker.ts';
 
 export type { BarrierTaken } from './task-checkpoints.ts';
@@ -148,7 +149,9 @@ export class TaskRuntime {
 
   private async handle(record: SourceRecord, nowMs: number, emission: Emission): Promise<void> {
     const route = this.router.route(record);
-    this.parts.watermark.touch(route.source, nowMs);
+    const origin = record.headers?.[ORIGIN_HEADER];
+    const lane = origin === undefined ? route.source : `${route.source}#${origin}`;
+    this.parts.watermark.touch(route.source, lane, nowMs);
     const decoded = this.router.decode(route, record);
     if (!decoded.ok) {
       emission.deadLetter({ source: record, field: decoded.field, reason: decoded.reason });
@@ -158,7 +161,7 @@ export class TaskRuntime {
     const meta = recordMeta(record);
     for (const actor of route.actors) {
       try {
-        await this.invoker.deliver(actor, route.source, decoded.value, meta, nowMs, emission);
+        await this.invoker.deliver(actor, route.source, lane, decoded.value, meta, nowMs, emission);
       } catch (thrown) {
         if (!(thrown instanceof UserCodeError)) throw thrown;
         emission.deadLetter({ source: record, field: '', reason: thrown.message, actor });

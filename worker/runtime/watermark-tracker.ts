@@ -103,14 +103,18 @@ export class ActorWatermarks {
     return Math.max(-Infinity, ...[...this.trackers.values()].map((t) => t.watermarkMs));
   }
 
-  /** A record of `source` arrived at processing time `nowMs` (every actor reading it sees the source active). */
-  touch(source: string, nowMs: number): void {
-    for (const actor of this.readers.get(source) ?? []) this.trackers.get(actor)?.touch(source, nowMs);
+  /**
+   * A record of `source` arrived at processing time `nowMs`, on watermark lane `lane` (the
+   * source, or a repartition source and the task that wrote the record); every actor reading
+   * the source sees the lane active.
+   */
+  touch(source: string, lane: string, nowMs: number): void {
+    for (const actor of this.readers.get(source) ?? []) this.trackers.get(actor)?.touch(lane, nowMs);
   }
 
-  /** `actor` saw a record of `source` at event time `eventMs`. */
-  observe(actor: string, source: string, eventMs: number): void {
-    this.trackers.get(actor)?.observe(source, eventMs);
+  /** `actor` saw a record on `lane` at event time `eventMs`. */
+  observe(actor: string, lane: string, eventMs: number): void {
+    this.trackers.get(actor)?.observe(lane, eventMs);
   }
 
   /** Recomputes every actor's watermark at processing time `nowMs`. */
