@@ -78,7 +78,9 @@ async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Pr
     const internal = internalTopics(job);
     const missing = internal.filter((topic) => !existing.has(topic));
     if (missing.length > 0 && taskCount > 0) {
-      await create(missing.map((topic) => ({ topic, numPartitions: taskCount, replicationFactor: -1 })));
+      // retention.ms=-1: records carry their event time as the Kafka timestamp, and time-based
+      // retention would delete those older than 7 days before the next task read them.
+      await create(missing.map((topic) => ({ topic, numPartitions: taskCount, replicationFactor: -1, configEntries: [{ name: 'retention.ms', value: '-1' }] })));
       logger.info({ topics: missing }, 'created repartition topics');
     }
     if (internal.length > 0) {

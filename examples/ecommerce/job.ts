@@ -284,7 +284,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Ec
     if (!(name in DEFAULTS)) throw new Error(`EDDY_ECOMMERCE: unknown option '${name}' (options: ${Object.keys(DEFAULTS).join(', ')})`);
     if (typeof value !== typeof DEFAULTS[name as keyof EcommerceOptions]) throw new Error(`EDDY_ECOMMERCE: option '${name}' must be a ${typeof DEFAULTS[name as keyof EcommerceOptions]}, got ${JSON.stringify(value)}`);
   }
-  return parsed as Partial<EcommerceOptions>;
+  return parsed;
 }
 
 export default createEcommerceJob(optionsFromEnv());

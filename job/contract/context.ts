@@ -73,7 +73,8 @@ export interface ActorContext {
   /**
    * The event time of what is being handled, ms since the epoch: the record's (from the actor's
    * `eventTime`, default its Kafka timestamp), an event-time timer's timestamp, or the processing
-   * time for a processing-time timer. Emits carry it as their Kafka timestamp unless told otherwise.
+   * time for a processing-time timer. Emits carry it: in the header `eddy.event.time` on sinks
+   * (whose Kafka timestamp is the time of writing), as the Kafka timestamp on repartitions.
    */
   readonly eventTime: number;
   /** Timers of this actor and key. */
@@ -84,7 +85,7 @@ export interface ActorContext {
    * @param sink a sink name from the job definition
    * @param key the Kafka key, or null
    * @param value a string is sent as is; anything else is sent as its JSON; null is a tombstone
-   * @param options `timestamp`: the record's Kafka timestamp (ms), default {@link eventTime}
+   * @param options `timestamp`: the record's Kafka timestamp (ms); default: the time of writing on sinks, {@link eventTime} on repartitions
    * @throws Error when the sink is not in the job, or the value cannot be written as JSON
    */
   emit(sink: string, key: string | null, value: unknown, options?: EmitOptions): void;
@@ -94,6 +95,6 @@ export interface ActorContext {
 
 /** Options of {@link ActorContext.emit}. */
 export interface EmitOptions {
-  /** The output's Kafka timestamp, ms since the epoch (integer ≥ 0); default the call's event time. */
+  /** The output's Kafka timestamp, ms since the epoch (integer ≥ 0); default: the time of writing on sinks, the call's event time on repartitions. */
   timestamp?: number;
 }

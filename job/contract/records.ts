@@ -21,7 +21,7 @@ export interface OutputRecord {
   sink: string;
   key: string | null;
   value: string | null;
-  /** Kafka timestamp, ms since the epoch: the event time it was emitted at. */
+  /** Kafka timestamp, ms since the epoch; absent: the time of writing. */
   timestamp?: number;
   headers?: Record<string, string>;
 }

@@ -58,6 +58,8 @@ export interface TestOutput {
   /** The value as written: a string (JSON for objects), or null for a tombstone. */
   value: string | null;
   timestamp?: number;
+  /** Headers, e.g. `eddy.event.time`: the event time it was emitted at. */
+  headers?: Record<string, string>;
   /** The task that emitted it. */
   task: number;
 }
@@ -255,6 +257,7 @@ export class JobTestDriver {
     this.published.set(output.sink, list);
     const published: TestOutput = { key: output.key, value: output.value, task };
     if (output.timestamp !== undefined) published.timestamp = output.timestamp;
+    if (output.headers !== undefined) published.headers = output.headers;
     list.push(published);
     const sink = this.job.sinks[output.sink];
     if (sink?.internal === true) {

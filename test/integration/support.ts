@@ -61,7 +61,16 @@ export async function readRecords(kafka: Kafka, options: ReadOptions): Promise<R
 /** Reads from the beginning with a fresh group until `done` holds for what arrived so far. */
 export async function readUntil(
   kafka: Kafka,
-  options: { topics: string[]; timeoutMs: number; readUncommitted?: boolean; settleMs?: number; done: (records: ReadRecord[]) => boolean; describe?: (records: ReadRecord[]) => string },
+  options: {
+    topics: string[];
+    timeoutMs: number;
+    readUncommitted?: boolean;
+    settleMs?: number;
+    done: (records: ReadRecord[]) => boolean;
+    describe?: (records: ReadRecord[]) => string;
+    /** On timeout, return what arrived instead of failing (for a test to compare and show the difference). */
+    partialOnTimeout?: boolean;
+  },
 ): Promise<ReadRecord[]> {
   const consumer: Consumer = kafka.consumer({
     groupId: uniqueName('eddy-test-reader'),
@@ -85,12 +94,17 @@ export async function readUntil(
       },
     });
     const describe = (): string => `${options.describe?.(records) ?? `condition not met after ${records.length} records`} from ${options.topics.join(',')}`;
-    await Promise.race([enough, timeout(options.timeoutMs, describe)]);
+    const limit = options.partialOnTimeout === true ? sleepMs(options.timeoutMs) : timeout(options.timeoutMs, describe);
+    await Promise.race([enough, limit]);
     if (options.settleMs !== undefined) await new Promise((r) => setTimeout(r, options.settleMs));
   } finally {
     await consumer.disconnect();
   }
   return records;
+}
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function timeout(ms: number, describe: () => string): Promise<never> {

@@ -34,16 +34,16 @@ function summary(items: readonly BufferedOutput[]): unknown[] {
 }
 
 describe('TaskRuntime epochs and the output buffer', () => {
-  it('returns at-least-once outputs at once and buffers exactly-once ones in emission order, stamped with the event time', async () => {
+  it('returns at-least-once outputs at once and buffers exactly-once ones in emission order, with the event time in a header', async () => {
     const runtime = await openRuntime(job, await tempDir());
     const result = await runtime.process([ev(0), ev(1, 'bob')], 5);
     expect(result.outputs).toEqual([
-      { sink: 'fast', key: 'ann', value: '{"n":0}', timestamp: 1_000 },
-      { sink: 'fast', key: 'bob', value: '{"n":1}', timestamp: 1_000 },
+      { sink: 'fast', key: 'ann', value: '{"n":0}', headers: { 'eddy.event.time': '1000' } },
+      { sink: 'fast', key: 'bob', value: '{"n":1}', headers: { 'eddy.event.time': '1000' } },
     ]);
     expect(result.buffered).toEqual([
-      { epoch: 1, output: { sink: 'exact', key: 'ann', value: '{"n":0,"count":1}', timestamp: 1_000 } },
-      { epoch: 1, output: { sink: 'exact', key: 'bob', value: '{"n":1,"count":1}', timestamp: 1_000 } },
+      { epoch: 1, output: { sink: 'exact', key: 'ann', value: '{"n":0,"count":1}', headers: { 'eddy.event.time': '1000' } } },
+      { epoch: 1, output: { sink: 'exact', key: 'bob', value: '{"n":1,"count":1}', headers: { 'eddy.event.time': '1000' } } },
     ]);
     expect(result.stats.pendingOutputs).toBe(2);
     await runtime.close();

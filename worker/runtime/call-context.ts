@@ -14,6 +14,9 @@ import type { ActorContext, EmitOptions, RecordMeta, TimerKind, Timers } from '.
  */
 export const ORIGIN_HEADER = 'eddy.origin.task';
 
+/** The header on sink records holding the event time (ms since the epoch) they were emitted at. */
+export const EVENT_TIME_HEADER = 'eddy.event.time';
+
 /** What a call asked for, in order. */
 export type TimerChange = { op: 'add' | 'cancel'; timer: StoredTimer };
 
@@ -63,10 +66,19 @@ export class CallContext implements ActorContext {
     const { timestamp } = options;
     if (timestamp !== undefined && !isKafkaTimestamp(timestamp)) throw new RangeError(`emit timestamp must be an integer ms ≥ 0, got ${timestamp}`);
     const output: OutputRecord = { sink, key, value: encodeValue(value) };
-    if (this.facts.repartitions.has(sink)) output.headers = { [ORIGIN_HEADER]: String(this.task) };
-    // Kafka timestamps cannot be before 1970: an event time out of range leaves the producer's.
-    const stamped = timestamp ?? (isKafkaTimestamp(this.eventTime) ? this.eventTime : undefined);
-    if (stamped !== undefined) output.timestamp = stamped;
+    const eventTime = isKafkaTimestamp(this.eventTime) ? this.eventTime : undefined;
+    if (this.facts.repartitions.has(sink)) {
+      // Event time rides as the Kafka timestamp (Eddy's own topics keep records forever, so an
+      // old event time cannot make time-based retention delete them before they are read).
+      output.headers = { [ORIGIN_HEADER]: String(this.task) };
+      const stamped = timestamp ?? eventTime;
+      if (stamped !== undefined) output.timestamp = stamped;
+    } else {
+      // A sink's Kafka timestamp is the time of writing, as Flink's Kafka sink writes by default:
+      // an event time of last year would have the topic's retention delete the record at once.
+      if (timestamp !== undefined) output.timestamp = timestamp;
+      if (eventTime !== undefined) output.headers = { [EVENT_TIME_HEADER]: String(eventTime) };
+    }
     this.outputs.push(output);
   }
 
