@@ -28,7 +28,7 @@ export type { DeadLetter, OutputRecord, SourceRecord } from './contract/records.
 export * from './contract/job.ts';
 export type { DebeziumChange, DebeziumOp, DebeziumSource } from './formats/debezium.ts';
 export { defineJob, isJobDefinition, JobDefinitionError } from './builders/define-job.ts';
-export { debezium, json, text, type JsonFormatOptions } from './builders/formats.ts';
+export { debezium, json, text, type DebeziumFormatOptions, type JsonFormatOptions } from './builders/formats.ts';
 export { kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
 
@@ -38,3 +38,4 @@ export { applyDebezium, UNAVAILABLE_VALUE, type TableUpdate } from './changes/ta
 export { aggregate, avg, count, max, min, sum, topN, type Aggregate, type AggregateState, type Aggregator, type DecimalOptions, type Ordered, type Ranked, type TopNOptions, topNWeighted } from './changes/aggregates.ts';
 export { manyToOne, type JoinKind, type JoinState, type JoinUpdate, type ManyToOneJoin } from './changes/join.ts';
 export { addToSession, hopping, isClosed, isoUtc, lateReason, tumbling, type Session, type SessionUpdate, type Window } from './changes/windows.ts';
+export { rules, type FieldType, type RuleSpec, type Validator } from './changes/validation.ts';

@@ -74,9 +74,11 @@ async function close(task: number): Promise<ThreadResponse> {
 }
 
 function processed(task: number, result: ProcessResult): ThreadResponse {
-  const { outputs, deadLetters, stats, timerFailures } = result;
-  const response: ThreadResponse = { type: 'processed', task, outputs, deadLetters, stats };
-  return timerFailures.length === 0 ? response : { ...response, timerFailures };
+  const { outputs, deadLetters, stats, timerFailures, counts } = result;
+  const response: Extract<ThreadResponse, { type: 'processed' }> = { type: 'processed', task, outputs, deadLetters, stats };
+  if (timerFailures.length > 0) response.timerFailures = timerFailures;
+  if (Object.keys(counts).length > 0) response.counts = counts;
+  return response;
 }
 
 /** Handles one request of the main thread (piscina's task function). */

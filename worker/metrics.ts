@@ -22,6 +22,8 @@ export interface WorkerMetrics {
   recordsOut: Counter<'task'>;
   /** `eddy_task_dead_letters_total{task}`: records a task sent to the dead-letter topic. */
   deadLetters: Counter<'task'>;
+  /** `eddy_job_events_total{task, counter}`: the job's own counters (`ctx.count`), and `invalid.<source>` / `failed.<actor>` per dead letter. */
+  jobEvents: Counter<'task' | 'counter'>;
   /** `eddy_task_queue_records{task}`: records queued for the task's actor thread. */
   queueRecords: Gauge<'task'>;
   /** `eddy_task_actors_active{task}`: actors held in memory. */
@@ -103,6 +105,7 @@ export function createWorkerMetrics(workerId: string): WorkerMetrics {
     recordsIn: new Counter({ name: 'eddy_task_records_in_total', help: 'Source records a task handled on its actor thread', labelNames: task, registers }),
     recordsOut: new Counter({ name: 'eddy_task_records_out_total', help: 'Records a task published to its sinks (exactly-once ones when their transaction commits)', labelNames: task, registers }),
     deadLetters: new Counter({ name: 'eddy_task_dead_letters_total', help: 'Records a task sent to the dead-letter topic (undecodable, or their handler threw)', labelNames: task, registers }),
+    jobEvents: new Counter({ name: 'eddy_job_events_total', help: 'Counters of the job: ctx.count(name), invalid.<source> per record its format or validation refused, failed.<actor> per record whose handler threw', labelNames: [...task, 'counter'], registers }),
     handlerSeconds: new Histogram({
       name: 'eddy_task_handler_duration_seconds',
       help: 'Time the actor thread took to handle one batch of records, request to response (includes waiting behind other tasks on the same thread)',

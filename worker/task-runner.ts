@@ -404,6 +404,7 @@ export class TaskRunner {
       this.deps.metrics.actorsActive.set(this.label, response.stats.actorsActive);
       this.deps.metrics.pendingOutputs.set(this.label, response.stats.pendingOutputs);
     }
+    for (const [counter, by] of Object.entries(response.counts ?? {})) this.deps.metrics.jobEvents.inc({ ...this.label, counter }, by);
     for (const f of response.timerFailures ?? []) {
       this.deps.logger.error({ task: this.task, actor: f.actor, key: f.key, timer: f.timer, reason: f.reason }, 'timer handler failed; timer dropped, state rolled back');
     }

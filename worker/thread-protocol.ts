@@ -105,6 +105,8 @@ export type ThreadResponse =
       stats: TaskRuntimeStats;
       /** Timers whose handler failed in this request; absent when none did. */
       timerFailures?: TimerFailure[];
+      /** Job counter increments of this request; absent when none. */
+      counts?: Record<string, number>;
     }
   | { type: 'closed'; task: number };
 

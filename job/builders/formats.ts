@@ -8,17 +8,30 @@ import { decodeDebezium, type DebeziumChange } from '../formats/debezium.ts';
 import type { SourceRecord } from '../contract/records.ts';
 import type { SourceFormat } from '../contract/job.ts';
 
+/** Options of {@link debezium}. */
+export interface DebeziumFormatOptions<Row> {
+  /**
+   * Checks the row after each change (`after`; deletes have none), e.g. `rules<Row>({...})`:
+   * a row that fails goes to the dead letters with every reason, its field paths under `after`.
+   */
+  validate?: (row: unknown, where: string, path?: string) => Row;
+}
+
 /**
  * Debezium change events (Kafka Connect JsonConverter, with or without schemas).
  * Tombstones, including those that follow deletes, are skipped.
  *
- * @typeParam Row the table's row type, for `before` and `after` (not checked at run time)
+ * @typeParam Row the table's row type, for `before` and `after` (checked only through `validate`)
  */
-export function debezium<Row = Record<string, unknown>>(): SourceFormat<DebeziumChange<Row>> {
+export function debezium<Row = Record<string, unknown>>(options: DebeziumFormatOptions<Row> = {}): SourceFormat<DebeziumChange<Row>> {
+  const { validate } = options;
   return Object.freeze({
     name: 'debezium',
-    decode: (record: SourceRecord, where: string) =>
-      decodeDebezium(record.value === null ? null : asBuffer(record.value), where) as DebeziumChange<Row> | null,
+    decode(record: SourceRecord, where: string): DebeziumChange<Row> | null {
+      const change = decodeDebezium(record.value === null ? null : asBuffer(record.value), where) as DebeziumChange<Row> | null;
+      if (change !== null && validate !== undefined && change.after !== null) validate(change.after, where, 'after');
+      return change;
+    },
   });
 }
 

@@ -91,6 +91,15 @@ export interface ActorContext {
   emit(sink: string, key: string | null, value: unknown, options?: EmitOptions): void;
   /** Processing time of the current batch or tick, ms since the epoch (the worker's clock). */
   now(): number;
+  /**
+   * Adds `by` (default 1) to the job counter `name`, exported as
+   * `eddy_job_events_total{task, counter="<name>"}` (e.g. `duplicates`, `invalid_price`). Like
+   * emits, it counts only if the call returns normally. Counters are metrics, not results: after
+   * a restore, the records since the last checkpoint count again.
+   *
+   * @param name 1-100 characters from [A-Za-z0-9_.:-], starting with a letter or _
+   */
+  count(name: string, by?: number): void;
 }
 
 /** Options of {@link ActorContext.emit}. */

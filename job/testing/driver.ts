@@ -73,6 +73,7 @@ export class JobTestDriver {
   private arrivals = 0;
   private readonly published = new Map<string, TestOutput[]>();
   private readonly letters: DeadLetter[] = [];
+  private readonly counts = new Map<string, number>();
   private lastCheckpoint = 0;
   private closed = false;
 
@@ -226,6 +227,11 @@ export class JobTestDriver {
     return this.outputs(sink).map(({ value }) => (value === null ? null : JSON.parse(value)) as T);
   }
 
+  /** The job's counters (`ctx.count`, `invalid.<source>`, `failed.<actor>`), summed over every task and request. */
+  counters(): Map<string, number> {
+    return new Map(this.counts);
+  }
+
   /** Every published dead letter. */
   deadLetters(): DeadLetter[] {
     return [...this.letters];
@@ -268,6 +274,7 @@ export class JobTestDriver {
 
   private collect(task: number, result: ProcessResult): void {
     for (const output of result.outputs) this.publish(task, output);
+    for (const [name, by] of Object.entries(result.counts)) this.counts.set(name, (this.counts.get(name) ?? 0) + by);
   }
 
   private async drain(task: number): Promise<void> {

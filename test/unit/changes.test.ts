@@ -17,6 +17,7 @@ import {
   tumbling,
   UNAVAILABLE_VALUE,
   upsertValue,
+  rules,
   type Change,
   type DebeziumChange,
   type JoinState,
@@ -199,4 +200,37 @@ describe('manyToOne joins', () => {
       }
     });
   }
+});
+
+describe('rules (declarative validation)', () => {
+  type Event = { id: number; kind: string; price: number; qty?: number };
+  const valid = rules<Event>({
+    required: ['id', 'kind'],
+    types: { id: 'integer', qty: 'integer' },
+    ranges: { price: { positive: true }, qty: { min: 1, max: 10 } },
+    allowed: { kind: ['view', 'buy'] },
+    checks: [(e) => (e.kind === 'buy' && e.qty === undefined ? ['qty', 'is required to buy'] : null)],
+  });
+
+  it('passes a valid record through', () => {
+    expect(valid({ id: 1, kind: 'view', price: 2.5 }, 'r')).toEqual({ id: 1, kind: 'view', price: 2.5 });
+  });
+
+  it('names every failure at once, with field paths', () => {
+    let error: BadRecordError | undefined;
+    try {
+      valid({ id: 1.5, kind: 'steal', price: 0, qty: 11 }, 'shop[2]@7', 'after');
+    } catch (thrown) {
+      error = thrown as BadRecordError;
+    }
+    expect(error).toBeInstanceOf(BadRecordError);
+    expect(error?.record).toBe('shop[2]@7');
+    expect(error?.field).toBe('after.id,after.price,after.qty,after.kind');
+    expect(error?.reason).toBe('after.id must be an integer, got 1.5; after.price must be positive, got 0; after.qty must be ≤ 10, got 11; after.kind must be one of "view", "buy", got "steal"');
+  });
+
+  it('runs cross-field checks once the field rules hold', () => {
+    expect(() => valid({ id: 1, kind: 'buy', price: 1 }, 'r')).toThrow(/qty is required to buy/);
+    expect(() => valid({ kind: 'buy', price: 1 }, 'r')).toThrow(/^bad record r: field 'id': id is required$/);
+  });
 });

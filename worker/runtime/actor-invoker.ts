@@ -25,8 +25,8 @@ export type InvokerDeps = {
 
 type Handler = (state: unknown, ctx: ActorContext) => unknown;
 
-/** Where a successful call's outputs go (an array, or the request's Emission). */
-export type OutputSink = { push(...outputs: OutputRecord[]): unknown };
+/** Where a successful call's outputs (and counter increments) go: the request's Emission, or a test's collector. */
+export type OutputSink = { push(...outputs: OutputRecord[]): unknown; count?(counts: Readonly<Record<string, number>>): void };
 
 export class ActorInvoker {
   private readonly sinks: ReadonlySet<string>;
@@ -95,6 +95,7 @@ export class ActorInvoker {
     }
     cache.update(entry, next, json);
     outputs.push(...ctx.outputs);
+    outputs.count?.(ctx.counts);
     for (const { op, timer } of ctx.timerChanges) {
       if (op === 'add') timers.add(timer);
       else timers.remove(timer);

@@ -17,6 +17,8 @@ export const ORIGIN_HEADER = 'eddy.origin.task';
 /** The header on sink records holding the event time (ms since the epoch) they were emitted at. */
 export const EVENT_TIME_HEADER = 'eddy.event.time';
 
+const COUNTER_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
+
 /** What a call asked for, in order. */
 export type TimerChange = { op: 'add' | 'cancel'; timer: StoredTimer };
 
@@ -40,6 +42,8 @@ export type CallFacts = {
 
 export class CallContext implements ActorContext {
   readonly outputs: OutputRecord[] = [];
+  /** Counter increments of the call, by counter name. */
+  readonly counts: Record<string, number> = {};
   readonly timerChanges: TimerChange[] = [];
   readonly task: number;
   readonly actor: string;
@@ -84,6 +88,12 @@ export class CallContext implements ActorContext {
 
   now(): number {
     return this.facts.nowMs;
+  }
+
+  count(name: string, by = 1): void {
+    if (typeof name !== 'string' || !COUNTER_NAME.test(name)) throw new TypeError(`counter name must be 1-100 characters from [A-Za-z0-9_.:-] starting with a letter or _, got ${JSON.stringify(name)}`);
+    if (!Number.isFinite(by) || by < 0) throw new RangeError(`count: by must be a finite number ≥ 0, got ${by}`);
+    this.counts[name] = (this.counts[name] ?? 0) + by;
   }
 
   private changeTimer(op: TimerChange['op'], kind: TimerKind, timestampMs: number, tag: string): void {

@@ -19,6 +19,8 @@ export class Emission {
   readonly deadLetters: DeadLetter[] = [];
   /** What went to the buffer, in order. */
   readonly buffered: BufferedOutput[] = [];
+  /** Job counter increments (ctx.count, and `invalid.<source>` / `failed.<actor>` per dead letter). */
+  readonly counts: Record<string, number> = {};
 
   constructor(
     private readonly exactlyOnce: ReadonlySet<string>,
@@ -35,7 +37,12 @@ export class Emission {
     }
   }
 
-  deadLetter(letter: DeadLetter): void {
+  count(counts: Readonly<Record<string, number>>): void {
+    for (const [name, by] of Object.entries(counts)) this.counts[name] = (this.counts[name] ?? 0) + by;
+  }
+
+  deadLetter(letter: DeadLetter, counter: string): void {
+    this.count({ [counter]: 1 });
     this.deadLetters.push(letter);
     this.hold({ epoch: this.epoch, deadLetter: letter });
   }

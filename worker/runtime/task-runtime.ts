@@ -45,6 +45,8 @@ export type ProcessResult = {
   /** What this request added to the buffer (exactly-once outputs and dead letters), in order. */
   buffered: BufferedOutput[];
   timerFailures: TimerFailure[];
+  /** Job counter increments of the request, by counter name. */
+  counts: Record<string, number>;
   stats: TaskRuntimeStats;
 };
 
@@ -154,7 +156,7 @@ export class TaskRuntime {
     this.parts.watermark.touch(route.source, lane, nowMs);
     const decoded = this.router.decode(route, record);
     if (!decoded.ok) {
-      emission.deadLetter({ source: record, field: decoded.field, reason: decoded.reason });
+      emission.deadLetter({ source: record, field: decoded.field, reason: decoded.reason }, `invalid.${route.source}`);
       return;
     }
     if (decoded.value === null) return;
@@ -164,7 +166,7 @@ export class TaskRuntime {
         await this.invoker.deliver(actor, route.source, lane, decoded.value, meta, nowMs, emission);
       } catch (thrown) {
         if (!(thrown instanceof UserCodeError)) throw thrown;
-        emission.deadLetter({ source: record, field: '', reason: thrown.message, actor });
+        emission.deadLetter({ source: record, field: '', reason: thrown.message, actor }, `failed.${actor}`);
       }
     }
   }
@@ -201,11 +203,11 @@ export class TaskRuntime {
     return new Emission(this.exactlyOnce, this.parts.buffer, this.epoch);
   }
 
-  private finish({ outputs, deadLetters, buffered }: Emission, timerFailures: TimerFailure[]): ProcessResult {
+  private finish({ outputs, deadLetters, buffered, counts }: Emission, timerFailures: TimerFailure[]): ProcessResult {
     const { cache, timers, watermark, buffer } = this.parts;
     const watermarkMs = Number.isFinite(watermark.lowestMs) ? watermark.lowestMs : null;
     const stats = { actorsActive: cache.size, pendingOutputs: buffer.size, timersPending: timers.size, watermarkMs };
-    return { outputs, deadLetters, buffered, timerFailures, stats };
+    return { outputs, deadLetters, buffered, timerFailures, counts, stats };
   }
 
   private assertOpen(request: string): void {
