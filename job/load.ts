@@ -1,6 +1,6 @@
 /**
  * Finds a job by reference, the same way on the main thread and on every actor thread: a
- * built-in name (`eos-check`, `ecommerce`) or the path of a module, relative to the
+ * built-in name (`eos-check`, `ecommerce`, `engagement`, `clickstream`) or the path of a module, relative to the
  * working directory, whose default export is a `defineJob(...)`.
  */
 import { resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { isJobDefinition } from './builders/define-job.ts';
 const BUILTIN_JOBS: Readonly<Record<string, URL>> = {
   'eos-check': new URL('../examples/eos-check/job.ts', import.meta.url),
   'ecommerce': new URL('../examples/ecommerce/job.ts', import.meta.url),
+  'engagement': new URL('../examples/engagement/job.ts', import.meta.url),
 };
 
 /** Names of the built-in jobs. */

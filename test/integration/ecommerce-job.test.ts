@@ -4,24 +4,15 @@
  * plus invalid records; every output is then compared with the independent computation over the
  * same events (test/support/ecommerce-oracle.ts), read back with read_committed.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTopicsReady } from '../../common/kafka.ts';
-import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { DEFAULTS, type InventoryAlert, type RevenueWindow, type UserSession } from '../../examples/ecommerce/job.ts';
 import { generateCdcEvents, type CdcEvent } from '../../loadtest/cdc/generator.ts';
-import { waitRunning } from '../../loadtest/chaos/run-chaos.ts';
 import { expectedAlerts, expectedRevenue, expectedSessions, placedOrders } from '../support/ecommerce-oracle.ts';
-import { readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
+import { byKey, readTableUntil, runExample } from './example-cluster.ts';
+import { readUntil, testKafka, uniqueName } from './support.ts';
 
-const PARTITIONS = 4;
 const TABLES = ['orders', 'order_items', 'products'];
-const RATE = 1_000;
-const EVENTS = 12_000;
 
 describe('ecommerce job on a cluster, with workers killed during the run', () => {
   const kafka = testKafka();
@@ -29,80 +20,26 @@ describe('ecommerce job on a cluster, with workers killed during the run', () =>
   // One event per simulated second: 12,000 events span 3 h 20 min of event time, so sessions
   // close. Watermarks keep a lane per upstream task, so the default 5 s out-of-orderness holds
   // though a checkpoint interval carries minutes of event time. Thresholds high enough to cross often.
-  const options = { ...DEFAULTS, topicPrefix: prefix, partitions: PARTITIONS, lowStock: 80, criticalStock: 30 };
+  const options = { ...DEFAULTS, topicPrefix: prefix, partitions: 4, lowStock: 80, criticalStock: 30 };
   const events: CdcEvent[] = [];
   for (const event of generateCdcEvents({ seed: 2026, topicPrefix: prefix, eventIntervalMs: 1_000, initialProducts: 40, initialUsers: 60 })) {
     if (TABLES.some((t) => event.topic.endsWith(`.public.${t}`))) events.push(event);
-    if (events.length === EVENTS) break;
+    if (events.length === 12_000) break;
   }
-  let cluster: LocalCluster;
-  let producer: Producer;
-
-  beforeAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopicsReady(admin, TABLES.map((t) => ({ topic: `${prefix}.public.${t}`, numPartitions: PARTITIONS, replicationFactor: 1 })));
-    await admin.disconnect();
-    cluster = new LocalCluster({
-      job: 'ecommerce', workers: 3, brokers: inject('brokers'), natsUrl: inject('natsUrl'),
-      dir: mkdtempSync(join(tmpdir(), 'eddy-ecommerce-')), controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
-      env: { EDDY_ECOMMERCE: JSON.stringify(options), EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_LOG_LEVEL: 'info' },
-    });
-    await cluster.start();
-    await cluster.waitUntilRunning(120_000);
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-  }, 180_000);
-
-  afterAll(async () => {
-    await producer?.disconnect();
-    await cluster?.stop();
-  });
+  const garbage = [Buffer.from('{"op":'), Buffer.from([0xff, 0xfe, 0x00])];
+  let cluster: LocalCluster | undefined;
+  afterAll(() => cluster?.stop());
 
   it('equals the independent computation of every output', async () => {
-    const garbage = [Buffer.from('{"op":'), Buffer.from([0xff, 0xfe, 0x00])];
-    let killed = 0;
-    const production = (async () => {
-      for (let i = 0; i < events.length; i += RATE / 10) {
-        const batch = events.slice(i, i + RATE / 10);
-        await producer.sendBatch({ acks: -1, topicMessages: TABLES.map((t) => ({ topic: `${prefix}.public.${t}`, messages: batch.filter((e) => e.topic.endsWith(`.public.${t}`)).map((e) => ({ key: e.key, value: e.value, timestamp: String(e.timestampMs) })) })) });
-        if (i === 3_000) await producer.send({ topic: `${prefix}.public.orders`, acks: -1, messages: garbage.map((value, n) => ({ key: `{"order_id":${900_000 + n}}`, value })) });
-        await sleep(100);
-      }
-    })();
-    // SIGKILL a worker every ~3 s while producing, wait for the survivors to take over, restart it.
-    const workers = cluster.workerNames();
-    while (killed < 3) {
-      await sleep(3_000);
-      const victim = workers[killed % workers.length] as string;
-      await cluster.kill(victim, 'SIGKILL');
-      killed += 1;
-      await waitRunning(cluster, workers.length - 1, 60_000);
-      cluster.restart(victim);
-      await waitRunning(cluster, workers.length, 60_000);
-    }
-    await production;
+    const records = [...events];
+    records.splice(3_000, 0, ...garbage.map((value, n) => ({ topic: `${prefix}.public.orders`, key: Buffer.from(`{"order_id":${900_000 + n}}`), value, timestampMs: events[3_000]!.timestampMs }) as CdcEvent));
+    const run = await runExample(kafka, { job: 'ecommerce', env: { EDDY_ECOMMERCE: JSON.stringify(options) }, topics: TABLES.map((t) => `${prefix}.public.${t}`), partitions: options.partitions, records, rate: 1_000, kills: 3 });
+    cluster = run.cluster;
 
     const revenueExpected = expectedRevenue(events, options);
-    const revenue = new Map<string, RevenueWindow>();
-    let seen = 0;
-    const upsert = (records: ReadRecord[]): Map<string, RevenueWindow> => {
-      for (; seen < records.length; seen++) {
-        const { key, value } = records[seen] as ReadRecord;
-        if (value === null) revenue.delete(String(key));
-        else revenue.set(String(key), JSON.parse(value.toString()) as RevenueWindow);
-      }
-      return revenue;
-    };
-    const equal = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    const sorted = (m: Map<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1));
-    await readUntil(kafka, {
-      topics: [`${prefix}.revenue_5m`], timeoutMs: 180_000, settleMs: 3_000, partialOnTimeout: true,
-      done: (records) => equal(sorted(upsert(records)), sorted(revenueExpected)),
-      describe: () => `revenue has ${revenue.size} windows, expected ${revenueExpected.size}`,
-    });
+    const revenue = await readTableUntil<RevenueWindow>(kafka, `${prefix}.revenue_5m`, revenueExpected);
     expect(revenueExpected.size).toBeGreaterThan(20);
-    expect(sorted(revenue)).toEqual(sorted(revenueExpected));
+    expect(revenue).toEqual(byKey(revenueExpected));
 
     // Alerts: each crossing exactly once, in order per product.
     const alertsExpected = expectedAlerts(events, options);
@@ -140,7 +77,7 @@ describe('ecommerce job on a cluster, with workers killed during the run', () =>
     const byBytes = (a: Buffer, b: Buffer) => Buffer.compare(a, b);
     expect(dead.map((r) => r.value as Buffer).sort(byBytes)).toEqual([...garbage].sort(byBytes));
     expect(dead.every((r) => String(r.headers?.['eddy.dlq.reason']).length > 0)).toBe(true);
-    expect(cluster.unexpectedExits()).toEqual([]);
-    console.log(`ecommerce on the cluster: ${events.length} events, ${killed} worker kills, ${revenue.size} windows, ${alertCount} alerts, ${sessions.length} sessions: all equal to the independent computation`);
+    expect(run.cluster.unexpectedExits()).toEqual([]);
+    console.log(`ecommerce on the cluster: ${events.length} events, ${run.killed} worker kills, ${revenue.size} windows, ${alertCount} alerts, ${sessions.length} sessions: all equal to the independent computation`);
   }, 600_000);
 });

@@ -101,7 +101,7 @@ describe('ecommerce job', () => {
     } finally {
       await driver.close();
     }
-  });
+  }, 60_000);
 
   it('dead-letters invalid records with their bytes and sends an order placed after its session closed to the late output', async () => {
     const driver = await JobTestDriver.start(job, { partitions: PARTITIONS });
@@ -133,7 +133,7 @@ describe('ecommerce job', () => {
     } finally {
       await driver.close();
     }
-  });
+  }, 60_000);
 
   it('gives the same results when every task crashes between records and restores from its last checkpoint', async () => {
     const driver = await JobTestDriver.start(job, { partitions: PARTITIONS });
@@ -158,5 +158,5 @@ describe('ecommerce job', () => {
     } finally {
       await driver.close();
     }
-  });
+  }, 60_000);
 });

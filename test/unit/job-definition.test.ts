@@ -118,7 +118,7 @@ describe('formats', () => {
 
 describe('loadJob', () => {
   it('loads the built-in jobs by name', async () => {
-    expect(builtinJobs()).toEqual(['eos-check', 'ecommerce']);
+    expect(builtinJobs()).toEqual(['eos-check', 'ecommerce', 'engagement']);
     for (const name of builtinJobs()) expect((await loadJob(name)).name).toBe(name);
   });
 
