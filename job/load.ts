@@ -13,6 +13,7 @@ const BUILTIN_JOBS: Readonly<Record<string, URL>> = {
   'eos-check': new URL('../examples/eos-check/job.ts', import.meta.url),
   'ecommerce': new URL('../examples/ecommerce/job.ts', import.meta.url),
   'engagement': new URL('../examples/engagement/job.ts', import.meta.url),
+  'clickstream': new URL('../examples/clickstream/job.ts', import.meta.url),
 };
 
 /** Names of the built-in jobs. */

@@ -33,7 +33,7 @@ function runtimeOf(task: number, request: ThreadRequest['type']): TaskRuntime {
 }
 
 /** Wipes the task's directory, rebuilds it from the snapshot if there is one, and opens the runtime on it. */
-async function open({ task, dataDir, restore }: Request<'open'>): Promise<ThreadResponse> {
+async function open({ task, dataDir, restore, taskCount }: Request<'open'>): Promise<ThreadResponse> {
   if (runtimes.has(task)) throw new IllegalStateError(`task ${task} is already open on this thread`);
   job ??= loadJob(threadData().jobRef);
   const definition = await job;
@@ -41,7 +41,7 @@ async function open({ task, dataDir, restore }: Request<'open'>): Promise<Thread
   const store = restore === null ? await createTaskStore(dir) : await restoreTaskStore(dir, { task, ...restore });
   const restoredFrom = restore?.checkpointId ?? 0;
   try {
-    const runtime = await TaskRuntime.open(definition, task, store, { restoredFrom });
+    const runtime = await TaskRuntime.open(definition, task, store, taskCount === undefined ? { restoredFrom } : { restoredFrom, taskCount });
     runtimes.set(task, runtime);
     return { type: 'opened', task, offsets: runtime.offsets(), restoredFrom };
   } catch (thrown) {
@@ -94,8 +94,10 @@ export default async function handle(request: ThreadRequest): Promise<ThreadResp
     case 'barrier':
       return barrier(request);
     case 'committed-outputs': {
-      const outputs = runtimeOf(task, 'committed-outputs').committedOutputs(request.checkpointId);
-      return { type: 'committed-outputs', task, checkpointId: request.checkpointId, outputs };
+      const runtime = runtimeOf(task, 'committed-outputs');
+      const outputs = runtime.committedOutputs(request.checkpointId);
+      const progress = runtime.progress(request.checkpointId);
+      return Object.keys(progress).length === 0 ? { type: 'committed-outputs', task, checkpointId: request.checkpointId, outputs } : { type: 'committed-outputs', task, checkpointId: request.checkpointId, outputs, progress };
     }
     case 'outputs-published':
       runtimeOf(task, 'outputs-published').outputsPublished(request.checkpointId);

@@ -104,8 +104,8 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
 }
 
 async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Extract<ThreadResponse, { type: 'opened' }>> {
-  const open = (restore: { checkpointId: number; snapshotPath: string } | null) =>
-    deps.call({ type: 'open', task: deps.task, dataDir: deps.dataDir, restore }, 'opened');
+  const taskCount = await deps.transactions.taskCount();
+  const open = (restore: { checkpointId: number; snapshotPath: string } | null) => deps.call({ type: 'open', task: deps.task, dataDir: deps.dataDir, restore, taskCount }, 'opened');
   if (target === 0) return open(null);
   const candidates = (await deps.checkpoints.completed()).filter((id) => id <= target).slice(0, fallbackDepth);
   const failures: string[] = [];

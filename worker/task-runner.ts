@@ -369,7 +369,7 @@ export class TaskRunner {
   private async publish(checkpointId: number): Promise<void> {
     const end = this.deps.metrics.commitSeconds.startTimer();
     const committed = await this.call({ type: 'committed-outputs', task: this.task, checkpointId }, 'committed-outputs');
-    await this.deps.transactions.publish(checkpointId, committed.outputs);
+    await this.deps.transactions.publish(checkpointId, committed.outputs, committed.progress);
     await this.call({ type: 'outputs-published', task: this.task, checkpointId }, 'outputs-published');
     this.publishedThrough = checkpointId;
     end();

@@ -11,6 +11,7 @@ import { commitsTopic, deadLetterTopic } from '../job/topics.ts';
 import { readLastMarker, type Marker } from './marker-reader.ts';
 import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';
+import { ORIGIN_HEADER, WATERMARK_HEADER } from './runtime/call-context.ts';
 
 export class TaskTransactions {
   private readonly producer: Producer;
@@ -68,12 +69,21 @@ export class TaskTransactions {
     return fromGroup > 0 ? { checkpointId: fromGroup, store: undefined } : undefined;
   }
 
-  /** Publishes `outputs` and the marker of checkpoint `checkpointId` atomically. */
-  async publish(checkpointId: number, outputs: readonly BufferedOutput[]): Promise<void> {
+  /**
+   * Publishes `outputs` and the marker of checkpoint `checkpointId` atomically; `progress` (per
+   * repartition sink, a watermark) goes after them as a watermark marker on every partition of
+   * that repartition topic.
+   */
+  async publish(checkpointId: number, outputs: readonly BufferedOutput[], progress: Readonly<Record<string, number>> = {}): Promise<void> {
     const messages = new MessagesByTopic();
     for (const item of outputs) {
       if ('deadLetter' in item) messages.add(deadLetterTopic(this.job), deadLetterMessage(item.deadLetter));
       else messages.add(sinkTopic(this.job, item.output.sink), outputMessage(item.output));
+    }
+    for (const [sink, watermarkMs] of Object.entries(progress)) {
+      const topic = sinkTopic(this.job, sink);
+      const headers = { [WATERMARK_HEADER]: String(watermarkMs), [ORIGIN_HEADER]: String(this.task) };
+      for (let partition = 0; partition < (await this.partitionsOf(topic)); partition++) messages.add(topic, { partition, key: null, value: null, headers });
     }
     messages.add(this.commits, {
       key: `${this.job.name}/${this.task}`,
@@ -100,6 +110,23 @@ export class TaskTransactions {
 
   close(): Promise<void> {
     return this.producer.disconnect();
+  }
+
+  /** The job's task count: the partitions of its commits topic, created with one per task. */
+  taskCount(): Promise<number> {
+    return this.partitionsOf(this.commits);
+  }
+
+  private readonly partitionCounts = new Map<string, number>();
+
+  private async partitionsOf(topic: string): Promise<number> {
+    let count = this.partitionCounts.get(topic);
+    if (count === undefined) {
+      const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      count = metadata.topics[0]?.partitions.length ?? 0;
+      this.partitionCounts.set(topic, count);
+    }
+    return count;
   }
 }
 

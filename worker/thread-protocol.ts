@@ -54,7 +54,7 @@ export type ThreadRequest =
    * the snapshot (checksums verified; a bad snapshot throws SnapshotCorruptError naming the file);
    * without, start from empty state. Reports where to resume reading.
    */
-  | { type: 'open'; task: number; dataDir: string; restore: RestoreSource | null }
+  | { type: 'open'; task: number; dataDir: string; restore: RestoreSource | null; /** The job's task count (see TaskRuntimeOptions.taskCount). */ taskCount?: number }
   /**
    * Barrier `checkpointId`: everything before it is in the checkpoint, nothing after. Write dirty
    * actors, timers, watermark, offsets and the output buffer in one batch; open a LevelDB
@@ -92,7 +92,14 @@ export type ThreadResponse =
       restoredFrom: number;
     }
   | { type: 'barrier-taken'; task: number; checkpointId: number; offsets: TaskOffsets }
-  | { type: 'committed-outputs'; task: number; checkpointId: number; outputs: BufferedOutput[] }
+  | {
+      type: 'committed-outputs';
+      task: number;
+      checkpointId: number;
+      outputs: BufferedOutput[];
+      /** Watermark to announce per repartition sink with these outputs (see TaskRuntime.progress). */
+      progress?: Record<string, number>;
+    }
   | { type: 'outputs-published'; task: number; checkpointId: number }
   | { type: 'replayed-discarded'; task: number; discarded: number }
   | {

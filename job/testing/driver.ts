@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
+import { ORIGIN_HEADER, WATERMARK_HEADER } from '../../worker/runtime/call-context.ts';
 import { TaskRuntime, type ProcessResult } from '../../worker/runtime/task-runtime.ts';
 import type { JobDefinition } from '../contract/job.ts';
 import type { DeadLetter, OutputRecord, SourceRecord } from '../contract/records.ts';
@@ -95,7 +96,7 @@ export class JobTestDriver {
     const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `eddy-driver-${job.name}-`)));
     const tasks: Task[] = [];
     for (let task = 0; task < partitions; task++) {
-      tasks.push({ runtime: await TaskRuntime.open(job, task, await createTaskStore(join(dir, `task-${task}`))) });
+      tasks.push({ runtime: await TaskRuntime.open(job, task, await createTaskStore(join(dir, `task-${task}`)), { taskCount: partitions }) });
     }
     return new JobTestDriver(job, partitions, dir, options.dir === undefined, tasks, options.startTimeMs ?? 0);
   }
@@ -183,6 +184,12 @@ export class JobTestDriver {
         if ('deadLetter' in item) this.letters.push(item.deadLetter);
         else this.publish(task, item.output);
       }
+      for (const [sink, watermarkMs] of Object.entries(runtime.progress(id))) {
+        // A watermark marker on every partition, after the checkpoint's records (as a worker publishes it).
+        const topic = this.job.sinks[sink]?.topic as string;
+        const headers = { [WATERMARK_HEADER]: String(watermarkMs), [ORIGIN_HEADER]: String(task) };
+        for (let partition = 0; partition < this.partitions; partition++) this.append(topic, { key: null, value: null, timestamp: this.nowMs, partition, headers });
+      }
       runtime.outputsPublished(id);
     }
     return id;
@@ -201,7 +208,7 @@ export class JobTestDriver {
         state.snapshot === undefined
           ? await createTaskStore(dir)
           : await restoreTaskStore(dir, { task, checkpointId: this.lastCheckpoint, snapshotPath: state.snapshot });
-      state.runtime = await TaskRuntime.open(this.job, task, store, { restoredFrom: state.snapshot === undefined ? 0 : this.lastCheckpoint });
+      state.runtime = await TaskRuntime.open(this.job, task, store, { restoredFrom: state.snapshot === undefined ? 0 : this.lastCheckpoint, taskCount: this.partitions });
       // The snapshot holds the outputs its checkpoint published; a worker learns that from the
       // task's commit marker and drops them, and so does the driver.
       if (state.snapshot !== undefined) state.runtime.outputsPublished(this.lastCheckpoint);

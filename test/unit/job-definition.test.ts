@@ -118,7 +118,7 @@ describe('formats', () => {
 
 describe('loadJob', () => {
   it('loads the built-in jobs by name', async () => {
-    expect(builtinJobs()).toEqual(['eos-check', 'ecommerce', 'engagement']);
+    expect(builtinJobs()).toEqual(['eos-check', 'ecommerce', 'engagement', 'clickstream']);
     for (const name of builtinJobs()) expect((await loadJob(name)).name).toBe(name);
   });
 

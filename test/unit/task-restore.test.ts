@@ -27,6 +27,9 @@ class FakeTransactions {
     this.fenced += 1;
     return Promise.resolve();
   }
+  taskCount(): Promise<number> {
+    return Promise.resolve(12);
+  }
   lastPublished(): Promise<Marker | undefined> {
     if (this.marker === 0) return Promise.resolve(undefined);
     return Promise.resolve({ checkpointId: this.marker, store: this.markerStore === SAME ? this.storeId : (this.markerStore ?? undefined) });

@@ -36,6 +36,7 @@ class FakeTransactions {
   constructor(private readonly marker: Marker) {}
   fence = (): Promise<void> => Promise.resolve();
   lastPublished = (): Promise<Marker> => Promise.resolve(this.marker);
+  taskCount = (): Promise<number> => Promise.resolve(12);
   publish(checkpointId: number, outputs: readonly BufferedOutput[]): Promise<void> {
     this.published.push({ checkpointId, outputs });
     return Promise.resolve();

@@ -32,6 +32,8 @@ export class ActorInvoker {
   private readonly sinks: ReadonlySet<string>;
 
   private readonly repartitions: ReadonlySet<string>;
+  /** Per repartition sink, the actors that emitted into it since the task opened. */
+  readonly emitters = new Map<string, Set<string>>();
 
   constructor(private readonly deps: InvokerDeps) {
     this.sinks = new Set(Object.keys(deps.job.sinks));
@@ -96,6 +98,11 @@ export class ActorInvoker {
     cache.update(entry, next, json);
     outputs.push(...ctx.outputs);
     outputs.count?.(ctx.counts);
+    for (const output of ctx.outputs) {
+      if (!this.repartitions.has(output.sink)) continue;
+      const actors = this.emitters.get(output.sink) ?? new Set<string>();
+      this.emitters.set(output.sink, actors.add(name));
+    }
     for (const { op, timer } of ctx.timerChanges) {
       if (op === 'add') timers.add(timer);
       else timers.remove(timer);

@@ -14,6 +14,13 @@ import type { ActorContext, EmitOptions, RecordMeta, TimerKind, Timers } from '.
  */
 export const ORIGIN_HEADER = 'eddy.origin.task';
 
+/**
+ * The header of a watermark marker on a repartition topic (no key, no value): the writing task
+ * will send nothing more on this topic below this event time (ms), unless late. Readers advance
+ * the writer's lane with it and hand it to no actor.
+ */
+export const WATERMARK_HEADER = 'eddy.watermark';
+
 /** The header on sink records holding the event time (ms since the epoch) they were emitted at. */
 export const EVENT_TIME_HEADER = 'eddy.event.time';
 

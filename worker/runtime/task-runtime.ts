@@ -21,7 +21,7 @@ import { SourceOffsets } from './source-offsets.ts';
 import { TaskCheckpoints, type BarrierTaken, type TaskParts } from './task-checkpoints.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { UserCodeError } from './user-code-error.ts';
-import { ORIGIN_HEADER } from './call-context.ts';
+import { ORIGIN_HEADER, WATERMARK_HEADER } from './call-context.ts';
 import { ActorWatermarks } from './watermark-tracker.ts';
 
 export type { BarrierTaken } from './task-checkpoints.ts';
@@ -34,6 +34,11 @@ export type TaskRuntimeOptions = {
   restoredFrom?: number;
   /** A monotonic clock in ms, for snapshot durations. Default `performance.now`. */
   clockMs?: () => number;
+  /**
+   * The job's task count: an actor reading a repartition topic waits for a watermark from each
+   * of that many upstream tasks (or for it to go idle). Default 0: no lanes expected up front.
+   */
+  taskCount?: number;
 };
 
 /** What a `records` or `tick` request produced. */
@@ -56,6 +61,10 @@ export class TaskRuntime {
   private readonly invoker: ActorInvoker;
   private readonly exactlyOnce: ReadonlySet<string>;
   private readonly checkpoints: TaskCheckpoints;
+  /** Per barrier taken and not yet published: the progress to announce on each repartition. */
+  private readonly progressAt = new Map<number, Record<string, number>>();
+  /** The progress announced last, per repartition. */
+  private announced: Record<string, number> = {};
 
   private constructor(
     readonly task: number,
@@ -76,7 +85,8 @@ export class TaskRuntime {
     const timers = new TimerQueue();
     timers.load(storedTimers);
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
-    const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark);
+    const repartitions = new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.internal === true ? [name] : [])));
+    const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitions, options.taskCount ?? 0);
     return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer) }, job, options);
   }
 
@@ -120,7 +130,20 @@ export class TaskRuntime {
    */
   barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
     this.assertOpen('barrier');
+    this.progressAt.set(checkpointId, this.progressSinceLast());
     return this.checkpoints.barrier(checkpointId, snapshotPath);
+  }
+
+  /**
+   * What checkpoint `checkpointId` announces on each repartition topic, with its outputs: the
+   * lowest watermark of the actors that emit into it, as of that barrier, where it moved since
+   * the previous barrier. Published after the checkpoint's records, as a marker on every
+   * partition, it lets readers whose partitions got none of this task's records move their
+   * watermark on (Flink broadcasts watermarks to every channel for the same reason).
+   */
+  progress(checkpointId: number): Record<string, number> {
+    for (const id of this.progressAt.keys()) if (id < checkpointId) this.progressAt.delete(id);
+    return this.progressAt.get(checkpointId) ?? {};
   }
 
   /** The buffered outputs (dead letters included) of epochs ≤ `checkpointId`, in emission order. */
@@ -149,11 +172,26 @@ export class TaskRuntime {
     await this.store.close();
   }
 
+  private progressSinceLast(): Record<string, number> {
+    const progress: Record<string, number> = {};
+    for (const [sink, actors] of this.invoker.emitters) {
+      const lowest = Math.min(...[...actors].map((actor) => this.parts.watermark.of(actor)));
+      if (Number.isFinite(lowest) && lowest > (this.announced[sink] ?? -Infinity)) progress[sink] = lowest;
+    }
+    this.announced = { ...this.announced, ...progress };
+    return progress;
+  }
+
   private async handle(record: SourceRecord, nowMs: number, emission: Emission): Promise<void> {
     const route = this.router.route(record);
     const origin = record.headers?.[ORIGIN_HEADER];
     const lane = origin === undefined ? route.source : `${route.source}#${origin}`;
     this.parts.watermark.touch(route.source, lane, nowMs);
+    const marker = record.headers?.[WATERMARK_HEADER];
+    if (marker !== undefined) {
+      this.parts.watermark.observeMarker(route.source, lane, Number(marker));
+      return; // progress only: no actor sees it
+    }
     const decoded = this.router.decode(route, record);
     if (!decoded.ok) {
       emission.deadLetter({ source: record, field: decoded.field, reason: decoded.reason }, `invalid.${route.source}`);

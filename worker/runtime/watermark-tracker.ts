@@ -9,7 +9,8 @@ import type { StoredWatermark } from '../../state/task-store.ts';
 /** Event-time settings, as in the job definition. */
 export type WatermarkSettings = { outOfOrdernessMs: number; idleSourceMs?: number };
 
-type SourceProgress = { maxEventMs: number; lastSeenMs: number };
+/** `holds`: a lane expected before it was seen (an upstream task of a repartition); it holds the watermark back until it reports or goes idle. */
+type SourceProgress = { maxEventMs: number; lastSeenMs: number; holds?: boolean };
 
 export class WatermarkTracker {
   private currentMs = -Infinity;
@@ -29,6 +30,11 @@ export class WatermarkTracker {
     return this.currentMs;
   }
 
+  /** Expects `source` (a lane): until it reports an event time, or stays silent for `idleSourceMs`, the watermark waits for it. */
+  expect(source: string, nowMs: number): void {
+    if (!this.sources.has(source)) this.sources.set(source, { maxEventMs: -Infinity, lastSeenMs: nowMs, holds: true });
+  }
+
   /** A record of `source` arrived at processing time `nowMs`. */
   touch(source: string, nowMs: number): void {
     const progress = this.sources.get(source);
@@ -46,11 +52,16 @@ export class WatermarkTracker {
   advance(nowMs: number): boolean {
     const { outOfOrdernessMs, idleSourceMs } = this.settings;
     let lowest = Infinity;
-    for (const { maxEventMs, lastSeenMs } of this.sources.values()) {
-      if (maxEventMs === -Infinity) continue;
+    let waiting = false;
+    for (const { maxEventMs, lastSeenMs, holds } of this.sources.values()) {
       if (idleSourceMs !== undefined && nowMs - lastSeenMs > idleSourceMs) continue;
+      if (maxEventMs === -Infinity) {
+        waiting ||= holds === true;
+        continue;
+      }
       lowest = Math.min(lowest, maxEventMs);
     }
+    if (waiting) return false;
     if (lowest === Infinity || lowest - outOfOrdernessMs <= this.currentMs) return false;
     this.currentMs = lowest - outOfOrdernessMs;
     return true;
@@ -79,12 +90,35 @@ export class ActorWatermarks {
    * @param actors each actor's sources
    * @param restored the stored form; a store from before per-actor watermarks gives every actor the task's watermark to start from
    */
-  constructor(actors: Readonly<Record<string, { readonly from: readonly string[] }>>, settings: WatermarkSettings, restored?: StoredWatermark) {
+  /** Lanes every actor reading a repartition expects: one per upstream task (set up on the first call that has a clock). */
+  private expected: [actor: string, lane: string][] = [];
+
+  /**
+   * @param repartitions the repartition sources of the job
+   * @param upstreamTasks how many tasks write to each repartition (the job's task count); 0: do not expect lanes
+   */
+  constructor(
+    actors: Readonly<Record<string, { readonly from: readonly string[] }>>,
+    settings: WatermarkSettings,
+    restored?: StoredWatermark,
+    repartitions: ReadonlySet<string> = new Set(),
+    upstreamTasks = 0,
+  ) {
     for (const [actor, { from }] of Object.entries(actors)) {
       const own = restored?.actors?.[actor] ?? (restored === undefined ? undefined : { watermarkMs: restored.watermarkMs, sources: {} });
       this.trackers.set(actor, new WatermarkTracker(settings, own));
       for (const source of from) this.readers.set(source, [...(this.readers.get(source) ?? []), actor]);
+      for (const source of from) {
+        if (!repartitions.has(source)) continue;
+        for (let task = 0; task < upstreamTasks; task++) this.expected.push([actor, `${source}#${task}`]);
+      }
     }
+  }
+
+  private expectLanes(nowMs: number): void {
+    if (this.expected.length === 0) return;
+    for (const [actor, lane] of this.expected) this.trackers.get(actor)?.expect(lane, nowMs);
+    this.expected = [];
   }
 
   /** The watermark of `actor`, ms; -Infinity until one is known. */
@@ -109,6 +143,7 @@ export class ActorWatermarks {
    * the source sees the lane active.
    */
   touch(source: string, lane: string, nowMs: number): void {
+    this.expectLanes(nowMs);
     for (const actor of this.readers.get(source) ?? []) this.trackers.get(actor)?.touch(lane, nowMs);
   }
 
@@ -117,8 +152,14 @@ export class ActorWatermarks {
     this.trackers.get(actor)?.observe(lane, eventMs);
   }
 
+  /** A watermark marker of an upstream task on `lane` of `source`: every actor reading the source saw event time `eventMs` there. */
+  observeMarker(source: string, lane: string, eventMs: number): void {
+    for (const actor of this.readers.get(source) ?? []) this.trackers.get(actor)?.observe(lane, eventMs);
+  }
+
   /** Recomputes every actor's watermark at processing time `nowMs`. */
   advance(nowMs: number): void {
+    this.expectLanes(nowMs);
     for (const tracker of this.trackers.values()) tracker.advance(nowMs);
   }
 
