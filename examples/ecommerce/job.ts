@@ -179,13 +179,16 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
       orders: keyedActor({
         from: 'orders',
         key: (c: DebeziumChange<OrderRow>) => String((c.after ?? c.before)?.order_id),
-        eventTime: (c) => (c.after?.created_at == null ? c.source.ts_ms : μsToMs(c.after.created_at)),
+        eventTime: (c) => c.source.ts_ms, // when the change happened; windows and sessions use created_at
         initial: (): { row: OrderRow | null } => ({ row: null }),
         onRecord(change, state, ctx) {
           const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
           const fact = (r: OrderRow): OrderFact => ({ order_id: r.order_id, user_id: r.user_id, status: r.status, created_ms: r.created_at === null ? ctx.eventTime : μsToMs(r.created_at), total: r.total_amount });
           forward(ctx, 'ordersById', ctx.key, changes.map((c) => ({ ...c, row: fact(c.row) })));
-          if (state.row === null && row !== null && row.user_id !== null) ctx.emit('ordersByUser', String(row.user_id), { order_id: row.order_id, user_id: row.user_id, total: row.total_amount } satisfies Placed);
+          if (state.row === null && row !== null && row.user_id !== null) {
+            const placed: Placed = { order_id: row.order_id, user_id: row.user_id, total: row.total_amount };
+            ctx.emit('ordersByUser', String(row.user_id), placed, { timestamp: row.created_at === null ? ctx.eventTime : μsToMs(row.created_at) });
+          }
           return { row };
         },
       }),
@@ -215,9 +218,11 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
               ? null
               : { window: (windowOf(s.order.created_ms)[0] as { start: number }).start, row: { order_id: s.order.order_id, total: s.order.total, lines: current(s) } };
           const [before, after] = [contribution(state), contribution(next)];
-          if (before !== null && (after === null || after.window !== before.window)) forward(ctx, 'contributions', isoUtc(before.window), [{ op: 'delete', row: before.row, ts: before.window }]);
-          if (after !== null && before?.window === after.window) forward(ctx, 'contributions', isoUtc(after.window), changesBetween(before.row, after.row, after.window));
-          else if (after !== null) forward(ctx, 'contributions', isoUtc(after.window), [{ op: 'insert', row: after.row, ts: after.window }]);
+          // Stamped with the time of the change (not the window): it is what revenue_5m's outputs carry.
+          const ts = ctx.eventTime;
+          if (before !== null && (after === null || after.window !== before.window)) forward(ctx, 'contributions', isoUtc(before.window), [{ op: 'delete', row: before.row, ts }]);
+          if (after !== null && before?.window === after.window) forward(ctx, 'contributions', isoUtc(after.window), changesBetween(before.row, after.row, ts));
+          else if (after !== null) forward(ctx, 'contributions', isoUtc(after.window), [{ op: 'insert', row: after.row, ts }]);
           return next.order === null && Object.keys(next.lines).length === 0 ? { order: null, lines: {} } : next;
         },
       }),

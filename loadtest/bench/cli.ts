@@ -16,6 +16,10 @@ import { scenarioNames, type BenchResults, type ScenarioName } from './bench-res
 import { profileMarkdown, readProfiles } from './profile-summary.ts';
 import { writeBenchResults, benchMarkdown } from './report.ts';
 import { defaultBenchOptions, runBench, smokeDefaults, type BenchOptions } from './run-bench.ts';
+import { ecommerceMarkdown, runEcommerceBench } from './ecommerce-bench.ts';
+import { loadConfig } from '../../common/config.ts';
+import { createKafka } from '../../common/kafka.ts';
+import { ensureLocalStack } from '../../deploy/local/stack.ts';
 
 const resultsDir = fileURLToPath(new URL('../results', import.meta.url));
 
@@ -26,7 +30,7 @@ interface BenchFlags {
   keys: number;
   workers: number;
   threads?: number;
-  scenarios: ScenarioName[];
+  scenarios: (ScenarioName | 'ecommerce')[];
   smoke?: boolean;
   rampStart: number;
   rampStep: number;
@@ -36,17 +40,19 @@ interface BenchFlags {
   timeoutMs: number;
   warmup: number;
   profile?: string;
+  ecommerce: boolean;
+  ecommerceRate: number;
+  ecommerceDuration: number;
 }
 
-function scenariosOption(value: string): ScenarioName[] {
+function scenariosOption(value: string): (ScenarioName | 'ecommerce')[] {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const known = [...scenarioNames, 'ecommerce'];
   for (const name of names) {
-    if (!(scenarioNames as readonly string[]).includes(name)) {
-      throw new InvalidArgumentError(`--scenarios: unknown scenario '${name}' (known: ${scenarioNames.join(', ')})`);
-    }
+    if (!known.includes(name)) throw new InvalidArgumentError(`--scenarios: unknown scenario '${name}' (known: ${known.join(', ')})`);
   }
   if (names.length === 0) throw new InvalidArgumentError('--scenarios: name at least one scenario');
-  return names as ScenarioName[];
+  return names as (ScenarioName | 'ecommerce')[];
 }
 
 function failedScenarios(results: BenchResults): string[] {
@@ -64,7 +70,7 @@ const command = new Command('bench')
   .option('--keys <n>', 'distinct keys', integerOption('--keys', 1), d.keys)
   .option('--workers <n>', 'worker processes', integerOption('--workers', 1, 32), d.workers)
   .option('--threads <n>', 'actor threads per worker (default: the config\'s)', integerOption('--threads', 1, 64))
-  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}`, scenariosOption, d.scenarios)
+  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce (default: all)`, scenariosOption, d.scenarios)
   .option('--smoke', `the CI check: ${smokeDefaults.durationSec} s of processed at ${smokeDefaults.rate} events/s after a ${smokeDefaults.warmupSec} s warm-up (explicit flags still win)`)
   .option('--ramp-start <n>', 'first ramp rate, events/s', integerOption('--ramp-start', 1), d.ramp.startEventsPerSec)
   .option('--ramp-step <n>', 'ramp increment, events/s', integerOption('--ramp-step', 1), d.ramp.stepEventsPerSec)
@@ -74,6 +80,9 @@ const command = new Command('bench')
   .option('--timeout-ms <ms>', 'the endpoint\'s timeoutMs', integerOption('--timeout-ms', 1), d.timeoutMs)
   .option('--warmup <s>', 'unrecorded warm-up seconds before the first run against each target', integerOption('--warmup', 0), d.warmupSec)
   .option('--profile <dir>', 'write a CPU profile of every cluster thread to <dir> and print where the time went')
+  .option('--no-ecommerce', 'skip the ecommerce job scenario (skipped by --smoke too)')
+  .option('--ecommerce-rate <n>', 'change events per second fed to the ecommerce job', integerOption('--ecommerce-rate', 1), 10_000)
+  .option('--ecommerce-duration <s>', 'measured seconds of the ecommerce scenario (after a 20 s warm-up)', integerOption('--ecommerce-duration', 1), 60)
   .action(async (flags: BenchFlags, cmd: Command) => {
     const logger = createLogger('bench');
     const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
@@ -95,7 +104,7 @@ const command = new Command('bench')
       keys: flags.keys,
       workers: flags.workers,
       threadsPerWorker: flags.threads,
-      scenarios: pick('scenarios', flags.scenarios, smokeDefaults.scenarios),
+      scenarios: pick('scenarios', flags.scenarios.filter((s): s is ScenarioName => s !== 'ecommerce'), smokeDefaults.scenarios),
       ramp: { startEventsPerSec: flags.rampStart, stepEventsPerSec: flags.rampStep, maxEventsPerSec: flags.rampMax, stepDurationSec: flags.rampDuration },
       p95LimitMs: flags.p95Limit,
       timeoutMs: flags.timeoutMs,
@@ -105,25 +114,45 @@ const command = new Command('bench')
       progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
       signal: controller.signal,
     };
-    let results: BenchResults;
-    try {
-      results = await runBench(options);
-    } catch (err) {
-      if (!controller.signal.aborted) throw err;
-      console.log('bench: interrupted; no results written');
-      process.exitCode = 130;
-      return;
+    const ecommerceWanted = flags.ecommerce && !smoke && (!fromCli('scenarios') || flags.scenarios.includes('ecommerce'));
+    let results: BenchResults | undefined;
+    if (options.scenarios.length > 0) {
+      try {
+        results = await runBench(options);
+      } catch (err) {
+        if (!controller.signal.aborted) throw err;
+        console.log('bench: interrupted; no results written');
+        process.exitCode = 130;
+        return;
+      }
+      const files = writeBenchResults(results, resultsDir);
+      console.log(benchMarkdown(results));
+      console.log(`written to ${files.json} and ${files.markdown}`);
     }
-    const files = writeBenchResults(results, resultsDir);
-    console.log(benchMarkdown(results));
-    console.log(`written to ${files.json} and ${files.markdown}`);
-    if (results.profile !== undefined) {
+    if (results?.profile !== undefined) {
       const names = new Map(Object.entries(results.profile.processes).map(([pid, name]) => [Number(pid), name]));
       const summary = profileMarkdown(readProfiles(results.profile.dir), names);
       writeFileSync(join(results.profile.dir, 'summary.md'), `${summary}\n`);
       console.log(`\nCPU profiles (whole cluster lifetime, warm-up included) in ${results.profile.dir}:\n\n${summary}`);
     }
-    const failed = failedScenarios(results);
+    if (ecommerceWanted && !controller.signal.aborted) {
+      options.progress?.(`ecommerce: the ecommerce job at ${flags.ecommerceRate} change events/s for ${flags.ecommerceDuration} s (after 20 s of warm-up)`);
+      const stack = await ensureLocalStack(loadConfig(), logger);
+      try {
+        const ecommerce = await runEcommerceBench({
+          kafka: createKafka(stack.brokers, 'eddy-bench-ecommerce', logger), brokers: stack.brokers, rate: flags.ecommerceRate, durationSec: flags.ecommerceDuration,
+          warmupSec: 20, workers: flags.workers, threadsPerWorker: flags.threads, partitions: 12, logger,
+        });
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.json`), `${JSON.stringify(ecommerce, null, 2)}\n`);
+        const markdown = ecommerceMarkdown(ecommerce);
+        writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.md`), `${markdown}\n`);
+        console.log(`\n${markdown}`);
+      } finally {
+        await stack.stopStarted();
+      }
+    }
+    const failed = results === undefined ? [] : failedScenarios(results);
     if (failed.length > 0) console.log(`FAIL: failed requests or nothing confirmed in ${failed.join(', ')}`);
     process.exitCode = failed.length > 0 ? 1 : 0;
   });
