@@ -66,7 +66,7 @@ async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Pr
     };
     const wanted = [...Object.values(job.sources), ...Object.values(job.sinks)]
       .filter((t) => t.internal !== true && t.partitions !== undefined && !existing.has(t.topic))
-      .map((t) => ({ topic: t.topic, numPartitions: t.partitions as number, replicationFactor: -1 }));
+      .map((t) => ({ topic: t.topic, numPartitions: t.partitions as number, replicationFactor: -1, configEntries: 'upsert' in t && t.upsert === true ? [{ name: 'cleanup.policy', value: 'compact' }] : [] }));
     const unique = [...new Map(wanted.map((t) => [t.topic, t])).values()];
     if (unique.length > 0) {
       await create(unique);

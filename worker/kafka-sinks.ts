@@ -6,9 +6,10 @@
  */
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from '../job/contract/job.ts';
+import type { AtLeastOnceSink } from '../job/contract/sink.ts';
 import type { DeadLetter, OutputRecord } from './thread-protocol.ts';
 
-export class KafkaSinks {
+export class KafkaSinks implements AtLeastOnceSink {
   private readonly producer: Producer;
 
   constructor(kafka: Kafka, private readonly job: JobDefinition) {

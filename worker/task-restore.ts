@@ -20,7 +20,7 @@
 import { ensureError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { CheckpointStore } from '../state/checkpoint-store.ts';
-import type { TaskTransactions } from './task-transactions.ts';
+import type { ExactlyOnceSink } from '../job/contract/sink.ts';
 import type { TaskOffsets, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 
 /** Complete checkpoints tried, newest first, before giving up. */
@@ -32,7 +32,7 @@ export interface RestoreDeps {
   restoreFrom: number;
   dataDir: string;
   checkpoints: CheckpointStore;
-  transactions: TaskTransactions;
+  transactions: ExactlyOnceSink & { taskCount(): Promise<number> };
   logger: Logger;
   call<T extends ThreadResponse['type']>(request: ThreadRequest, expect: T): Promise<Extract<ThreadResponse, { type: T }>>;
 }

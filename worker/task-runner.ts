@@ -21,7 +21,7 @@ import type { KafkaSource } from './kafka-source.ts';
 import type { PublishLane } from './publish-lane.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { restoreTask } from './task-restore.ts';
-import type { TaskTransactions } from './task-transactions.ts';
+import type { AtLeastOnceSink, ExactlyOnceSink } from '../job/contract/sink.ts';
 import type { SnapshotResult, SourceRecord, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 
 export type TaskRunnerState = 'starting' | 'restoring' | 'running' | 'revoking' | 'stopped' | 'failed';
@@ -47,8 +47,8 @@ export interface TaskRunnerDeps {
   owner: string;
   threads: ActorThreads;
   source: KafkaSource;
-  sinks: KafkaSinks;
-  transactions: TaskTransactions;
+  sinks: AtLeastOnceSink;
+  transactions: ExactlyOnceSink & { taskCount(): Promise<number> };
   checkpoints: CheckpointStore;
   dataDir: string;
   limits: TaskLimits;

@@ -7,13 +7,14 @@
  */
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from '../job/contract/job.ts';
+import type { ExactlyOnceSink } from '../job/contract/sink.ts';
 import { commitsTopic, deadLetterTopic } from '../job/topics.ts';
 import { readLastMarker, type Marker } from './marker-reader.ts';
 import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';
 import { ORIGIN_HEADER, WATERMARK_HEADER } from './runtime/call-context.ts';
 
-export class TaskTransactions {
+export class TaskTransactions implements ExactlyOnceSink {
   private readonly producer: Producer;
   private readonly commits: string;
 

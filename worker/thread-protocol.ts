@@ -6,8 +6,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 
-export type { DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
-import type { DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
+export type { BufferedOutput, DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
+import type { BufferedOutput, DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
 
 /**
  * A timer whose handler failed (threw, or left a state JSON cannot hold). The timer is dropped
@@ -45,8 +45,6 @@ export type SnapshotResult =
   | { type: 'snapshot-written'; checkpointId: number; bytes: number; records: number; durationMs: number }
   | { type: 'snapshot-failed'; checkpointId: number; reason: string };
 
-/** One exactly-once output or dead letter held in the task's buffer, with the epoch it was produced in. */
-export type BufferedOutput = { epoch: number; output: OutputRecord } | { epoch: number; deadLetter: DeadLetter };
 
 export type ThreadRequest =
   /**

@@ -64,7 +64,7 @@ export function createClickstreamJob(options: Partial<ClickstreamOptions> = {}) 
       events: kafkaSource(`${o.topicPrefix}.events`, { format: json<ClickEvent>({ validate: validClick }), partitions: o.partitions }),
       users: kafkaSource(`${o.topicPrefix}.public.users`, { format: debezium<UserRow>(), partitions: o.partitions }),
     },
-    sinks: { clean: sink('events_clean'), dim: sink('users_dim'), conversion: sink('conversion_5m'), late: sink('late') },
+    sinks: { clean: sink('events_clean'), dim: kafkaSink(`${o.topicPrefix}.users_dim`, { partitions: o.partitions, upsert: true }), conversion: sink('conversion_5m'), late: sink('late') },
     repartitions: { byWindow: repartition<ClickEvent>('window_start') },
     watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: 15_000 },
     actors: {

@@ -116,7 +116,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
     name: o.topicPrefix,
     sources: { orders: source<OrderRow>('orders'), items: source<OrderItemRow>('order_items'), products: source<ProductRow>('products') },
     sinks: {
-      revenue: sink('revenue_5m'),
+      revenue: kafkaSink(`${o.topicPrefix}.revenue_5m`, { partitions: o.partitions, upsert: true }),
       alerts: sink('inventory_alerts'),
       activity: sink('user_activity'),
       late: sink('late'),

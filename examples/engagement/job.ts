@@ -83,7 +83,7 @@ const forward = <T>(ctx: ActorContext, topic: string, key: string, changes: Chan
 export function createEngagementJob(options: Partial<EngagementOptions> = {}) {
   const o = { ...DEFAULTS, ...options };
   const windowOf = tumbling(o.windowMs);
-  const sink = (name: string) => kafkaSink(`${o.topicPrefix}.${name}`, { partitions: o.partitions });
+  const sink = (name: string) => kafkaSink(`${o.topicPrefix}.${name}`, { partitions: o.partitions, upsert: true });
   // Events without a known engagement count as events but not in the average: two aggregates.
   const pctOf = (changes: Change<Enriched>[]) => changes.filter((c) => c.row.engagement_pct !== null);
   type Group = { all: ReturnType<typeof stats.init>; known: ReturnType<typeof stats.init>; completes: number };

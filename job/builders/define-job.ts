@@ -134,6 +134,7 @@ function checkSink(sink: KafkaSink, field: string, fail: Fail): void {
   checkTopic(sink.topic, `${field}.topic`, fail);
   if (!DELIVERIES.has(sink.delivery)) fail(`${field}.delivery`, `must be one of ${[...DELIVERIES].join(', ')}`);
   if (sink.partitions !== undefined && !isCount(sink.partitions, 1)) fail(`${field}.partitions`, 'must be an integer ≥ 1');
+  if (sink.upsert === true && sink.delivery !== 'exactly-once') fail(`${field}.upsert`, 'upsert sinks keep the last value per key and checkpoint, so they must be exactly-once');
 }
 
 /** The topic Eddy creates for a repartition: `eddy.<job>.<name>`. */

@@ -39,12 +39,16 @@ export function repartition<T>(key: string): Repartition<T> {
 export interface KafkaSinkOptions {
   /** Default `exactly-once`. */
   delivery?: Delivery;
+  /** An upsert stream (see {@link KafkaSink.upsert}): compacted topic, last value per key and checkpoint. */
+  upsert?: boolean;
   /** Create the topic with this many partitions when it does not exist. */
   partitions?: number;
 }
 
 /** A Kafka topic to write; actors send to it with `ctx.emit(<sink name>, key, value)`. */
 export function kafkaSink(topic: string, options: KafkaSinkOptions = {}): KafkaSink {
-  const sink: KafkaSink = { kind: 'kafka', topic, delivery: options.delivery ?? 'exactly-once' };
-  return Object.freeze(options.partitions === undefined ? sink : { ...sink, partitions: options.partitions });
+  const sink: { -readonly [K in keyof KafkaSink]: KafkaSink[K] } = { kind: 'kafka', topic, delivery: options.delivery ?? 'exactly-once' };
+  if (options.partitions !== undefined) sink.partitions = options.partitions;
+  if (options.upsert === true) sink.upsert = true;
+  return Object.freeze(sink);
 }

@@ -78,6 +78,13 @@ export interface KafkaSink {
   readonly partitions?: number;
   /** Set on the sink side of a {@link Repartition} topic. */
   readonly internal?: true;
+  /**
+   * An upsert stream: key -> latest value, null (a tombstone) deletes the key. Eddy creates the
+   * topic compacted and, within each checkpoint's outputs, keeps only the last value per key
+   * (readers of a compacted topic would see no more), so a key updated a thousand times between
+   * two checkpoints costs one record. Exactly-once sinks only; outputs need a key.
+   */
+  readonly upsert?: true;
 }
 
 /**

@@ -36,3 +36,6 @@ export interface DeadLetter {
   actor?: string;
 }
 
+
+/** One exactly-once output or dead letter held in the task's buffer, with the epoch it was produced in. */
+export type BufferedOutput = { epoch: number; output: OutputRecord } | { epoch: number; deadLetter: DeadLetter };

@@ -17,12 +17,17 @@ type Sealed = Fresh & { raw: RawEntry };
 export class OutputBuffer {
   /** Sealed by a barrier (or restored from a checkpoint): epochs up to the last barrier. */
   private sealed: Sealed[];
-  /** Added since the last barrier. */
-  private fresh: Fresh[] = [];
+  /** Added since the last barrier; null where an upsert output was replaced by a later one of its key. */
+  private fresh: (Fresh | null)[] = [];
+  /** Per upsert sink and key, where its latest output since the last barrier is in `fresh`. */
+  private freshUpserts = new Map<string, number>();
   private nextSeq: number;
 
-  /** A buffer holding what a restored store held (`stored`, in key order). */
-  constructor(stored: readonly StoredBufferEntry[]) {
+  /**
+   * A buffer holding what a restored store held (`stored`, in key order).
+   * @param upsertSinks sinks whose outputs of one epoch keep only the last value per key
+   */
+  constructor(stored: readonly StoredBufferEntry[], private readonly upsertSinks: ReadonlySet<string> = new Set()) {
     this.sealed = stored.map(({ epoch, seq, json }) => {
       const item = decodeBuffered(json);
       if (item.epoch !== epoch) throw new IllegalStateError(`buffered output ${epoch}/${seq} says it is of epoch ${item.epoch}`);
@@ -33,13 +38,24 @@ export class OutputBuffer {
 
   /** Entries held, sealed or not. */
   get size(): number {
-    return this.sealed.length + this.fresh.length;
+    return this.sealed.length + this.fresh.length - this.replaced;
   }
+
+  private replaced = 0;
 
   /** Adds an output (or dead letter) of the current epoch, after all others. */
   append(item: BufferedOutput): void {
     const last = this.fresh.at(-1) ?? this.sealed.at(-1);
-    if (last !== undefined && item.epoch < last.item.epoch) throw new IllegalStateError(`epoch ${item.epoch} after epoch ${last.item.epoch}`);
+    if (last !== undefined && last !== null && item.epoch < last.item.epoch) throw new IllegalStateError(`epoch ${item.epoch} after epoch ${last.item.epoch}`);
+    if ('output' in item && item.output.key !== null && this.upsertSinks.has(item.output.sink)) {
+      const id = `${item.output.sink}\u0000${item.output.key}`;
+      const earlier = this.freshUpserts.get(id);
+      if (earlier !== undefined) {
+        this.fresh[earlier] = null; // a compacted topic's readers would see only the last one
+        this.replaced += 1;
+      }
+      this.freshUpserts.set(id, this.fresh.length);
+    }
     this.fresh.push({ seq: this.nextSeq, item });
     this.nextSeq += 1;
   }
@@ -49,16 +65,22 @@ export class OutputBuffer {
    * snapshot entries, in key order. Later appends and drops do not change the returned array.
    */
   seal(): RawEntry[] {
-    for (const { seq, item } of this.fresh) this.sealed.push({ seq, item, raw: rawEntry(seq, item, encodeBuffered(item)) });
-    this.fresh = [];
+    for (const entry of this.fresh) if (entry !== null) this.sealed.push({ ...entry, raw: rawEntry(entry.seq, entry.item, encodeBuffered(entry.item)) });
+    this.clearFresh();
     return this.sealed.map(({ raw }) => raw);
   }
 
   /** Drops what was added since the last barrier (outputs of a replay); returns how many. */
   discardFresh(): number {
-    const count = this.fresh.length;
-    this.fresh = [];
+    const count = this.fresh.length - this.replaced;
+    this.clearFresh();
     return count;
+  }
+
+  private clearFresh(): void {
+    this.fresh = [];
+    this.freshUpserts = new Map();
+    this.replaced = 0;
   }
 
   /** The sealed entries of epochs ≤ `checkpointId`, in order. */
@@ -72,8 +94,8 @@ export class OutputBuffer {
   }
 
   private countUpTo(checkpointId: number): number {
-    const firstFresh = this.fresh[0]; // epochs never go down: the first has the lowest
-    if (firstFresh !== undefined && firstFresh.item.epoch <= checkpointId) throw new IllegalStateError(`outputs of epoch ≤ ${checkpointId} were never sealed by a barrier`);
+    const firstFresh = this.fresh.find((entry) => entry !== null); // epochs never go down: the first has the lowest
+    if (firstFresh !== undefined && firstFresh !== null && firstFresh.item.epoch <= checkpointId) throw new IllegalStateError(`outputs of epoch ≤ ${checkpointId} were never sealed by a barrier`);
     const end = this.sealed.findIndex(({ item }) => item.epoch > checkpointId);
     return end === -1 ? this.sealed.length : end;
   }

@@ -26,6 +26,10 @@ import { ActorWatermarks } from './watermark-tracker.ts';
 
 export type { BarrierTaken } from './task-checkpoints.ts';
 
+function upsertSinks(job: JobDefinition): ReadonlySet<string> {
+  return new Set(Object.entries(job.sinks).flatMap(([name, sink]) => (sink.upsert === true ? [name] : [])));
+}
+
 /** Options of {@link TaskRuntime.open}. */
 export type TaskRuntimeOptions = {
   /** Actors kept in memory per task; the least recently used beyond it are evicted. Default 10,000. */
@@ -87,7 +91,7 @@ export class TaskRuntime {
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
     const repartitions = new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.internal === true ? [name] : [])));
     const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitions, options.taskCount ?? 0);
-    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer) }, job, options);
+    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options);
   }
 
   /** The epoch of what the task emits now: the last checkpoint taken (or restored) + 1. */
