@@ -16,7 +16,6 @@ import type { ActorThreads } from './actor-threads.ts';
 import type { CheckpointReport } from './checkpoint-report.ts';
 import type { AckChannel } from './ingest/ack-channel.ts';
 import { ingestRefOf, type IngestRef } from './ingest/ingest-ref.ts';
-import type { KafkaSinks } from './kafka-sinks.ts';
 import type { KafkaSource } from './kafka-source.ts';
 import type { PublishLane } from './publish-lane.ts';
 import type { WorkerMetrics } from './metrics.ts';

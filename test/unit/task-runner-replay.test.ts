@@ -13,7 +13,6 @@ import type { Marker } from '../../worker/marker-reader.ts';
 import { createWorkerMetrics } from '../../worker/metrics.ts';
 import { PublishLane } from '../../worker/publish-lane.ts';
 import { TaskRunner } from '../../worker/task-runner.ts';
-import type { TaskTransactions } from '../../worker/task-transactions.ts';
 import type { BufferedOutput, OutputRecord, SnapshotResult, ThreadRequest, ThreadResponse } from '../../worker/thread-protocol.ts';
 import { record, tempDir } from './task-harness.ts';
 
@@ -82,7 +81,7 @@ describe('TaskRunner: replay after a fallback past a published checkpoint', () =
     const reports: CheckpointReport[] = [];
     const runner = new TaskRunner(task, 9, {
       owner: 'new-1', threads: pool, source: fakeSource, sinks: { publish: (o: OutputRecord[]) => Promise.resolve(void atLeastOnce.push(...o)) } as unknown as KafkaSinks,
-      transactions: transactions as unknown as TaskTransactions, checkpoints: store, dataDir: await tempDir(),
+      transactions: transactions, checkpoints: store, dataDir: await tempDir(),
       limits: { queueRecordsMax: 1_000, batchRecordsMax: 2, tickIntervalMs: 60_000, pendingOutputsMax: 1_000 },
       metrics: createWorkerMetrics('w'), clock: () => 0, logger: createLogger('test', 'silent'),
       onFailed: (_t, reason) => reports.push({ kind: 'declined', task, generation: 0, checkpointId: 0, reason: 'BARRIER_FAILED', detail: reason }),
