@@ -1,6 +1,6 @@
 /**
  * The `ecommerce` job (seed 004): analytics over the Debezium change events of the demo shop
- * (`users`, `products`, `orders`, `order_items`; see loadtest/cdc/model.ts), CDC-correct: an
+ * (`products`, `orders`, `order_items`; see loadtest/cdc/model.ts), CDC-correct: an
  * update or delete of any source row corrects every result it fed.
  *
  *     order_items ─items─▶ itemsByProduct ─┐
