@@ -54,6 +54,11 @@ export type EcommerceOptions = {
   sessionGapMs: number;
   /** How long after its end (in event time) a session still takes orders; later ones go to `late`. */
   allowedLatenessMs: number;
+  /**
+   * How long (event time) after its end a revenue window keeps its state and takes corrections;
+   * then its state is deleted (TTL) and later changes to its orders go to `late`.
+   */
+  windowRetentionMs: number;
   /** How far out of event-time order records may arrive and still be on time. */
   outOfOrdernessMs: number;
   /**
@@ -72,7 +77,7 @@ export type EcommerceOptions = {
   topicPrefix: string;
 };
 
-export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce' };
+export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce' };
 
 /** An `ecommerce.revenue_5m` value. */
 export type RevenueWindow = { window_start: string; window_end: string; total_revenue: number; order_count: number; avg_order_value: number; top_category: string | null };
@@ -226,12 +231,20 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
           return next.order === null && Object.keys(next.lines).length === 0 ? { order: null, lines: {} } : next;
         },
       }),
-      // Per window: the aggregate over its orders' current contributions, as an upsert stream.
+      // Per window: the aggregate over its orders' current contributions, as an upsert stream,
+      // until windowRetentionMs after its end; then its state goes and corrections are late.
       revenue: keyedActor({
         from: 'contributions',
         key: (_c: Change<Contribution>, meta) => meta.key ?? '',
         initial: () => windowAggregate.init(),
         onRecord(change, state, ctx) {
+          const window = { start: Date.parse(ctx.key), end: Date.parse(ctx.key) + o.windowMs };
+          if (isClosed(window.end, ctx.watermark, o.windowRetentionMs)) {
+            const late: LateRecord = { output: 'revenue_5m', key: ctx.key, event_time: isoUtc(ctx.eventTime), reason: `order ${change.row.order_id} changed after its window's retention: ${lateReason(window.start, window, ctx.watermark, o.windowRetentionMs)}` };
+            ctx.emit('late', ctx.key, late);
+            return;
+          }
+          ctx.timers.atEventTime(window.end + o.windowRetentionMs);
           const next = windowAggregate.apply(state, change);
           if (windowAggregate.isEmpty(next)) {
             ctx.emit('revenue', ctx.key, null);
@@ -243,6 +256,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
           ctx.emit('revenue', ctx.key, value);
           return next;
         },
+        onTimer: () => windowAggregate.init(), // retention over: the state is deleted
       }),
       // Per user: session windows of placed orders, emitted once closed; orders after that are late.
       sessions: keyedActor({

@@ -135,6 +135,34 @@ describe('ecommerce job', () => {
     }
   }, 60_000);
 
+  it('deletes a revenue window after its retention and sends later changes of its orders to the late output', async () => {
+    const short = createEcommerceJob({ ...options, windowRetentionMs: 3_600_000 });
+    const driver = await JobTestDriver.start(short, { partitions: PARTITIONS });
+    try {
+      const t0 = Date.UTC(2025, 0, 1);
+      const order = (id: number, createdMs: number, status: string, changedMs: number, op = 'c') => ({
+        key: `{"order_id":${id}}`,
+        timestamp: changedMs,
+        value: { op, before: null, after: { order_id: id, user_id: id, total_amount: 10, status, created_at: createdMs * 1000, updated_at: null }, source: { connector: 'postgresql', name: 'ecommerce', ts_ms: changedMs, db: 'ecommerce', table: 'orders' }, ts_ms: changedMs },
+      });
+      // One order per task's worth of keys at t0, then orders two hours later on every task, so every upstream lane moves.
+      driver.send('orders', [1, 2, 3, 4, 5, 6].map((id) => order(id, t0, 'pending', t0)));
+      await driver.run();
+      driver.send('orders', [11, 12, 13, 14, 15, 16].map((id) => order(id, t0 + 7_200_000, 'pending', t0 + 7_200_000)));
+      await driver.run();
+      const first = new Date(t0).toISOString();
+      expect(driver.table<RevenueWindow>('revenue').get(first)?.order_count).toBe(6);
+      driver.send('orders', order(1, t0, 'cancelled', t0 + 7_300_000, 'u'));
+      await driver.run();
+      expect(driver.table<RevenueWindow>('revenue').get(first)?.order_count).toBe(6); // kept as it was when it expired
+      const late = driver.values<LateRecord>('late');
+      expect(late.map((l) => [l.output, l.key])).toEqual([['revenue_5m', first]]);
+      expect(late[0]?.reason).toMatch(/^order 1 changed after its window's retention/);
+    } finally {
+      await driver.close();
+    }
+  }, 60_000);
+
   it('gives the same results when every task crashes between records and restores from its last checkpoint', async () => {
     const driver = await JobTestDriver.start(job, { partitions: PARTITIONS });
     const random = new SeededRandom(43);
