@@ -26,6 +26,10 @@ import { ActorWatermarks } from './watermark-tracker.ts';
 
 export type { BarrierTaken } from './task-checkpoints.ts';
 
+function repartitionSources(job: JobDefinition): ReadonlySet<string> {
+  return new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.internal === true ? [name] : [])));
+}
+
 function upsertSinks(job: JobDefinition): ReadonlySet<string> {
   return new Set(Object.entries(job.sinks).flatMap(([name, sink]) => (sink.upsert === true ? [name] : [])));
 }
@@ -65,6 +69,8 @@ export class TaskRuntime {
   private readonly invoker: ActorInvoker;
   private readonly exactlyOnce: ReadonlySet<string>;
   private readonly checkpoints: TaskCheckpoints;
+  /** Names of the job's repartition sources: only their records carry lanes and markers. */
+  private readonly repartitions: ReadonlySet<string>;
   /** Per barrier taken and not yet published: the progress to announce on each repartition. */
   private readonly progressAt = new Map<number, Record<string, number>>();
   /** The progress announced last, per repartition. */
@@ -81,6 +87,7 @@ export class TaskRuntime {
     this.invoker = new ActorInvoker({ job, task, cache: parts.cache, timers: parts.timers, watermark: parts.watermark });
     this.exactlyOnce = exactlyOnceSinks(job);
     this.checkpoints = new TaskCheckpoints(task, store, parts, options.restoredFrom ?? 0, options.clockMs);
+    this.repartitions = repartitionSources(job);
   }
 
   /** Restores the task from its store (actors are read lazily, on first use). */
@@ -89,8 +96,7 @@ export class TaskRuntime {
     const timers = new TimerQueue();
     timers.load(storedTimers);
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
-    const repartitions = new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.internal === true ? [name] : [])));
-    const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitions, options.taskCount ?? 0);
+    const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitionSources(job), options.taskCount ?? 0);
     return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options);
   }
 
@@ -188,10 +194,12 @@ export class TaskRuntime {
 
   private async handle(record: SourceRecord, nowMs: number, emission: Emission): Promise<void> {
     const route = this.router.route(record);
-    const origin = record.headers?.[ORIGIN_HEADER];
+    // Lanes and markers exist on Eddy's own repartition topics only; other topics' headers are data.
+    const internal = this.repartitions.has(route.source);
+    const origin = internal ? record.headers?.[ORIGIN_HEADER] : undefined;
     const lane = origin === undefined ? route.source : `${route.source}#${origin}`;
     this.parts.watermark.touch(route.source, lane, nowMs);
-    const marker = record.headers?.[WATERMARK_HEADER];
+    const marker = internal ? record.headers?.[WATERMARK_HEADER] : undefined;
     if (marker !== undefined) {
       this.parts.watermark.observeMarker(route.source, lane, Number(marker));
       return; // progress only: no actor sees it
