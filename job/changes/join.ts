@@ -84,3 +84,31 @@ export function manyToOne<Many, One, Out>(id: (row: Many) => string, combine: (m
     isEmpty: (state) => state.one === null && Object.keys(state.many).length === 0,
   };
 }
+
+/** The state of one join key of a stream-table join: the table's current row (null: none). */
+export type LookupState<Row> = { row: Row | null };
+
+/** A stream-table join (Kafka Streams' KStream-KTable join): stream records take the table's current row; table changes emit nothing. */
+export interface StreamTableJoin<Event, Row, Out> {
+  /** A key with no row yet. */
+  init(): LookupState<Row>;
+  /** Applies a change of the table side. */
+  table(state: LookupState<Row>, change: Change<Row>): LookupState<Row>;
+  /** Joins a stream record with the current row: the result, or undefined (inner join, no row). */
+  stream(state: LookupState<Row>, event: Event): Out | undefined;
+}
+
+/**
+ * Declares a stream-table join, kept per join key: the table side is stored, the stream side
+ * is not. A later change of the row does not revisit earlier results (use {@link manyToOne} for
+ * that); as in Kafka Streams, a stream record that arrives before its row joins with nothing.
+ *
+ * @param combine the result of a stream record and the row (null only in a `left` join)
+ */
+export function streamTable<Event, Row, Out>(combine: (event: Event, row: Row | null) => Out, kind: JoinKind = 'inner'): StreamTableJoin<Event, Row, Out> {
+  return {
+    init: () => ({ row: null }),
+    table: (_state, change) => ({ row: isAddition(change.op) ? change.row : null }),
+    stream: (state, event) => (state.row === null && kind === 'inner' ? undefined : combine(event, state.row)),
+  };
+}

@@ -10,6 +10,7 @@ import {
   hopping,
   isClosed,
   manyToOne,
+  streamTable,
   max,
   min,
   sum,
@@ -232,5 +233,26 @@ describe('rules (declarative validation)', () => {
   it('runs cross-field checks once the field rules hold', () => {
     expect(() => valid({ id: 1, kind: 'buy', price: 1 }, 'r')).toThrow(/qty is required to buy/);
     expect(() => valid({ kind: 'buy', price: 1 }, 'r')).toThrow(/^bad record r: field 'id': id is required$/);
+  });
+});
+
+describe('streamTable joins', () => {
+  type Click = { user: string; page: string };
+  type User = { user: string; tier: string };
+  const change = (op: Change<User>['op'], row: User): Change<User> => ({ op, row, ts: 0 });
+
+  it('joins each stream record with the row current when it arrives, and never revisits it', () => {
+    const inner = streamTable((c: Click, u: User | null) => ({ page: c.page, tier: u?.tier ?? null }));
+    let state = inner.init();
+    expect(inner.stream(state, { user: 'a', page: '/0' })).toBeUndefined(); // no row yet
+    state = inner.table(state, change('insert', { user: 'a', tier: 'free' }));
+    expect(inner.stream(state, { user: 'a', page: '/1' })).toEqual({ page: '/1', tier: 'free' });
+    state = inner.table(state, change('update-before', { user: 'a', tier: 'free' }));
+    state = inner.table(state, change('update-after', { user: 'a', tier: 'pro' }));
+    expect(inner.stream(state, { user: 'a', page: '/2' })).toEqual({ page: '/2', tier: 'pro' });
+    state = inner.table(state, change('delete', { user: 'a', tier: 'pro' }));
+    expect(inner.stream(state, { user: 'a', page: '/3' })).toBeUndefined();
+    const left = streamTable((c: Click, u: User | null) => ({ page: c.page, tier: u?.tier ?? null }), 'left');
+    expect(left.stream(left.init(), { user: 'a', page: '/4' })).toEqual({ page: '/4', tier: null });
   });
 });
