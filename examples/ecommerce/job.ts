@@ -15,7 +15,7 @@
 import {
   addToSession,
   aggregate,
-  applyDebezium,
+  cdcTable,
   avg,
   changesBetween,
   count,
@@ -35,7 +35,6 @@ import {
   tumbling,
   type ActorContext,
   type Change,
-  type DebeziumChange,
   type JoinState,
   type Session,
   type Tagged,
@@ -137,36 +136,27 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
     watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: o.idleSourceMs },
     actors: {
       // order_items as a table; each item re-keyed by its product, for the join.
-      items: keyedActor({
+      items: cdcTable<OrderItemRow>({
         from: 'items',
-        key: (c: DebeziumChange<OrderItemRow>) => String((c.after ?? c.before)?.item_id),
-        initial: (): { row: OrderItemRow | null } => ({ row: null }),
-        onRecord(change, state, ctx) {
-          const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
-          for (const c of changes) {
-            const { item_id, order_id, product_id, quantity, unit_price } = c.row;
-            if (order_id === null || product_id === null) continue; // an item of no order or product joins nothing
-            const item: Item = { item_id, order_id, product_id, amount: Math.round(quantity * unit_price * 100) / 100 };
-            forward(ctx, 'itemsByProduct', String(product_id), [{ ...c, row: item }]);
+        key: 'item_id',
+        onChange(changes, _rows, ctx) {
+          for (const { row: r, ...c } of changes) {
+            if (r.order_id === null || r.product_id === null) continue; // an item of no order or product joins nothing
+            const item: Item = { item_id: r.item_id, order_id: r.order_id, product_id: r.product_id, amount: Math.round(r.quantity * r.unit_price * 100) / 100 };
+            forward(ctx, 'itemsByProduct', String(r.product_id), [{ ...c, row: item }]);
           }
-          return { row };
         },
       }),
       // products as a table: categories re-keyed for the join, stock levels checked for alerts.
-      products: keyedActor({
+      products: cdcTable<ProductRow>({
         from: 'products',
-        key: (c: DebeziumChange<ProductRow>) => String((c.after ?? c.before)?.product_id),
-        initial: (): { row: ProductRow | null; level: AlertLevel | null } => ({ row: null, level: null }),
-        onRecord(change, state, ctx) {
-          const { row } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
+        key: 'product_id',
+        onChange(_changes, { before, after }, ctx) {
           const category = (r: ProductRow | null): Category | null => (r === null ? null : { product_id: r.product_id, category: r.category });
-          forward(ctx, 'productsById', ctx.key, changesBetween(category(state.row), category(row), ctx.eventTime));
-          const now = row === null ? null : level(row.stock_quantity ?? 0);
-          if (row !== null && now !== null && now !== state.level) {
-            const alert: InventoryAlert = { product_id: row.product_id, product_name: row.name, current_stock: row.stock_quantity ?? 0, threshold: threshold[now], alert_level: now };
-            ctx.emit('alerts', ctx.key, alert);
-          }
-          return row === null ? { row: null, level: null } : { row, level: now };
+          forward(ctx, 'productsById', ctx.key, changesBetween(category(before), category(after), ctx.eventTime));
+          const [was, now] = [before, after].map((r) => (r === null ? null : level(r.stock_quantity ?? 0)));
+          if (after === null || now === null || now === undefined || now === was) return; // one alert per crossing
+          ctx.emit('alerts', ctx.key, { product_id: after.product_id, product_name: after.name, current_stock: after.stock_quantity ?? 0, threshold: threshold[now], alert_level: now } satisfies InventoryAlert);
         },
       }),
       // order_items ⋈ products on product_id: each item's line with its product's current category.
@@ -181,20 +171,16 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
         },
       }),
       // orders as a table, re-keyed by order id (for the lines) and, when placed, by user (sessions).
-      orders: keyedActor({
+      orders: cdcTable<OrderRow>({
         from: 'orders',
-        key: (c: DebeziumChange<OrderRow>) => String((c.after ?? c.before)?.order_id),
+        key: 'order_id',
         eventTime: (c) => c.source.ts_ms, // when the change happened; windows and sessions use created_at
-        initial: (): { row: OrderRow | null } => ({ row: null }),
-        onRecord(change, state, ctx) {
-          const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
-          const fact = (r: OrderRow): OrderFact => ({ order_id: r.order_id, user_id: r.user_id, status: r.status, created_ms: r.created_at === null ? ctx.eventTime : μsToMs(r.created_at), total: r.total_amount });
+        onChange(changes, { before, after }, ctx) {
+          const createdMs = (r: OrderRow) => (r.created_at === null ? ctx.eventTime : μsToMs(r.created_at));
+          const fact = (r: OrderRow): OrderFact => ({ order_id: r.order_id, user_id: r.user_id, status: r.status, created_ms: createdMs(r), total: r.total_amount });
           forward(ctx, 'ordersById', ctx.key, changes.map((c) => ({ ...c, row: fact(c.row) })));
-          if (state.row === null && row !== null && row.user_id !== null) {
-            const placed: Placed = { order_id: row.order_id, user_id: row.user_id, total: row.total_amount };
-            ctx.emit('ordersByUser', String(row.user_id), placed, { timestamp: row.created_at === null ? ctx.eventTime : μsToMs(row.created_at) });
-          }
-          return { row };
+          if (before !== null || after === null || after.user_id === null) return;
+          ctx.emit('ordersByUser', String(after.user_id), { order_id: after.order_id, user_id: after.user_id, total: after.total_amount } satisfies Placed, { timestamp: createdMs(after) });
         },
       }),
       // Per order: its lines and status; what it contributes to its window (nothing once cancelled).

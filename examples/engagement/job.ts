@@ -13,7 +13,7 @@
  */
 import {
   aggregate,
-  applyDebezium,
+  cdcTable,
   avg,
   changesBetween,
   count,
@@ -30,7 +30,6 @@ import {
   upsertValue,
   type ActorContext,
   type Change,
-  type DebeziumChange,
   type JoinState,
   type Tagged,
 } from '../../job/api.ts';
@@ -110,25 +109,17 @@ export function createEngagementJob(options: Partial<EngagementOptions> = {}) {
     },
     watermark: { outOfOrdernessMs: 5_000 },
     actors: {
-      events: keyedActor({
+      events: cdcTable<EngagementRow>({
         from: 'events',
-        key: (c: DebeziumChange<EngagementRow>) => String((c.after ?? c.before)?.id),
-        initial: (): { row: EngagementRow | null } => ({ row: null }),
-        onRecord(change, state, ctx) {
-          const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
-          for (const c of changes) forward(ctx, 'eventsByContent', c.row.content_id as string, [c]);
-          return { row };
-        },
+        key: 'id',
+        onChange: (changes, _rows, ctx) => changes.forEach((c) => forward(ctx, 'eventsByContent', c.row.content_id as string, [c])),
       }),
-      content: keyedActor({
+      content: cdcTable<ContentRow>({
         from: 'content',
-        key: (c: DebeziumChange<ContentRow>) => String((c.after ?? c.before)?.id),
-        initial: (): { row: ContentRow | null } => ({ row: null }),
-        onRecord(change, state, ctx) {
-          const { row } = applyDebezium(state.row, change, ctx.eventTime, ctx.record?.offset);
+        key: 'id',
+        onChange(_changes, { before, after }, ctx) {
           const length = (r: ContentRow | null): Length | null => (r === null ? null : { id: r.id, length_seconds: r.length_seconds });
-          forward(ctx, 'contentById', ctx.key, changesBetween(length(state.row), length(row), ctx.eventTime));
-          return { row };
+          forward(ctx, 'contentById', ctx.key, changesBetween(length(before), length(after), ctx.eventTime));
         },
       }),
       enrich: keyedActor({

@@ -13,7 +13,10 @@
  * {@link applyDebezium} refuses it (see docs/ARCHITECTURE.md, "Change streams").
  */
 import { BadRecordError } from '../../common/errors.ts';
+import { keyedActor } from '../builders/keyed-actor.ts';
 import type { Change } from '../contract/change.ts';
+import type { ActorContext } from '../contract/context.ts';
+import type { KeyedActor, KeyedActorSpec } from '../contract/job.ts';
 import type { DebeziumChange } from '../formats/debezium.ts';
 import { changesBetween } from './change.ts';
 
@@ -67,3 +70,50 @@ function isUnavailable(value: unknown): boolean {
 }
 
 const UNAVAILABLE_BASE64 = Buffer.from(UNAVAILABLE_VALUE).toString('base64');
+
+/** The state of a {@link cdcTable} actor: the key's current row. */
+export type TableState<Row> = { row: Row | null };
+
+/** What {@link cdcTable} takes. */
+export interface CdcTableSpec<Row extends object> {
+  /** The Debezium source the table is read from. */
+  from: string;
+  /** The primary-key column: one actor per key, keyed by its value as a string. */
+  key: keyof Row & string;
+  /**
+   * Called after each change event with the changes it made (none when the row did not change),
+   * the row before and the row after (null: no row).
+   */
+  onChange?: (changes: Change<Row>[], rows: { before: Row | null; after: Row | null }, ctx: ActorContext) => void;
+  /** The event time of a change; default the record's Kafka timestamp. */
+  eventTime?: (change: DebeziumChange<Row>) => number;
+}
+
+/**
+ * A Debezium topic as a table: a keyed actor per primary key holding the current row
+ * ({@link applyDebezium}), calling `onChange` with what each event changed. A deleted row's
+ * state goes from the store.
+ *
+ * ```ts
+ * items: cdcTable<OrderItemRow>({
+ *   from: 'items', key: 'item_id',
+ *   onChange: (changes, _rows, ctx) => changes.forEach((c) => ctx.emit('byProduct', String(c.row.product_id), c)),
+ * }),
+ * ```
+ */
+export function cdcTable<Row extends object>(spec: CdcTableSpec<Row>): KeyedActor<DebeziumChange<Row>, TableState<Row>> {
+  const { key, onChange, eventTime } = spec;
+  const handlers: KeyedActorSpec<DebeziumChange<Row>, TableState<Row>> = {
+    from: spec.from,
+    key: (change) => String(((change.after ?? change.before) as Record<string, unknown> | null)?.[key]),
+    initial: () => ({ row: null }),
+    onRecord(change, state, ctx) {
+      const where = ctx.record === undefined ? 'record' : `${ctx.record.topic}[${ctx.record.partition}]@${ctx.record.offset}`;
+      const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, where);
+      onChange?.(changes, { before: state.row, after: row }, ctx);
+      return { row };
+    },
+  };
+  if (eventTime !== undefined) handlers.eventTime = (change) => eventTime(change);
+  return keyedActor(handlers);
+}
