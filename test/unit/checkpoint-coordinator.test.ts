@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../common/logger.ts';
 import { CheckpointCoordinator, type CheckpointHost } from '../../coordinator/checkpoints/checkpoint-coordinator.ts';
 import type { Participant } from '../../coordinator/checkpoints/pending-checkpoint.ts';
@@ -25,8 +25,12 @@ function setup(options: { tasks?: number; running?: boolean } = {}) {
     broadcast: (message) => broadcasts.push(message),
     settled: () => (settledCount += 1),
   };
-  const make = () =>
-    new CheckpointCoordinator({ job: 'j', intervalMs: 1_000, timeoutMs: 5_000, retain: 3, store, clock: () => now, logger: createLogger('test', 'silent') }, host);
+  const made: CheckpointCoordinator[] = [];
+  const make = () => {
+    const c = new CheckpointCoordinator({ job: 'j', intervalMs: 1_000, timeoutMs: 5_000, retain: 3, store, clock: () => now, logger: createLogger('test', 'silent') }, host);
+    made.push(c);
+    return c;
+  };
   const coordinator = make();
   const ackAll = (id: number, c = coordinator, except?: number) => {
     for (let task = 0; task < tasks; task++) {
@@ -34,7 +38,11 @@ function setup(options: { tasks?: number; running?: boolean } = {}) {
       c.ack(task % 2 === 0 ? 'a' : 'b', { checkpointId: id, task, generation: 7, offsets: { in: String(task * 10) }, snapshotRef: store.snapshotRef(id, task, 'w-1', 7), bytes: 100, records: 3, snapshotMs: 5 });
     }
   };
-  const settle = () => new Promise((r) => setTimeout(r, 50));
+  // Lets every manifest write in flight finish (real files: its time varies with the machine's load).
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(() => expect(made.some((c) => c.completingNow)).toBe(false), { timeout: 10_000, interval: 5 });
+  };
   return {
     coordinator, make, store, sent, broadcasts, ackAll, settle, settledCount: () => settledCount,
     advance: (ms: number) => (now += ms), setParticipants: (p: typeof participants) => (participants = p),

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CheckpointCoordinator } from '../../coordinator/checkpoints/checkpoint-coordinator.ts';
 import { ClusterController, type WorkerLink } from '../../coordinator/cluster-controller.ts';
 import { createLogger } from '../../common/logger.ts';
@@ -213,8 +213,8 @@ describe('ClusterController', () => {
     const a = links.get('a') as FakeLink;
     expect(a.assigned()).toEqual([]);
     release();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(a.sent.find((m) => m.assign)?.assign).toMatchObject({ restoreFrom: 1, adopt: false });
+    // The manifest write (a real file: rename, fsync) finishes in its own time: wait for the Assign.
+    await vi.waitFor(() => expect(a.sent.find((m) => m.assign)?.assign).toMatchObject({ restoreFrom: 1, adopt: false }), { timeout: 10_000, interval: 10 });
   });
 
   it('answers each heartbeat with its sequence number and tells the worker its lease', () => {
