@@ -33,7 +33,7 @@ export { kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaS
 export { keyedActor } from './builders/keyed-actor.ts';
 
 export type { Change, Op } from './contract/change.ts';
-export { changesBetween, isAddition, sameJson, upsertValue } from './changes/change.ts';
+export { changesBetween, emitChanges, isAddition, sameJson, upsertValue } from './changes/change.ts';
 export { applyDebezium, cdcTable, UNAVAILABLE_VALUE, type CdcTableSpec, type TableState, type TableUpdate } from './changes/table.ts';
 export { aggregate, avg, count, max, min, sum, topN, type Aggregate, type AggregateState, type Aggregator, type DecimalOptions, type Ordered, type Ranked, type TopNOptions, topNWeighted } from './changes/aggregates.ts';
 export { manyToOne, streamTable, type JoinKind, type JoinState, type JoinUpdate, type LookupState, type ManyToOneJoin, type StreamTableJoin } from './changes/join.ts';

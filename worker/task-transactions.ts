@@ -12,7 +12,7 @@ import { commitsTopic, deadLetterTopic } from '../job/topics.ts';
 import { readLastMarker, type Marker } from './marker-reader.ts';
 import { deadLetterMessage, MessagesByTopic, outputMessage, sinkTopic } from './kafka-sinks.ts';
 import type { BufferedOutput } from './thread-protocol.ts';
-import { ORIGIN_HEADER, WATERMARK_HEADER } from './runtime/call-context.ts';
+import { watermarkMarkerHeaders } from './runtime/call-context.ts';
 
 export class TaskTransactions implements ExactlyOnceSink {
   private readonly producer: Producer;
@@ -83,7 +83,7 @@ export class TaskTransactions implements ExactlyOnceSink {
     }
     for (const [sink, watermarkMs] of Object.entries(progress)) {
       const topic = sinkTopic(this.job, sink);
-      const headers = { [WATERMARK_HEADER]: String(watermarkMs), [ORIGIN_HEADER]: String(this.task) };
+      const headers = watermarkMarkerHeaders(this.task, watermarkMs);
       for (let partition = 0; partition < (await this.partitionsOf(topic)); partition++) messages.add(topic, { partition, key: null, value: null, headers });
     }
     messages.add(this.commits, {

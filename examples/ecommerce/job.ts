@@ -18,6 +18,7 @@ import {
   cdcTable,
   avg,
   changesBetween,
+  emitChanges,
   count,
   debezium,
   defineJob,
@@ -33,7 +34,6 @@ import {
   sum,
   topNWeighted,
   tumbling,
-  type ActorContext,
   type Change,
   type JoinState,
   type Session,
@@ -97,7 +97,6 @@ type Placed = { order_id: number; user_id: number; total: number };
 
 const μsToMs = (μs: number): number => Math.floor(μs / 1000);
 const lineOf = (item: Item, product: Category | null): Line => ({ item_id: item.item_id, order_id: item.order_id, category: product?.category ?? null, amount: item.amount });
-const forward = <T>(ctx: ActorContext, topic: string, key: string, changes: Change<T>[]): void => changes.forEach((change) => ctx.emit(topic, key, change, { timestamp: change.ts }));
 
 /** Sums per window: orders, revenue, average, and revenue per category of the orders' current items. */
 const windowAggregate = aggregate({
@@ -143,7 +142,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
           for (const { row: r, ...c } of changes) {
             if (r.order_id === null || r.product_id === null) continue; // an item of no order or product joins nothing
             const item: Item = { item_id: r.item_id, order_id: r.order_id, product_id: r.product_id, amount: Math.round(r.quantity * r.unit_price * 100) / 100 };
-            forward(ctx, 'itemsByProduct', String(r.product_id), [{ ...c, row: item }]);
+            emitChanges(ctx, 'itemsByProduct', String(r.product_id), [{ ...c, row: item }]);
           }
         },
       }),
@@ -153,7 +152,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
         key: 'product_id',
         onChange(_changes, { before, after }, ctx) {
           const category = (r: ProductRow | null): Category | null => (r === null ? null : { product_id: r.product_id, category: r.category });
-          forward(ctx, 'productsById', ctx.key, changesBetween(category(before), category(after), ctx.eventTime));
+          emitChanges(ctx, 'productsById', ctx.key, changesBetween(category(before), category(after), ctx.eventTime));
           const [was, now] = [before, after].map((r) => (r === null ? null : level(r.stock_quantity ?? 0)));
           if (after === null || now === null || now === undefined || now === was) return; // one alert per crossing
           ctx.emit('alerts', ctx.key, { product_id: after.product_id, product_name: after.name, current_stock: after.stock_quantity ?? 0, threshold: threshold[now], alert_level: now } satisfies InventoryAlert);
@@ -166,7 +165,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
         initial: (): JoinState<Item, Category> => lines.init(),
         onRecord(r, state, ctx) {
           const { state: next, changes } = r.source === 'itemsByProduct' ? lines.many(state, r.value) : lines.one(state, r.value);
-          for (const c of changes) forward(ctx, 'linesByOrder', String(c.row.order_id), [c]);
+          for (const c of changes) emitChanges(ctx, 'linesByOrder', String(c.row.order_id), [c]);
           return next;
         },
       }),
@@ -178,7 +177,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
         onChange(changes, { before, after }, ctx) {
           const createdMs = (r: OrderRow) => (r.created_at === null ? ctx.eventTime : μsToMs(r.created_at));
           const fact = (r: OrderRow): OrderFact => ({ order_id: r.order_id, user_id: r.user_id, status: r.status, created_ms: createdMs(r), total: r.total_amount });
-          forward(ctx, 'ordersById', ctx.key, changes.map((c) => ({ ...c, row: fact(c.row) })));
+          emitChanges(ctx, 'ordersById', ctx.key, changes.map((c) => ({ ...c, row: fact(c.row) })));
           if (before !== null || after === null || after.user_id === null) return;
           ctx.emit('ordersByUser', String(after.user_id), { order_id: after.order_id, user_id: after.user_id, total: after.total_amount } satisfies Placed, { timestamp: createdMs(after) });
         },
@@ -211,9 +210,9 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
           const [before, after] = [contribution(state), contribution(next)];
           // Stamped with the time of the change (not the window): it is what revenue_5m's outputs carry.
           const ts = ctx.eventTime;
-          if (before !== null && (after === null || after.window !== before.window)) forward(ctx, 'contributions', isoUtc(before.window), [{ op: 'delete', row: before.row, ts }]);
-          if (after !== null && before?.window === after.window) forward(ctx, 'contributions', isoUtc(after.window), changesBetween(before.row, after.row, ts));
-          else if (after !== null) forward(ctx, 'contributions', isoUtc(after.window), [{ op: 'insert', row: after.row, ts }]);
+          if (before !== null && (after === null || after.window !== before.window)) emitChanges(ctx, 'contributions', isoUtc(before.window), [{ op: 'delete', row: before.row, ts }]);
+          if (after !== null && before?.window === after.window) emitChanges(ctx, 'contributions', isoUtc(after.window), changesBetween(before.row, after.row, ts));
+          else if (after !== null) emitChanges(ctx, 'contributions', isoUtc(after.window), [{ op: 'insert', row: after.row, ts }]);
           return next.order === null && Object.keys(next.lines).length === 0 ? { order: null, lines: {} } : next;
         },
       }),

@@ -16,6 +16,7 @@ import {
   cdcTable,
   avg,
   changesBetween,
+  emitChanges,
   count,
   debezium,
   defineJob,
@@ -28,7 +29,6 @@ import {
   rules,
   tumbling,
   upsertValue,
-  type ActorContext,
   type Change,
   type JoinState,
   type Tagged,
@@ -77,7 +77,6 @@ const join = manyToOne(
 );
 // Averages over the events whose engagement is known (a clip without a length has none).
 const stats = aggregate({ events: count<Enriched>(), avgPct: avg((e: Enriched) => e.engagement_pct ?? 0, { scale: 4 }) });
-const forward = <T>(ctx: ActorContext, topic: string, key: string, changes: Change<T>[]) => changes.forEach((c) => ctx.emit(topic, key, c, { timestamp: c.ts }));
 
 export function createEngagementJob(options: Partial<EngagementOptions> = {}) {
   const o = { ...DEFAULTS, ...options };
@@ -112,14 +111,14 @@ export function createEngagementJob(options: Partial<EngagementOptions> = {}) {
       events: cdcTable<EngagementRow>({
         from: 'events',
         key: 'id',
-        onChange: (changes, _rows, ctx) => changes.forEach((c) => forward(ctx, 'eventsByContent', c.row.content_id as string, [c])),
+        onChange: (changes, _rows, ctx) => changes.forEach((c) => emitChanges(ctx, 'eventsByContent', c.row.content_id as string, [c])),
       }),
       content: cdcTable<ContentRow>({
         from: 'content',
         key: 'id',
         onChange(_changes, { before, after }, ctx) {
           const length = (r: ContentRow | null): Length | null => (r === null ? null : { id: r.id, length_seconds: r.length_seconds });
-          forward(ctx, 'contentById', ctx.key, changesBetween(length(before), length(after), ctx.eventTime));
+          emitChanges(ctx, 'contentById', ctx.key, changesBetween(length(before), length(after), ctx.eventTime));
         },
       }),
       enrich: keyedActor({
@@ -132,8 +131,8 @@ export function createEngagementJob(options: Partial<EngagementOptions> = {}) {
             const upsert = upsertValue(c);
             if (upsert !== undefined) ctx.emit('enriched', String(c.row.id), upsert.value);
             const eventMs = Date.parse(c.row.event_ts);
-            forward(ctx, 'byDevice', c.row.device ?? 'unknown', [{ ...c, ts: eventMs }]);
-            forward(ctx, 'byWindow', isoUtc((windowOf(eventMs)[0] as { start: number }).start), [{ ...c, ts: eventMs }]);
+            emitChanges(ctx, 'byDevice', c.row.device ?? 'unknown', [{ ...c, ts: eventMs }]);
+            emitChanges(ctx, 'byWindow', isoUtc((windowOf(eventMs)[0] as { start: number }).start), [{ ...c, ts: eventMs }]);
           }
           return next;
         },

@@ -4,6 +4,15 @@
  * tombstone on delete), as a Kafka Streams KTable's `toStream()` does.
  */
 import type { Change, Op } from '../contract/change.ts';
+import type { ActorContext } from '../contract/context.ts';
+
+/**
+ * Emits changes under one key, each stamped with its own event time: how an actor re-keys a
+ * table's changes into a repartition topic, e.g. `emitChanges(ctx, 'byProduct', productId, changes)`.
+ */
+export function emitChanges<Row>(ctx: ActorContext, sink: string, key: string, changes: readonly Change<Row>[]): void {
+  for (const change of changes) ctx.emit(sink, key, change, { timestamp: change.ts });
+}
 
 /** Whether `op` adds its row (`insert`, `update-after`) rather than retracting it. */
 export function isAddition(op: Op): boolean {

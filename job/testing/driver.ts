@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
-import { ORIGIN_HEADER, WATERMARK_HEADER } from '../../worker/runtime/call-context.ts';
+import { watermarkMarkerHeaders } from '../../worker/runtime/call-context.ts';
 import { TaskRuntime, type ProcessResult } from '../../worker/runtime/task-runtime.ts';
 import type { JobDefinition } from '../contract/job.ts';
 import type { DeadLetter, OutputRecord, SourceRecord } from '../contract/records.ts';
@@ -187,7 +187,7 @@ export class JobTestDriver {
       for (const [sink, watermarkMs] of Object.entries(runtime.progress(id))) {
         // A watermark marker on every partition, after the checkpoint's records (as a worker publishes it).
         const topic = this.job.sinks[sink]?.topic as string;
-        const headers = { [WATERMARK_HEADER]: String(watermarkMs), [ORIGIN_HEADER]: String(task) };
+        const headers = watermarkMarkerHeaders(task, watermarkMs);
         for (let partition = 0; partition < this.partitions; partition++) this.append(topic, { key: null, value: null, timestamp: this.nowMs, partition, headers });
       }
       runtime.outputsPublished(id);

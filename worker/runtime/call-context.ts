@@ -21,6 +21,11 @@ export const ORIGIN_HEADER = 'eddy.origin.task';
  */
 export const WATERMARK_HEADER = 'eddy.watermark';
 
+/** The headers of task `task`'s watermark marker at `watermarkMs`. */
+export function watermarkMarkerHeaders(task: number, watermarkMs: number): Record<string, string> {
+  return { [WATERMARK_HEADER]: String(watermarkMs), [ORIGIN_HEADER]: String(task) };
+}
+
 /** The header on sink records holding the event time (ms since the epoch) they were emitted at. */
 export const EVENT_TIME_HEADER = 'eddy.event.time';
 
