@@ -31,6 +31,7 @@ export { defineJob, isJobDefinition, JobDefinitionError } from './builders/defin
 export { debezium, json, text, type DebeziumFormatOptions, type JsonFormatOptions } from './builders/formats.ts';
 export { kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
+export { optionsFromEnv } from './builders/options.ts';
 
 export type { Change, Op } from './contract/change.ts';
 export { changesBetween, emitChanges, isAddition, sameJson, upsertValue } from './changes/change.ts';
@@ -39,3 +40,5 @@ export { aggregate, avg, count, max, min, sum, topN, type Aggregate, type Aggreg
 export { manyToOne, streamTable, type JoinKind, type JoinState, type JoinUpdate, type LookupState, type ManyToOneJoin, type StreamTableJoin } from './changes/join.ts';
 export { addToSession, hopping, isClosed, isoUtc, lateReason, tumbling, type Session, type SessionUpdate, type Window } from './changes/windows.ts';
 export { rules, type FieldType, type RuleSpec, type Validator } from './changes/validation.ts';
+export { streamsJob, StreamsBuilder, Table, Stream, GroupedTable, GroupedStream, WindowedStream, SessionStream, type StreamsJobSpec, type TableAggregateOptions } from './streams/builder.ts';
+export type { JoinKind as StreamJoinKind, LateRecord, ProcessSpec, SessionAggregator, WindowAggregator, WindowOptions, Emit } from './streams/operators.ts';

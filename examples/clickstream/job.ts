@@ -5,24 +5,10 @@
  * closes (gold).
  *
  *     <prefix>.events ─dedup─▶ <prefix>.events_clean (one per event id)
- *                        └───▶ byWindow ─conversion─▶ <prefix>.conversion_5m (on window close; late ones to <prefix>.late)
+ *                        └─5-minute windows─▶ <prefix>.conversion_5m (on window close; late ones to <prefix>.late)
  *     <prefix>.public.users ─users─▶ <prefix>.users_dim (SCD type 2: valid_from, valid_to, is_current)
  */
-import {
-  debezium,
-  defineJob,
-  isClosed,
-  isoUtc,
-  json,
-  kafkaSink,
-  kafkaSource,
-  keyedActor,
-  lateReason,
-  repartition,
-  rules,
-  tumbling,
-  type DebeziumChange,
-} from '../../job/api.ts';
+import { isoUtc, json, debezium, kafkaSink, kafkaSource, optionsFromEnv, rules, streamsJob, tumbling, type LateRecord } from '../../job/api.ts';
 import { EVENT_TYPES, type ClickEvent, type UserRow } from './data.ts';
 
 /** What can be tuned. */
@@ -42,8 +28,7 @@ export const DEFAULTS: ClickstreamOptions = { topicPrefix: 'clickstream', partit
 export type UserVersion = UserRow & { version: number; valid_from: string; valid_to: string | null; is_current: boolean };
 /** A `<prefix>.conversion_5m` value. */
 export type Conversion = { window_start: string; window_end: string; sessions: number; converted: number; conversion_rate: number };
-/** A `<prefix>.late` value. */
-export type LateEvent = { event_id: string; event_time: string; reason: string };
+export type { LateRecord };
 
 /** The event rules: the seed's JSON schema, declared. */
 export const validClick = rules<ClickEvent>({
@@ -56,82 +41,50 @@ export const validClick = rules<ClickEvent>({
 
 export function createClickstreamJob(options: Partial<ClickstreamOptions> = {}) {
   const o = { ...DEFAULTS, ...options };
-  const windowOf = tumbling(o.windowMs);
-  const sink = (name: string) => kafkaSink(`${o.topicPrefix}.${name}`, { partitions: o.partitions });
-  return defineJob({
+  const sink = (name: string, upsert = false) => kafkaSink(`${o.topicPrefix}.${name}`, { partitions: o.partitions, upsert });
+  const spec = {
     name: o.topicPrefix,
     sources: {
       events: kafkaSource(`${o.topicPrefix}.events`, { format: json<ClickEvent>({ validate: validClick }), partitions: o.partitions }),
       users: kafkaSource(`${o.topicPrefix}.public.users`, { format: debezium<UserRow>(), partitions: o.partitions }),
     },
-    sinks: { clean: sink('events_clean'), dim: kafkaSink(`${o.topicPrefix}.users_dim`, { partitions: o.partitions, upsert: true }), conversion: sink('conversion_5m'), late: sink('late') },
-    repartitions: { byWindow: repartition<ClickEvent>('window_start') },
+    sinks: { clean: sink('events_clean'), dim: sink('users_dim', true), conversion: sink('conversion_5m'), late: sink('late') },
     watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: 15_000 },
-    actors: {
-      // One actor per event id: the first passes, repeats within the window are counted and dropped.
-      dedup: keyedActor({
-        from: 'events',
-        key: (e: ClickEvent) => e.event_id,
-        eventTime: (e) => e.ts,
-        initial: () => ({ seen: false }),
-        onRecord(event, state, ctx) {
-          if (state.seen) {
-            ctx.count('duplicates');
-            return;
-          }
-          ctx.emit('clean', event.event_id, event);
-          ctx.emit('byWindow', isoUtc((windowOf(event.ts)[0] as { start: number }).start), event, { timestamp: event.ts });
-          ctx.timers.atEventTime(event.ts + o.dedupWindowMs); // then forget the id (state TTL)
-          return { seen: true };
+  };
+  return streamsJob(spec, (b) => {
+    const clean = b.stream('events', { eventTime: (e) => e.ts }).distinct('dedup', (e) => e.event_id, o.dedupWindowMs);
+    clean.to('clean');
+    // Per window: sessions seen and sessions that bought; emitted once, when the window closes.
+    clean
+      .groupBy(() => '')
+      .windowedBy(tumbling(o.windowMs), { allowedLatenessMs: o.allowedLatenessMs, late: 'late' })
+      .aggregate('conversion', {
+        init: (): Record<string, boolean> => ({}),
+        add: (sessions, e) => ({ ...sessions, [e.session_id]: sessions[e.session_id] === true || e.event_type === 'purchase' }),
+        result(sessions, { start, end }): Conversion {
+          const all = Object.values(sessions);
+          const converted = all.filter(Boolean).length;
+          return { window_start: isoUtc(start), window_end: isoUtc(end), sessions: all.length, converted, conversion_rate: Math.round((converted / all.length) * 10_000) / 10_000 };
         },
-        onTimer: () => ({ seen: false }),
-      }),
-      // SCD type 2: every change closes the current version and opens the next.
-      users: keyedActor({
-        from: 'users',
-        key: (c: DebeziumChange<UserRow>) => String((c.after ?? c.before)?.user_id),
+      })
+      .to('conversion');
+    // SCD type 2: every change closes the current version and opens the next.
+    b.stream('users')
+      .process('users', (c) => String((c.after ?? c.before)?.user_id), {
         initial: (): { version: number; current: UserVersion | null } => ({ version: 0, current: null }),
-        onRecord(change, state, ctx) {
+        onRecord(change, state, ctx, emit) {
           if (change.op !== 'c' && change.op !== 'r' && change.op !== 'u' && change.op !== 'd') return;
           const at = isoUtc(change.source.ts_ms);
-          if (state.current !== null) {
-            const closed: UserVersion = { ...state.current, valid_to: at, is_current: false };
-            ctx.emit('dim', `${ctx.key}:${closed.version}`, closed);
-          }
+          if (state.current !== null) emit(`${ctx.key}:${state.version}`, { ...state.current, valid_to: at, is_current: false });
           if (change.after === null) return { version: state.version, current: null };
           const opened: UserVersion = { ...change.after, version: state.version + 1, valid_from: at, valid_to: null, is_current: true };
-          ctx.emit('dim', `${ctx.key}:${opened.version}`, opened);
+          emit(`${ctx.key}:${opened.version}`, opened);
           return { version: opened.version, current: opened };
         },
-      }),
-      // Per window: sessions seen and sessions that bought; emitted once, when the window closes.
-      conversion: keyedActor({
-        from: 'byWindow',
-        key: (_e: ClickEvent, meta) => meta.key ?? '',
-        initial: (): { sessions: Record<string, boolean> } => ({ sessions: {} }),
-        onRecord(event, state, ctx) {
-          const window = windowOf(event.ts)[0] as { start: number; end: number };
-          if (isClosed(window.end, ctx.watermark, o.allowedLatenessMs)) {
-            ctx.count('late');
-            const late: LateEvent = { event_id: event.event_id, event_time: isoUtc(event.ts), reason: lateReason(event.ts, window, ctx.watermark, o.allowedLatenessMs) };
-            ctx.emit('late', event.event_id, late);
-            return;
-          }
-          state.sessions[event.session_id] = (state.sessions[event.session_id] ?? false) || event.event_type === 'purchase';
-          ctx.timers.atEventTime(window.end + o.allowedLatenessMs);
-        },
-        onTimer(timer, state, ctx) {
-          const start = timer.timestampMs - o.allowedLatenessMs - o.windowMs;
-          const sessions = Object.values(state.sessions);
-          const converted = sessions.filter(Boolean).length;
-          const value: Conversion = { window_start: isoUtc(start), window_end: isoUtc(start + o.windowMs), sessions: sessions.length, converted, conversion_rate: Math.round((converted / sessions.length) * 10_000) / 10_000 };
-          ctx.emit('conversion', ctx.key, value);
-          return { sessions: {} }; // the window is done: its state goes
-        },
-      }),
-    },
+      })
+      .to('dim');
   });
 }
 
 /** Options from `EDDY_CLICKSTREAM` (JSON, any subset of {@link ClickstreamOptions}). */
-export default createClickstreamJob(JSON.parse(process.env.EDDY_CLICKSTREAM ?? '{}') as Partial<ClickstreamOptions>);
+export default createClickstreamJob(optionsFromEnv('EDDY_CLICKSTREAM', DEFAULTS));

@@ -3,36 +3,14 @@
  * joined to `content` (engagement_pct = duration_ms / (length_seconds * 1000)), then aggregated
  * per device and per 10-minute window of event time; invalid events go to the dead-letter topic.
  *
- *     engagement_events ─events─▶ eventsByContent ─┐
- *     content ──────────content─▶ contentById ─────┴─enrich─▶ <prefix>.enriched (upsert by event id)
- *                                                        ├──▶ byDevice ─devices─▶ <prefix>.by_device
- *                                                        └──▶ byWindow ─windows─▶ <prefix>.engagement_10m
+ *     engagement_events ⋈ content (foreign key) ─▶ enrich ─▶ <prefix>.enriched (upsert by event id)
+ *                                                         ├─group by device─▶ <prefix>.by_device
+ *                                                         └─group by window─▶ <prefix>.engagement_10m
  *
  * A re-cut clip (new length) or a corrected or deleted event retracts what it fed and adds the
  * new values, so every aggregate equals the query over the current tables.
  */
-import {
-  aggregate,
-  cdcTable,
-  avg,
-  changesBetween,
-  emitChanges,
-  count,
-  debezium,
-  defineJob,
-  isoUtc,
-  kafkaSink,
-  kafkaSource,
-  keyedActor,
-  manyToOne,
-  repartition,
-  rules,
-  tumbling,
-  upsertValue,
-  type Change,
-  type JoinState,
-  type Tagged,
-} from '../../job/api.ts';
+import { avg, count, debezium, isoUtc, kafkaSink, kafkaSource, optionsFromEnv, rules, streamsJob } from '../../job/api.ts';
 import { DEVICES, EVENT_TYPES, type ContentRow, type EngagementRow } from './data.ts';
 
 /** What can be tuned. */
@@ -45,8 +23,6 @@ export type Enriched = { id: number; content_id: string; user_id: string; event_
 export type DeviceStats = { device: string; events: number; avg_engagement_pct: number | null };
 /** A `<prefix>.engagement_10m` value. */
 export type WindowStats = { window_start: string; window_end: string; events: number; completes: number; avg_engagement_pct: number | null };
-
-type Length = { id: string; length_seconds: number | null };
 
 /** Engagement as a fraction rounded to 4 decimals; null without a positive length. */
 export function engagementPct(durationMs: number, lengthSeconds: number | null): number | null {
@@ -62,107 +38,46 @@ export const validEvent = rules<EngagementRow>({
   allowed: { event_type: EVENT_TYPES, device: DEVICES },
 });
 
-const join = manyToOne(
-  (e: EngagementRow) => String(e.id),
-  (e: EngagementRow, c: Length | null): Enriched => ({
-    id: e.id,
-    content_id: e.content_id as string,
-    user_id: e.user_id as string,
-    event_type: e.event_type as string,
-    event_ts: isoUtc(Math.floor((e.event_ts as number) / 1000)),
-    device: e.device,
-    duration_ms: e.duration_ms as number,
-    engagement_pct: engagementPct(e.duration_ms as number, c?.length_seconds ?? null),
-  }),
-);
-// Averages over the events whose engagement is known (a clip without a length has none).
-const stats = aggregate({ events: count<Enriched>(), avgPct: avg((e: Enriched) => e.engagement_pct ?? 0, { scale: 4 }) });
-
 export function createEngagementJob(options: Partial<EngagementOptions> = {}) {
   const o = { ...DEFAULTS, ...options };
-  const windowOf = tumbling(o.windowMs);
   const sink = (name: string) => kafkaSink(`${o.topicPrefix}.${name}`, { partitions: o.partitions, upsert: true });
-  // Events without a known engagement count as events but not in the average: two aggregates.
-  const pctOf = (changes: Change<Enriched>[]) => changes.filter((c) => c.row.engagement_pct !== null);
-  type Group = { all: ReturnType<typeof stats.init>; known: ReturnType<typeof stats.init>; completes: number };
-  const group0 = (): Group => ({ all: stats.init(), known: stats.init(), completes: 0 });
-  const apply = (g: Group, c: Change<Enriched>): Group => ({
-    all: stats.apply(g.all, c),
-    known: pctOf([c]).reduce((s, x) => stats.apply(s, x), g.known),
-    completes: g.completes + (c.row.event_type === 'complete' ? (c.op === 'insert' || c.op === 'update-after' ? 1 : -1) : 0),
-  });
-  const avgOf = (g: Group) => stats.result(g.known).avgPct;
-
-  return defineJob({
+  const topic = (table: string) => `${o.topicPrefix}.public.${table}`;
+  const spec = {
     name: o.topicPrefix,
     sources: {
-      content: kafkaSource(`${o.topicPrefix}.public.content`, { format: debezium<ContentRow>(), partitions: o.partitions }),
-      events: kafkaSource(`${o.topicPrefix}.public.engagement_events`, { format: debezium<EngagementRow>({ validate: validEvent }), partitions: o.partitions }),
+      content: kafkaSource(topic('content'), { format: debezium<ContentRow>(), partitions: o.partitions }),
+      events: kafkaSource(topic('engagement_events'), { format: debezium<EngagementRow>({ validate: validEvent }), partitions: o.partitions }),
     },
     sinks: { enriched: sink('enriched'), devices: sink('by_device'), windows: sink('engagement_10m') },
-    repartitions: {
-      eventsByContent: repartition<Change<EngagementRow>>('content_id'),
-      contentById: repartition<Change<Length>>('content_id'),
-      byDevice: repartition<Change<Enriched>>('device'),
-      byWindow: repartition<Change<Enriched>>('window_start'),
-    },
     watermark: { outOfOrdernessMs: 5_000 },
-    actors: {
-      events: cdcTable<EngagementRow>({
-        from: 'events',
-        key: 'id',
-        onChange: (changes, _rows, ctx) => changes.forEach((c) => emitChanges(ctx, 'eventsByContent', c.row.content_id as string, [c])),
-      }),
-      content: cdcTable<ContentRow>({
-        from: 'content',
-        key: 'id',
-        onChange(_changes, { before, after }, ctx) {
-          const length = (r: ContentRow | null): Length | null => (r === null ? null : { id: r.id, length_seconds: r.length_seconds });
-          emitChanges(ctx, 'contentById', ctx.key, changesBetween(length(before), length(after), ctx.eventTime));
-        },
-      }),
-      enrich: keyedActor({
-        from: ['eventsByContent', 'contentById'],
-        key: (r: Tagged<{ eventsByContent: Change<EngagementRow>; contentById: Change<Length> }>) => (r.source === 'contentById' ? r.value.row.id : (r.value.row.content_id as string)),
-        initial: (): JoinState<EngagementRow, Length> => join.init(),
-        onRecord(r, state, ctx) {
-          const { state: next, changes } = r.source === 'eventsByContent' ? join.many(state, r.value) : join.one(state, r.value);
-          for (const c of changes) {
-            const upsert = upsertValue(c);
-            if (upsert !== undefined) ctx.emit('enriched', String(c.row.id), upsert.value);
-            const eventMs = Date.parse(c.row.event_ts);
-            emitChanges(ctx, 'byDevice', c.row.device ?? 'unknown', [{ ...c, ts: eventMs }]);
-            emitChanges(ctx, 'byWindow', isoUtc((windowOf(eventMs)[0] as { start: number }).start), [{ ...c, ts: eventMs }]);
-          }
-          return next;
-        },
-      }),
-      devices: keyedActor({
-        from: 'byDevice',
-        key: (c: Change<Enriched>) => c.row.device ?? 'unknown',
-        initial: group0,
-        onRecord(c, g, ctx) {
-          const next = apply(g, c);
-          const value: DeviceStats = { device: ctx.key, events: stats.result(next.all).events, avg_engagement_pct: avgOf(next) };
-          ctx.emit('devices', ctx.key, value.events === 0 ? null : value);
-          return next;
-        },
-      }),
-      windows: keyedActor({
-        from: 'byWindow',
-        key: (_c: Change<Enriched>, meta) => meta.key ?? '',
-        initial: group0,
-        onRecord(c, g, ctx) {
-          const next = apply(g, c);
-          const events = stats.result(next.all).events;
-          const value: WindowStats = { window_start: ctx.key, window_end: isoUtc(Date.parse(ctx.key) + o.windowMs), events, completes: next.completes, avg_engagement_pct: avgOf(next) };
-          ctx.emit('windows', ctx.key, events === 0 ? null : value);
-          return events === 0 ? group0() : next;
-        },
-      }),
-    },
+  };
+  return streamsJob(spec, (b) => {
+    const lengths = b.table('content', 'id').mapValues((c) => ({ seconds: c.length_seconds }));
+    const enriched = b.table('events', 'id').joinForeign('enrich', lengths, (e) => e.content_id, (e, length): Enriched => ({
+      id: e.id,
+      content_id: e.content_id as string,
+      user_id: e.user_id as string,
+      event_type: e.event_type as string,
+      event_ts: isoUtc(Math.floor((e.event_ts as number) / 1000)),
+      device: e.device,
+      duration_ms: e.duration_ms as number,
+      engagement_pct: engagementPct(e.duration_ms as number, length?.seconds ?? null),
+    }));
+    enriched.to('enriched');
+    // Every event counts; the average is over the events whose engagement is known (SQL's AVG skips nulls).
+    const stats = { events: count<Enriched>(), pct: avg((e: Enriched) => e.engagement_pct, { scale: 4 }) };
+    enriched
+      .groupBy((e) => e.device ?? 'unknown')
+      .aggregate('devices', stats, { result: (r, device): DeviceStats => ({ device, events: r.events, avg_engagement_pct: r.pct }) })
+      .to('devices');
+    enriched
+      .groupBy((e) => isoUtc(Date.parse(e.event_ts) - (Date.parse(e.event_ts) % o.windowMs)))
+      .aggregate('windows', { ...stats, completes: count((e: Enriched) => e.event_type === 'complete') }, {
+        result: (r, start): WindowStats => ({ window_start: start, window_end: isoUtc(Date.parse(start) + o.windowMs), events: r.events, completes: r.completes, avg_engagement_pct: r.pct }),
+      })
+      .to('windows');
   });
 }
 
 /** Options from `EDDY_ENGAGEMENT` (JSON, any subset of {@link EngagementOptions}). */
-export default createEngagementJob(JSON.parse(process.env.EDDY_ENGAGEMENT ?? '{}') as Partial<EngagementOptions>);
+export default createEngagementJob(optionsFromEnv('EDDY_ENGAGEMENT', DEFAULTS));

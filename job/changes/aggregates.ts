@@ -20,9 +20,10 @@ export interface Aggregator<Row, S, R> {
   result(state: S): R;
 }
 
-/** Number of rows. */
-export function count<Row>(): Aggregator<Row, number, number> {
-  return { init: () => 0, add: (n) => n + 1, remove: (n) => n - 1, result: (n) => n };
+/** Number of rows, or of rows for which `where` holds (SQL's `COUNT(*) FILTER (WHERE ...)`). */
+export function count<Row>(where?: (row: Row) => boolean): Aggregator<Row, number, number> {
+  const counts = (row: Row) => where === undefined || where(row);
+  return { init: () => 0, add: (n, row) => (counts(row) ? n + 1 : n), remove: (n, row) => (counts(row) ? n - 1 : n), result: (n) => n };
 }
 
 /** Options of {@link sum} and {@link avg}. */
@@ -31,24 +32,35 @@ export interface DecimalOptions {
   scale?: number;
 }
 
-/** Exact sum of `value(row)` at `scale` decimals; the result is a number with at most `scale` decimals. */
-export function sum<Row>(value: (row: Row) => number, options: DecimalOptions = {}): Aggregator<Row, number, number> {
+/** Exact sum of `value(row)` at `scale` decimals; the result is a number with at most `scale` decimals. Nulls are skipped, as in SQL. */
+export function sum<Row>(value: (row: Row) => number | null, options: DecimalOptions = {}): Aggregator<Row, number, number> {
   const unit = unitOf(options.scale);
+  const units = (row: Row) => {
+    const v = value(row);
+    return v === null ? 0 : toUnits(v, unit);
+  };
   return {
     init: () => 0,
-    add: (units, row) => units + toUnits(value(row), unit),
-    remove: (units, row) => units - toUnits(value(row), unit),
-    result: (units) => units / unit,
+    add: (total, row) => total + units(row),
+    remove: (total, row) => total - units(row),
+    result: (total) => total / unit,
   };
 }
 
-/** Average of `value(row)`, exact sum over count, rounded half away from zero to `scale` decimals; null over no rows. */
-export function avg<Row>(value: (row: Row) => number, options: DecimalOptions = {}): Aggregator<Row, { n: number; units: number }, number | null> {
+/**
+ * Average of `value(row)`, exact sum over count, rounded half away from zero to `scale` decimals;
+ * rows whose value is null are skipped, as in SQL; null over no values.
+ */
+export function avg<Row>(value: (row: Row) => number | null, options: DecimalOptions = {}): Aggregator<Row, { n: number; units: number }, number | null> {
   const unit = unitOf(options.scale);
+  const change = (s: { n: number; units: number }, row: Row, sign: 1 | -1) => {
+    const v = value(row);
+    return v === null ? s : { n: s.n + sign, units: s.units + sign * toUnits(v, unit) };
+  };
   return {
     init: () => ({ n: 0, units: 0 }),
-    add: (s, row) => ({ n: s.n + 1, units: s.units + toUnits(value(row), unit) }),
-    remove: (s, row) => ({ n: s.n - 1, units: s.units - toUnits(value(row), unit) }),
+    add: (s, row) => change(s, row, 1),
+    remove: (s, row) => change(s, row, -1),
     result: (s) => (s.n === 0 ? null : roundHalfAway(s.units / s.n) / unit),
   };
 }

@@ -1,7 +1,8 @@
 /** The `clickstream` job (seed 002) on the test driver, against test/support/clickstream-oracle.ts, with crashes. */
 import { describe, expect, it } from 'vitest';
 import { clickRecords } from '../../examples/clickstream/data.ts';
-import { createClickstreamJob, DEFAULTS, type Conversion, type LateEvent, type UserVersion } from '../../examples/clickstream/job.ts';
+import { createClickstreamJob, DEFAULTS, type Conversion, type LateRecord, type UserVersion } from '../../examples/clickstream/job.ts';
+import type { ClickEvent } from '../../examples/clickstream/data.ts';
 import { JobTestDriver } from '../../job/testing/driver.ts';
 import { SeededRandom } from '../../loadtest/cdc/random.ts';
 import { expectedClickstream } from '../support/clickstream-oracle.ts';
@@ -36,7 +37,7 @@ describe('clickstream job', () => {
       const emitted = driver.table<Conversion>('conversion');
       for (const window of closedByNow) expect(emitted.get(window.window_start)).toEqual(window);
       for (const [key, window] of emitted) expect(window).toEqual(expected.conversion.get(key));
-      expect(driver.values<LateEvent>('late')).toEqual([]);
+      expect(driver.values<LateRecord>('late')).toEqual([]);
       expect(driver.deadLetters()).toHaveLength(expected.invalid);
       expect(driver.counters().get('duplicates')).toBeGreaterThanOrEqual(expected.duplicates);
     } finally {
@@ -58,8 +59,8 @@ describe('clickstream job', () => {
       await driver.run();
       driver.send('events', event('c', t0 + 1_000));
       await driver.run();
-      const late = driver.values<LateEvent>('late');
-      expect(late.map((l) => l.event_id)).toEqual(['c']);
+      const late = driver.values<LateRecord>('late');
+      expect(late.map((l) => (l.record as ClickEvent).event_id)).toEqual(['c']);
       expect(late[0]?.reason).toMatch(/closed since the watermark reached/);
       expect(driver.values<Conversion>('conversion')).toEqual([{ window_start: new Date(t0).toISOString(), window_end: new Date(t0 + 300_000).toISOString(), sessions: 1, converted: 0, conversion_rate: 0 }]);
     } finally {

@@ -157,7 +157,7 @@ describe('ecommerce job', () => {
       expect(driver.table<RevenueWindow>('revenue').get(first)?.order_count).toBe(6); // kept as it was when it expired
       const late = driver.values<LateRecord>('late');
       expect(late.map((l) => [l.output, l.key])).toEqual([['revenue_5m', first]]);
-      expect(late[0]?.reason).toMatch(/^order 1 changed after its window's retention/);
+      expect(late[0]?.reason).toMatch(/^1 changed after group .* closed at /);
     } finally {
       await driver.close();
     }
