@@ -11,7 +11,7 @@ import type { ActorContext } from '../contract/context.ts';
  * table's changes into a repartition topic, e.g. `emitChanges(ctx, 'byProduct', productId, changes)`.
  */
 export function emitChanges<Row>(ctx: ActorContext, sink: string, key: string, changes: readonly Change<Row>[]): void {
-  for (const change of changes) ctx.emit(sink, key, change, { timestamp: change.ts });
+  for (const change of changes) ctx.emit(sink, key, change, { eventTime: change.ts });
 }
 
 /** Whether `op` adds its row (`insert`, `update-after`) rather than retracting it. */

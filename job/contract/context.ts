@@ -85,7 +85,8 @@ export interface ActorContext {
    * @param sink a sink name from the job definition
    * @param key the Kafka key, or null
    * @param value a string is sent as is; anything else is sent as its JSON; null is a tombstone
-   * @param options `timestamp`: the record's Kafka timestamp (ms); default: the time of writing on sinks, {@link eventTime} on repartitions
+   * @param options `eventTime`: the record's event time (default {@link eventTime}); `timestamp`:
+   *   its Kafka timestamp (default: the time of writing on sinks, the event time on repartitions)
    * @throws Error when the sink is not in the job, or the value cannot be written as JSON
    */
   emit(sink: string, key: string | null, value: unknown, options?: EmitOptions): void;
@@ -104,6 +105,13 @@ export interface ActorContext {
 
 /** Options of {@link ActorContext.emit}. */
 export interface EmitOptions {
-  /** The output's Kafka timestamp, ms since the epoch (integer ≥ 0); default: the time of writing on sinks, the call's event time on repartitions. */
+  /**
+   * The output's event time, ms since the epoch (integer ≥ 0); default the call's. It travels in
+   * the header `eddy.event.time` on sinks and as the Kafka timestamp on repartitions. Prefer it
+   * to `timestamp` on sinks: a Kafka timestamp of last year has the topic's time-based retention
+   * delete the record soon after it is written.
+   */
+  eventTime?: number;
+  /** The output's Kafka timestamp, ms since the epoch (integer ≥ 0); default: the time of writing on sinks, the event time on repartitions. */
   timestamp?: number;
 }

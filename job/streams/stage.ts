@@ -62,11 +62,12 @@ export function actorOf(stage: Stage): KeyedActor {
     for (const { steps, target } of stage.outlets) {
       for (const item of steps.reduce((items, step) => step(items, ctx), out)) {
         if (target.kind === 'repartition') {
-          for (const [key, payload] of target.route(item)) ctx.emit(target.topic, key, payload, { timestamp: item.ts });
-        } else if (!target.table) ctx.emit(target.sink, item.key, item.value, { timestamp: item.ts });
+          for (const [key, payload] of target.route(item)) ctx.emit(target.topic, key, payload, { eventTime: item.ts });
+        } else if (!target.table) ctx.emit(target.sink, item.key, item.value, { eventTime: item.ts });
         else {
+          // On sinks, event time goes in a header: as the Kafka timestamp, an old one would have retention delete the record.
           const upsert = upsertValue(item.value as Change<unknown>);
-          if (upsert !== undefined) ctx.emit(target.sink, item.key, upsert.value, { timestamp: item.ts });
+          if (upsert !== undefined) ctx.emit(target.sink, item.key, upsert.value, { eventTime: item.ts });
         }
       }
     }

@@ -81,8 +81,9 @@ export class CallContext implements ActorContext {
     if (key !== null && typeof key !== 'string') throw new TypeError(`emit key must be a string or null, got a ${typeof key}`);
     const { timestamp } = options;
     if (timestamp !== undefined && !isKafkaTimestamp(timestamp)) throw new RangeError(`emit timestamp must be an integer ms ≥ 0, got ${timestamp}`);
+    if (options.eventTime !== undefined && !isKafkaTimestamp(options.eventTime)) throw new RangeError(`emit eventTime must be an integer ms ≥ 0, got ${options.eventTime}`);
     const output: OutputRecord = { sink, key, value: encodeValue(value) };
-    const eventTime = isKafkaTimestamp(this.eventTime) ? this.eventTime : undefined;
+    const eventTime = options.eventTime ?? (isKafkaTimestamp(this.eventTime) ? this.eventTime : undefined);
     if (this.facts.repartitions.has(sink)) {
       // Event time rides as the Kafka timestamp (Eddy's own topics keep records forever, so an
       // old event time cannot make time-based retention delete them before they are read).
