@@ -1,13 +1,15 @@
 /**
  * Counts the code lines of job sources for the README's comparison: lines that are not blank,
- * not comments, and not part of an import (or Java package) statement. Same rule for
+ * not comments, and not part of an import (or Java package) statement, and the characters of
+ * those lines that are not white space (so that long lines cannot hide length). Same rules for
  * TypeScript and Java. Usage: `npx tsx docs/comparison/count-lines.ts FILE...`
  */
 import { readFileSync } from 'node:fs';
 
-/** Code lines of `text`, by the rule above. */
-export function codeLines(text: string): number {
+/** Code lines of `text`, by the rule above, and the characters of those lines that are not white space. */
+export function codeSize(text: string): { lines: number; characters: number } {
   let count = 0;
+  let characters = 0;
   let inComment = false;
   let inImport = false;
   for (const line of text.split('\n').map((l) => l.trim())) {
@@ -29,8 +31,13 @@ export function codeLines(text: string): number {
       continue;
     }
     count += 1;
+    characters += line.replace(/\s/g, '').length;
   }
-  return count;
+  return { lines: count, characters };
 }
 
-for (const file of process.argv.slice(2)) console.log(`${codeLines(readFileSync(file, 'utf8'))}\t${file}`);
+console.log('lines\tcharacters\tfile');
+for (const file of process.argv.slice(2)) {
+  const { lines, characters } = codeSize(readFileSync(file, 'utf8'));
+  console.log(`${lines}\t${characters}\t${file}`);
+}

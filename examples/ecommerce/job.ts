@@ -79,7 +79,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
     const orderLines = b
       .table('items', 'item_id')
       .filter((i) => i.order_id !== null && i.product_id !== null)
-      .joinForeign('lines', products, (i) => String(i.product_id), (i, p) => ({ order_id: i.order_id, category: p?.category ?? null, amount: i.quantity * i.unit_price }))
+      .joinForeign('lines', products.mapValues((p) => ({ category: p.category })), (i) => String(i.product_id), (i, p) => ({ order_id: i.order_id, category: p?.category ?? null, amount: i.quantity * i.unit_price }))
       .groupBy((line) => String(line.order_id))
       .aggregate('orderLines', { categories: topN((l) => l.category, (l) => l.amount, { n: Infinity }) });
     orders

@@ -116,6 +116,7 @@ export function foreignKeyStage(name: string, inputs: [Input, Input]): Stage {
       }
       if (change.op === 'update-before') return state; // its update-after follows
       const one = change.op === 'delete' ? null : change.row;
+      if (JSON.stringify(one) === JSON.stringify(state.one)) return state; // nothing to answer
       for (const [key, version] of Object.entries(state.subs)) answer(key, version, one);
       return one === null && Object.keys(state.subs).length === 0 ? { one: null, subs: {} } : { one, subs: state.subs };
     },

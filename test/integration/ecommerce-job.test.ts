@@ -57,7 +57,7 @@ describe('ecommerce job on a cluster, with workers killed during the run', () =>
     expect(alertRecords.every((r) => Number(String(r.headers?.['eddy.event.time'])) < Date.now() - 86_400_000)).toBe(true);
     const admin = kafka.admin();
     await admin.connect();
-    const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `eddy.${prefix}.ordersById`, configNames: ['retention.ms'] }] });
+    const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `eddy.${prefix}.orderFacts-left`, configNames: ['retention.ms'] }] });
     await admin.disconnect();
     expect(configs.resources[0]?.configEntries[0]?.configValue).toBe('-1'); // repartitions: kept, whatever their timestamps
 
