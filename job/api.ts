@@ -29,13 +29,13 @@ export * from './contract/job.ts';
 export type { DebeziumChange, DebeziumOp, DebeziumSource } from './formats/debezium.ts';
 export { defineJob, isJobDefinition, JobDefinitionError } from './builders/define-job.ts';
 export { debezium, json, text, type DebeziumFormatOptions, type JsonFormatOptions } from './builders/formats.ts';
-export { kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
+export { broadcast, kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
 export { optionsFromEnv } from './builders/options.ts';
 
 export type { Change, Op } from './contract/change.ts';
 export { changesBetween, emitChanges, isAddition, sameJson, upsertValue } from './changes/change.ts';
-export { applyDebezium, cdcTable, UNAVAILABLE_VALUE, type CdcTableSpec, type TableState, type TableUpdate } from './changes/table.ts';
+export { applyDebezium, cdcTable, changePosition, UNAVAILABLE_VALUE, type CdcTableSpec, type TableState, type TableUpdate } from './changes/table.ts';
 export { aggregate, avg, count, max, min, sum, topN, type Aggregate, type AggregateState, type Aggregator, type DecimalOptions, type Ordered, type Ranked, type TopNOptions, topNWeighted } from './changes/aggregates.ts';
 export { manyToOne, streamTable, type JoinKind, type JoinState, type JoinUpdate, type LookupState, type ManyToOneJoin, type StreamTableJoin } from './changes/join.ts';
 export { addToSession, hopping, isClosed, isoUtc, lateReason, tumbling, type Session, type SessionUpdate, type Window } from './changes/windows.ts';

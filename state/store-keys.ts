@@ -59,6 +59,18 @@ export function actorKey(actor: string, key: string, evicted = false): string {
   return [evicted ? PREFIX.evicted : PREFIX.actor, escapePart(actor), escapePart(key)].join(SEP);
 }
 
+/** The range of every state key (`evicted`: eviction entry) of one actor. */
+export function actorRange(actor: string, evicted = false): { gte: string; lt: string } {
+  const prefix = [evicted ? PREFIX.evicted : PREFIX.actor, escapePart(actor), ''].join(SEP);
+  return { gte: prefix, lt: prefix.slice(0, -1) + '\x01' };
+}
+
+/** The actor key part of a state key made by {@link actorKey}. */
+export function keyOfActorKey(storeKey: string): string {
+  const escaped = storeKey.slice(storeKey.indexOf(SEP, storeKey.indexOf(SEP) + 1) + 1);
+  return escaped.replaceAll('\x01\x01', '\x00').replaceAll('\x01\x02', '\x01');
+}
+
 /** Key of a timer; within one kind, keys sort by timestamp, then actor, key and tag. */
 export function timerKey(timer: StoredTimer): string {
   const ts = String(timer.timestampMs).padStart(TS_DIGITS, '0');

@@ -23,6 +23,8 @@ import {
   PREFIX,
   WATERMARK_KEY,
   actorKey,
+  actorRange,
+  keyOfActorKey,
   offsetKey,
   parseBufferKey,
   prefixRange,
@@ -99,6 +101,13 @@ export class TaskStore {
   /** An actor's state JSON (`evicted`: its eviction entry), or undefined when there is none. */
   readActor(actor: string, key: string, evicted: boolean): Promise<string | undefined> {
     return this.db.get(actorKey(actor, key, evicted));
+  }
+
+  /** The keys of `actor` with a stored state or eviction entry. */
+  async actorKeys(actor: string): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const evicted of [false, true]) for await (const key of this.db.keys(actorRange(actor, evicted))) keys.add(keyOfActorKey(key));
+    return keys;
   }
 
   /** Writes an evicted actor's state to its eviction entry. */

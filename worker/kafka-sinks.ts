@@ -58,6 +58,7 @@ export function sinkTopic(job: JobDefinition, sink: string): string {
 export function outputMessage(o: OutputRecord): Message {
   const message: Message = { key: o.key, value: o.value, headers: o.headers };
   if (o.timestamp !== undefined) message.timestamp = String(o.timestamp);
+  if (o.partition !== undefined) message.partition = o.partition;
   return message;
 }
 

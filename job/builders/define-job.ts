@@ -63,7 +63,7 @@ export function defineJob(spec: JobSpec): JobDefinition {
     [JOB_DEFINITION]: true as const,
     name,
     sources: Object.freeze(Object.fromEntries(sources)),
-    sinks: Object.freeze({ ...spec.sinks, ...Object.fromEntries(repartitions.map(([partName]) => [partName, internalSink(name, partName)])) }),
+    sinks: Object.freeze({ ...spec.sinks, ...Object.fromEntries(repartitions.map(([partName, r]) => [partName, internalSink(name, partName, r)])) }),
     actors: Object.freeze({ ...spec.actors }),
     watermark: Object.freeze(watermark.idleSourceMs === undefined ? { outOfOrdernessMs: watermark.outOfOrdernessMs } : watermark),
   });
@@ -118,7 +118,8 @@ function checkCoPartitioned(sources: [string, KafkaSource][], fail: Fail): void 
  * topics that declare no `partitionedBy` are the author's to vouch for, as before.
  */
 function checkActorCoPartitioned(from: readonly string[], sources: ReadonlyMap<string, KafkaSource>, field: string, fail: Fail): void {
-  const read = from.map((sourceName) => [sourceName, sources.get(sourceName) as KafkaSource] as const);
+  // A broadcast source reaches every task, whatever the actor's key: it needs no partitioning.
+  const read = from.map((sourceName) => [sourceName, sources.get(sourceName) as KafkaSource] as const).filter(([, source]) => source.broadcast !== true);
   const declared = read.filter(([, source]) => source.partitionedBy !== undefined);
   if (declared.length === 0) return;
   const [firstName, first] = declared[0] as (typeof declared)[number];
@@ -143,11 +144,14 @@ export function repartitionTopic(job: string, name: string): string {
 }
 
 function internalSource(job: string, name: string, repartition: Repartition): KafkaSource {
-  return Object.freeze({ kind: 'kafka', topic: repartitionTopic(job, name), format: repartition.format, partitionedBy: `murmur2(${repartition.key})`, internal: true });
+  const topic = repartitionTopic(job, name);
+  if (repartition.broadcast === true) return Object.freeze({ kind: 'kafka', topic, format: repartition.format, internal: true, broadcast: true });
+  return Object.freeze({ kind: 'kafka', topic, format: repartition.format, partitionedBy: `murmur2(${repartition.key})`, internal: true });
 }
 
-function internalSink(job: string, name: string): KafkaSink {
-  return Object.freeze({ kind: 'kafka', topic: repartitionTopic(job, name), delivery: 'exactly-once', internal: true });
+function internalSink(job: string, name: string, repartition: Repartition): KafkaSink {
+  const sink = { kind: 'kafka', topic: repartitionTopic(job, name), delivery: 'exactly-once', internal: true } as const;
+  return Object.freeze(repartition.broadcast === true ? { ...sink, broadcast: true as const } : sink);
 }
 
 function checkRepartition(repartition: Repartition, field: string, fail: Fail): void {

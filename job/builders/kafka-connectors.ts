@@ -35,6 +35,15 @@ export function repartition<T>(key: string): Repartition<T> {
   return Object.freeze({ kind: 'repartition', key, format: json<T>() });
 }
 
+/**
+ * A broadcast topic (see {@link Repartition.broadcast}): emit to it by its name in
+ * `repartitions`, and every task's readers get every record. For control records such as a
+ * table's truncate; records are JSON.
+ */
+export function broadcast<T>(): Repartition<T> {
+  return Object.freeze({ kind: 'repartition', key: 'broadcast', format: json<T>(), broadcast: true });
+}
+
 /** Options of {@link kafkaSink}. */
 export interface KafkaSinkOptions {
   /** Default `exactly-once`. */

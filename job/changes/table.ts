@@ -20,6 +20,20 @@ import type { KeyedActor, KeyedActorSpec } from '../contract/job.ts';
 import type { DebeziumChange } from '../formats/debezium.ts';
 import { changesBetween } from './change.ts';
 
+/**
+ * Where a change event sits in the database's log, as a string that sorts in log order: the
+ * PostgreSQL LSN (`source.lsn`), the MySQL binlog file, position and row (`source.file`, `pos`,
+ * `row`), else the change's time (`source.ts_ms`). Comparable between events of one connector,
+ * whatever partition they came through: how a table orders a truncate against row changes.
+ */
+export function changePosition(change: DebeziumChange<object>): string {
+  const { source } = change;
+  const pad = (n: unknown, width: number) => String(typeof n === 'number' || typeof n === 'string' ? n : 0).padStart(width, '0');
+  if (typeof source.lsn === 'number' || (typeof source.lsn === 'string' && /^\d+$/.test(source.lsn))) return `L${pad(source.lsn, 20)}`;
+  if (typeof source.file === 'string' && source.pos !== undefined) return `M${source.file}:${pad(source.pos, 20)}:${pad(source.row, 10)}`;
+  return `T${pad(source.ts_ms, 16)}`;
+}
+
 /** What Debezium writes for a TOASTed column a change did not touch (PostgreSQL `unavailable.value.placeholder`). */
 export const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
 

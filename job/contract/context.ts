@@ -101,6 +101,13 @@ export interface ActorContext {
    * @param name 1-100 characters from [A-Za-z0-9_.:-], starting with a letter or _
    */
   count(name: string, by?: number): void;
+  /** The actor's task state (see `ActorHandlers.taskState`): live, so changes to it are kept too; undefined when the actor declares none. */
+  readonly taskState: unknown;
+  /**
+   * Replaces the actor's task state; kept if the handler returns normally.
+   * @throws Error when the actor declares no `taskState`
+   */
+  setTaskState(value: unknown): void;
 }
 
 /** Options of {@link ActorContext.emit}. */

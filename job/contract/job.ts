@@ -37,6 +37,8 @@ export interface KafkaSource<T = unknown> {
   readonly partitionedBy?: string;
   /** Set on the source side of a {@link Repartition} topic: created and named by Eddy. */
   readonly internal?: true;
+  /** Set on the source side of a broadcast {@link Repartition}: every task reads every record. */
+  readonly broadcast?: true;
 }
 
 /**
@@ -60,6 +62,12 @@ export interface Repartition<T = unknown> {
   /** What the key is, e.g. `product_id`; repartition topics with the same key are co-partitioned. */
   readonly key: string;
   readonly format: SourceFormat<T>;
+  /**
+   * A broadcast topic (`broadcast()`): every output is written to every partition, so every task
+   * reads it, as Flink's broadcast streams. For control records (a truncate, a rule change), not
+   * data: it takes part in no co-partitioning check and no watermark.
+   */
+  readonly broadcast?: true;
 }
 
 /**
@@ -78,6 +86,8 @@ export interface KafkaSink {
   readonly partitions?: number;
   /** Set on the sink side of a {@link Repartition} topic. */
   readonly internal?: true;
+  /** Set on the sink side of a broadcast {@link Repartition}: each output goes to every partition. */
+  readonly broadcast?: true;
   /**
    * An upsert stream: key -> latest value, null (a tombstone) deletes the key. Eddy creates the
    * topic compacted and, within each checkpoint's outputs, keeps only the last value per key
@@ -115,7 +125,21 @@ export interface ActorHandlers<In, S> {
   onTimer?(timer: Timer, state: S, ctx: ActorContext): S | void;
   /** The record's event time, ms since the epoch; default the Kafka timestamp. Drives the watermark. */
   eventTime?(record: In, meta: RecordMeta): number;
+  /**
+   * The initial value of the actor's *task state*: one JSON value per task shared by all its keys
+   * (Flink's operator state), which handlers read as `ctx.taskState` and replace with
+   * `ctx.setTaskState(value)`. It is checkpointed and restored with the keys' states, and rolled
+   * back with them when a handler throws. Absent: the actor has none.
+   */
+  taskState?(): unknown;
 }
+
+/**
+ * What `key()` returns to hand a record to every key the actor has in the task (a key whose state
+ * is stored or in memory), one call per key, in key order: e.g. a truncate that retracts every
+ * row of a table. Keys starting with NUL are otherwise reserved.
+ */
+export const EVERY_KEY = '\u0000every-key';
 
 /**
  * What an actor reading several sources receives: the source's name and its decoded value.

@@ -24,6 +24,8 @@ export interface OutputRecord {
   /** Kafka timestamp, ms since the epoch; absent: the time of writing. */
   timestamp?: number;
   headers?: Record<string, string>;
+  /** The partition, set on the copies of a broadcast output; absent: Kafka's default partitioner on the key. */
+  partition?: number;
 }
 
 /** A record that could not be decoded or handled, with its original bytes and the reason. */

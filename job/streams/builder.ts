@@ -22,7 +22,7 @@ import type { DebeziumChange } from '../formats/debezium.ts';
 import type { Aggregator } from '../changes/aggregates.ts';
 import type { Window } from '../changes/windows.ts';
 import { defineJob } from '../builders/define-job.ts';
-import { repartition } from '../builders/kafka-connectors.ts';
+import { broadcast, repartition } from '../builders/kafka-connectors.ts';
 import { isoUtc } from '../changes/windows.ts';
 import {
   aggregateStage,
@@ -113,7 +113,9 @@ export class StreamsBuilder<S extends Sources, SinkName extends string> {
    * named after the source.
    */
   table<N extends keyof S & string>(source: N, key: keyof RowOf<S[N]> & string, options: { eventTime?: (change: DebeziumChange<RowOf<S[N]>>) => number } = {}): Table<RowOf<S[N]>, SinkName> {
-    const stage = this.graph.add(tableStage(source, source, key, options.eventTime as ((change: DebeziumChange<object>) => number) | undefined));
+    const truncates = `${source}-truncate`;
+    this.graph.repartitions.set(truncates, broadcast());
+    const stage = this.graph.add(tableStage(source, source, truncates, key, options.eventTime as ((change: DebeziumChange<object>) => number) | undefined));
     return new Table(this.graph, { stage }, []);
   }
 

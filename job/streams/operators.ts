@@ -9,7 +9,8 @@ import type { Change } from '../contract/change.ts';
 import type { ActorContext, Timer } from '../contract/context.ts';
 import type { DebeziumChange } from '../formats/debezium.ts';
 import { changesBetween, isAddition } from '../changes/change.ts';
-import { applyDebezium } from '../changes/table.ts';
+import { applyDebezium, changePosition } from '../changes/table.ts';
+import { EVERY_KEY } from '../contract/job.ts';
 import { aggregate as combineAggregates, type Aggregator } from '../changes/aggregates.ts';
 import { addToSession, isClosed, isoUtc, lateReason, type Session, type Window } from '../changes/windows.ts';
 import type { Input, Item, Outlet, Payload, Stage } from './stage.ts';
@@ -31,18 +32,58 @@ function stage(name: string, inputs: Input[], handlers: Omit<Stage, 'name' | 'in
   return { name, inputs, outlets: [] as Outlet[], ...handlers };
 }
 
-/** A Debezium source as a table: the current row per primary key, its changes as output (see applyDebezium). */
-export function tableStage(name: string, source: string, key: string, eventTime?: (change: DebeziumChange<object>) => number): Stage {
+/** What a table's truncate broadcast carries: the truncate's source position, and which step. */
+type TruncateMarker = { position: string; step: 'mark' | 'retract' };
+
+/**
+ * A Debezium source as a table: the current row per primary key, its changes as output (see
+ * applyDebezium).
+ *
+ * A truncate (`op: t`) has no key, so it reaches one task, while the rows live in every task. That
+ * task broadcasts it (topic `<table>-truncate`, input 1) to every task, which then (1) records the
+ * truncate's source position in its task state and (2) retracts, key by key (`EVERY_KEY`), every
+ * row whose last change is older. A change that arrives later but is older than the truncate (its
+ * partition lags) is dropped, so every row ends as the query over the table would have it,
+ * whichever partition each record came from. Positions: see changePosition.
+ */
+export function tableStage(name: string, source: string, truncates: string, key: string, eventTime?: (change: DebeziumChange<object>) => number): Stage {
+  type State = { row: object | null; position?: string };
+  type Task = { truncatedAt: string | null };
   const keyOf = (p: Payload) => {
     const change = p.v as DebeziumChange<Record<string, unknown>>;
-    return String((change.after ?? change.before)?.[key]);
+    return change.op === 't' ? '' : String((change.after ?? change.before)?.[key]);
   };
-  return stage(name, [{ source, direct: { key: keyOf, ...(eventTime === undefined ? {} : { eventTime: (v) => eventTime(v as DebeziumChange<object>) }) } }], {
-    initial: () => ({ row: null }),
-    onRecord(_input, { v }, state, ctx, out) {
-      const { row, changes } = applyDebezium((state as { row: object | null }).row, v as DebeziumChange<object>, ctx.eventTime, where(ctx));
-      for (const change of changes) out.push({ key: ctx.key, value: change, ts: change.ts });
-      return { row };
+  const direct = { key: keyOf, ...(eventTime === undefined ? {} : { eventTime: (v: unknown) => eventTime(v as DebeziumChange<object>) }) };
+  return stage(name, [{ source, direct }, { source: truncates }], {
+    initial: (): State => ({ row: null }),
+    taskState: (): Task => ({ truncatedAt: null }),
+    onRecord(input, { v }, s, ctx, out) {
+      const state = s as State;
+      const task = ctx.taskState as Task;
+      if (input === 1) {
+        const { position, step } = v as TruncateMarker;
+        if (step === 'mark') {
+          if (task.truncatedAt === null || position > task.truncatedAt) ctx.setTaskState({ truncatedAt: position });
+          return state;
+        }
+        if (state.row === null || (state.position !== undefined && state.position > position)) return state; // changed after the truncate
+        const change = { op: 'delete' as const, row: state.row, ts: ctx.eventTime };
+        out.push({ key: ctx.key, value: change, ts: change.ts });
+        return { row: null };
+      }
+      const change = v as DebeziumChange<object>;
+      const position = changePosition(change);
+      if (change.op === 't') {
+        for (const step of ['mark', 'retract'] as const) ctx.emit(truncates, step === 'mark' ? '' : EVERY_KEY, { k: '', v: { position, step } satisfies TruncateMarker }, { eventTime: ctx.eventTime });
+        return state;
+      }
+      if (task.truncatedAt !== null && position <= task.truncatedAt) {
+        ctx.count(`truncated.${name}`); // older than a truncate already applied: the row is gone
+        return state;
+      }
+      const { row, changes } = applyDebezium(state.row, change, ctx.eventTime, where(ctx));
+      for (const c of changes) out.push({ key: ctx.key, value: c, ts: c.ts });
+      return row === null ? { row: null } : { row, position };
     },
   });
 }

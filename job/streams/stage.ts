@@ -46,6 +46,8 @@ export interface Stage {
   initial(): unknown;
   onRecord(input: number, payload: Payload, state: unknown, ctx: ActorContext, out: Item[]): unknown;
   onTimer?(timer: Timer, state: unknown, ctx: ActorContext, out: Item[]): unknown;
+  /** The initial task state (see ActorHandlers.taskState), when the stage keeps one. */
+  taskState?(): unknown;
   readonly outlets: Outlet[];
 }
 
@@ -81,6 +83,7 @@ export function actorOf(stage: Stage): KeyedActor {
       return direct === undefined ? (meta.key ?? '') : direct.key(payload);
     },
     initial: () => stage.initial(),
+    ...(stage.taskState === undefined ? {} : { taskState: () => stage.taskState?.() }),
     onRecord(record, state, ctx) {
       const out: Item[] = [];
       const next = stage.onRecord(...unwrap(record, ctx.record), state, ctx, out);

@@ -278,7 +278,7 @@ export class JobTestDriver {
     const sink = this.job.sinks[output.sink];
     if (sink?.internal === true) {
       const key = output.key === null ? null : Buffer.from(output.key);
-      this.append(sink.topic, { key, value: output.value === null ? null : Buffer.from(output.value), timestamp: output.timestamp ?? this.nowMs, partition: partitionFor(sink.topic, key, this.partitions), headers: output.headers });
+      this.append(sink.topic, { key, value: output.value === null ? null : Buffer.from(output.value), timestamp: output.timestamp ?? this.nowMs, partition: output.partition ?? partitionFor(sink.topic, key, this.partitions), headers: output.headers });
     }
   }
 

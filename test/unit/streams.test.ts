@@ -15,7 +15,7 @@ type Click = { id: string; page: string; ts: number };
 
 const PARTITIONS = 3;
 
-function envelope<Row>(op: 'c' | 'u' | 'd', before: Row | null, after: Row | null, ts: number) {
+function envelope<Row>(op: 'c' | 'u' | 'd' | 't', before: Row | null, after: Row | null, ts: number) {
   return { op, before, after, source: { connector: 'postgresql', name: 'test', ts_ms: ts, db: 'test', table: 't' }, ts_ms: ts };
 }
 
@@ -67,9 +67,14 @@ function expected(products: Map<number, Product>, items: Map<number, Item>) {
 }
 
 describe('streams DSL', () => {
-  it.each([false, true])('keeps joins and aggregates equal to the query over the current tables under random changes (crashes: %s)', async (crashes) => {
+  it.each([
+    [false, false],
+    [true, false],
+    [true, true],
+  ])('keeps joins and aggregates equal to the query over the current tables under random changes (crashes: %s, truncates: %s)', async (crashes, truncates) => {
     const driver = await JobTestDriver.start(shopJob(), { partitions: PARTITIONS });
-    const random = new SeededRandom(crashes ? 12 : 11);
+    const random = new SeededRandom(crashes ? (truncates ? 13 : 12) : 11);
+    let truncated = 0;
     const products = new Map<number, Product>();
     const items = new Map<number, Item>();
     const categories = ['books', 'games', 'tools', 'toys'];
@@ -78,7 +83,13 @@ describe('streams DSL', () => {
       for (let round = 0; round < 40; round++) {
         for (let n = 0; n < 30; n++) {
           ts += 1_000;
-          if (random.int(0, 2) === 0) {
+          if (truncates && random.int(0, 150) === 0) {
+            // A truncate has no key: it lands on any partition, and must clear the rows of every task.
+            const table = random.pick(['products', 'items'] as const);
+            (table === 'products' ? products : items).clear();
+            driver.send(table, { key: null, value: envelope('t', null, null, ts), timestamp: ts, partition: random.int(0, PARTITIONS - 1) });
+            truncated += 1;
+          } else if (random.int(0, 2) === 0) {
             const id = random.int(1, 12);
             const before = products.get(id) ?? null;
             const after = random.int(0, 5) === 0 ? null : { product_id: id, category: random.pick(categories), active: random.int(0, 1) === 1 };
@@ -107,10 +118,42 @@ describe('streams DSL', () => {
         expect(driver.table('active')).toEqual(want.active);
         expect(driver.table('lineFlags')).toEqual(want.lineFlags);
       }
+      if (truncates) expect(truncated).toBeGreaterThan(3);
     } finally {
       await driver.close();
     }
   }, 60_000);
+
+  it('orders a truncate against row changes by source position, whichever partition each came through', async () => {
+    const spec = {
+      name: 'catalog',
+      sources: { products: kafkaSource('catalog.products', { format: debezium<Product>(), partitions: 2 }) },
+      sinks: { out: kafkaSink('catalog.out', { upsert: true }) },
+    };
+    const driver = await JobTestDriver.start(streamsJob(spec, (b) => b.table('products', 'product_id').to('out')), { partitions: 2 });
+    try {
+      const change = (id: number, category: string, lsn: number) => ({
+        key: JSON.stringify({ product_id: id }),
+        value: { ...envelope('c', null, { product_id: id, category, active: true }, 1_000 + lsn), source: { connector: 'postgresql', name: 'catalog', ts_ms: 1_000 + lsn, db: 'catalog', table: 'products', lsn } },
+      });
+      driver.send('products', [change(1, 'books', 10), change(2, 'games', 11), change(3, 'tools', 12)]);
+      await driver.run();
+      expect([...driver.table('out').keys()].sort()).toEqual(['1', '2', '3']);
+      // The truncate (LSN 20) reaches partition 0 only; rows of both partitions go, as deletes.
+      driver.send('products', { key: null, value: { ...envelope('t', null, null, 1_020), source: { connector: 'postgresql', name: 'catalog', ts_ms: 1_020, db: 'catalog', table: 'products', lsn: 20 } }, partition: 0 });
+      await driver.run();
+      expect(driver.table('out')).toEqual(new Map());
+      expect(driver.outputs('out').filter((o) => o.value === null)).toHaveLength(3);
+      // A partition that lagged delivers a change made before the truncate (LSN 15): it stays gone.
+      // One made after it (LSN 25) is a row again.
+      driver.send('products', [change(4, 'toys', 15), change(5, 'books', 25)]);
+      await driver.run();
+      expect(driver.table('out')).toEqual(new Map([['5', { product_id: 5, category: 'books', active: true }]]));
+      expect(driver.counters().get('truncated.products')).toBe(1);
+    } finally {
+      await driver.close();
+    }
+  });
 
   it('emits a window once when it closes and sends a record for a closed window to the late output with the reason', async () => {
     const spec = {

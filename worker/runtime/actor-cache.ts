@@ -65,6 +65,17 @@ export class ActorCache {
     return entry;
   }
 
+  /**
+   * Every key `actor` has in the task, sorted: stored, evicted or in memory (a key whose state
+   * went back to initial since the last flush included; its handler sees the initial state).
+   */
+  async keysOf(actor: string): Promise<string[]> {
+    const keys = await this.store.actorKeys(actor);
+    for (const entry of this.entries.values()) if (entry.actor === actor) keys.add(entry.key);
+    for (const ref of this.evicted.values()) if (ref.actor === actor) keys.add(ref.key);
+    return [...keys].sort();
+  }
+
   /** A call on `entry` succeeded with `state`, whose JSON is `json`. */
   update(entry: ActorEntry, state: unknown, json: string): void {
     entry.state = state;

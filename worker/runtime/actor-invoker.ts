@@ -6,7 +6,7 @@
  */
 import type { StoredTimer } from '../../state/store-keys.ts';
 import type { ActorContext, RecordMeta } from '../../job/contract/context.ts';
-import type { JobDefinition, KeyedActor } from '../../job/contract/job.ts';
+import { EVERY_KEY, type JobDefinition, type KeyedActor } from '../../job/contract/job.ts';
 import type { OutputRecord } from '../thread-protocol.ts';
 import type { ActorCache } from './actor-cache.ts';
 import { CallContext } from './call-context.ts';
@@ -18,12 +18,17 @@ import type { ActorWatermarks } from './watermark-tracker.ts';
 export type InvokerDeps = {
   job: JobDefinition;
   task: number;
+  /** The job's task count: broadcast outputs go to that many partitions (0: unknown). */
+  taskCount: number;
   cache: ActorCache;
   timers: TimerQueue;
   watermark: ActorWatermarks;
 };
 
 type Handler = (state: unknown, ctx: ActorContext) => unknown;
+
+/** The store key of an actor's task state (keys starting with NUL are reserved). */
+const TASK_STATE_KEY = '\u0000task';
 
 /** Where a successful call's outputs (and counter increments) go: the request's Emission, or a test's collector. */
 export type OutputSink = { push(...outputs: OutputRecord[]): unknown; count?(counts: Readonly<Record<string, number>>): void };
@@ -32,12 +37,14 @@ export class ActorInvoker {
   private readonly sinks: ReadonlySet<string>;
 
   private readonly repartitions: ReadonlySet<string>;
+  private readonly broadcasts: ReadonlySet<string>;
   /** Per repartition sink, the actors that emitted into it since the task opened. */
   readonly emitters = new Map<string, Set<string>>();
 
   constructor(private readonly deps: InvokerDeps) {
     this.sinks = new Set(Object.keys(deps.job.sinks));
     this.repartitions = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.internal === true ? [name] : [])));
+    this.broadcasts = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.broadcast === true ? [name] : [])));
   }
 
   /**
@@ -56,8 +63,27 @@ export class ActorInvoker {
     if (typeof eventMs !== 'number' || !Number.isFinite(eventMs)) {
       throw new UserCodeError('eventTime()', new TypeError(`returned ${String(eventMs)}, expected finite ms`));
     }
-    this.deps.watermark.observe(name, lane, eventMs);
-    await this.call(actor, name, key, meta, Math.floor(eventMs), nowMs, (state, ctx) => actor.onRecord(input, state, ctx), outputs);
+    // Broadcast records are control records: they neither move nor hold the watermark.
+    if (!this.broadcasts.has(source)) this.deps.watermark.observe(name, lane, eventMs);
+    const handler: Handler = (state, ctx) => actor.onRecord(input, state, ctx);
+    if (key !== EVERY_KEY) {
+      if (key.startsWith('\u0000')) throw new UserCodeError('key()', new RangeError('keys starting with NUL are reserved (EVERY_KEY hands a record to every key)'));
+      await this.call(actor, name, key, meta, Math.floor(eventMs), nowMs, handler, outputs);
+      return;
+    }
+    // Every key in key order; a key whose handler throws keeps its state, the others go on, and
+    // the record is dead-lettered naming the keys that failed.
+    const failed: string[] = [];
+    for (const each of await this.deps.cache.keysOf(name)) {
+      if (each.startsWith('\u0000')) continue;
+      try {
+        await this.call(actor, name, each, meta, Math.floor(eventMs), nowMs, handler, outputs);
+      } catch (thrown) {
+        if (!(thrown instanceof UserCodeError)) throw thrown;
+        failed.push(`${JSON.stringify(each)}: ${thrown.message}`);
+      }
+    }
+    if (failed.length > 0) throw new UserCodeError('handler', new Error(`for every key, ${failed.length} failed: ${failed.slice(0, 5).join('; ')}`));
   }
 
   /**
@@ -81,21 +107,30 @@ export class ActorInvoker {
   }
 
   private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, eventTime: number, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
-    const { cache, timers, watermark, task } = this.deps;
+    const { cache, timers, watermark, task, taskCount } = this.deps;
     const entry = await cache.activate(name, key, () => actor.initial());
-    const ctx = new CallContext({ task, actor: name, key, record, watermark: watermark.of(name), eventTime, nowMs, sinks: this.sinks, repartitions: this.repartitions, hasOnTimer: actor.onTimer !== undefined });
+    const shared = actor.taskState === undefined ? undefined : await cache.activate(name, TASK_STATE_KEY, () => actor.taskState?.());
+    const ctx = new CallContext({
+      task, actor: name, key, record, watermark: watermark.of(name), eventTime, nowMs,
+      sinks: this.sinks, repartitions: this.repartitions, broadcasts: this.broadcasts, taskCount, hasOnTimer: actor.onTimer !== undefined,
+      ...(shared === undefined ? {} : { taskState: { value: shared.state } }),
+    });
     let next: unknown;
     let json: string;
+    let sharedJson: string | undefined;
     try {
       const returned = userCode('handler', () => handler(entry.state, ctx));
       if (isThenable(returned)) throw new UserCodeError('handler', new TypeError('handlers must be synchronous, but it returned a Promise'));
       next = returned === undefined ? entry.state : returned;
       json = stateJson(next);
+      if (shared !== undefined) sharedJson = stateJson(ctx.taskState);
     } catch (thrown) {
       cache.rollBack(entry);
+      if (shared !== undefined) cache.rollBack(shared);
       throw thrown;
     }
     cache.update(entry, next, json);
+    if (shared !== undefined && sharedJson !== undefined) cache.update(shared, ctx.taskState, sharedJson);
     outputs.push(...ctx.outputs);
     outputs.count?.(ctx.counts);
     for (const output of ctx.outputs) {

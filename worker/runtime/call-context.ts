@@ -50,6 +50,12 @@ export type CallFacts = {
   repartitions: ReadonlySet<string>;
   /** Whether the actor has `onTimer` (timers need it). */
   hasOnTimer: boolean;
+  /** Names of the job's broadcast topics: an output to one is copied to each of `taskCount` partitions. */
+  broadcasts: ReadonlySet<string>;
+  /** The job's task count (the partitions of its repartition topics); 0 when not known. */
+  taskCount: number;
+  /** The actor's task state, when it declares one. */
+  taskState?: { value: unknown };
 };
 
 export class CallContext implements ActorContext {
@@ -64,8 +70,11 @@ export class CallContext implements ActorContext {
   readonly watermark: number;
   readonly eventTime: number;
   readonly timers: Timers;
+  /** The task state as the call leaves it: replaced by setTaskState, or the live object. */
+  private taskStateValue: unknown;
 
   constructor(private readonly facts: CallFacts) {
+    this.taskStateValue = facts.taskState?.value;
     ({ task: this.task, actor: this.actor, key: this.key, watermark: this.watermark, eventTime: this.eventTime } = facts);
     if (facts.record !== undefined) this.record = facts.record;
     this.timers = {
@@ -96,11 +105,25 @@ export class CallContext implements ActorContext {
       if (timestamp !== undefined) output.timestamp = timestamp;
       if (eventTime !== undefined) output.headers = { [EVENT_TIME_HEADER]: String(eventTime) };
     }
-    this.outputs.push(output);
+    if (!this.facts.broadcasts.has(sink)) {
+      this.outputs.push(output);
+      return;
+    }
+    if (this.facts.taskCount < 1) throw new Error(`emit to broadcast topic '${sink}' needs the job's task count, which this task was not given`);
+    for (let partition = 0; partition < this.facts.taskCount; partition++) this.outputs.push({ ...output, partition });
   }
 
   now(): number {
     return this.facts.nowMs;
+  }
+
+  get taskState(): unknown {
+    return this.taskStateValue;
+  }
+
+  setTaskState(value: unknown): void {
+    if (this.facts.taskState === undefined) throw new Error(`actor '${this.actor}' declares no taskState`);
+    this.taskStateValue = value;
   }
 
   count(name: string, by = 1): void {

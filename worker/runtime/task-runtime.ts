@@ -26,8 +26,13 @@ import { ActorWatermarks } from './watermark-tracker.ts';
 
 export type { BarrierTaken } from './task-checkpoints.ts';
 
+/** The job's repartition sources that carry data (and so watermark lanes); broadcast topics carry control records. */
 function repartitionSources(job: JobDefinition): ReadonlySet<string> {
-  return new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.internal === true ? [name] : [])));
+  return new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.internal === true && source.broadcast !== true ? [name] : [])));
+}
+
+function broadcastSources(job: JobDefinition): ReadonlySet<string> {
+  return new Set(Object.entries(job.sources).flatMap(([name, source]) => (source.broadcast === true ? [name] : [])));
 }
 
 function upsertSinks(job: JobDefinition): ReadonlySet<string> {
@@ -71,6 +76,8 @@ export class TaskRuntime {
   private readonly checkpoints: TaskCheckpoints;
   /** Names of the job's repartition sources: only their records carry lanes and markers. */
   private readonly repartitions: ReadonlySet<string>;
+  /** Names of the job's broadcast sources: no watermark lane. */
+  private readonly broadcasts: ReadonlySet<string>;
   /** Per barrier taken and not yet published: the progress to announce on each repartition. */
   private readonly progressAt = new Map<number, Record<string, number>>();
   /** The progress announced last, per repartition. */
@@ -84,10 +91,11 @@ export class TaskRuntime {
     options: TaskRuntimeOptions,
   ) {
     this.router = new RecordRouter(job, task);
-    this.invoker = new ActorInvoker({ job, task, cache: parts.cache, timers: parts.timers, watermark: parts.watermark });
+    this.invoker = new ActorInvoker({ job, task, taskCount: options.taskCount ?? 0, cache: parts.cache, timers: parts.timers, watermark: parts.watermark });
     this.exactlyOnce = exactlyOnceSinks(job);
     this.checkpoints = new TaskCheckpoints(task, store, parts, options.restoredFrom ?? 0, options.clockMs);
     this.repartitions = repartitionSources(job);
+    this.broadcasts = broadcastSources(job);
   }
 
   /** Restores the task from its store (actors are read lazily, on first use). */
@@ -185,6 +193,7 @@ export class TaskRuntime {
   private progressSinceLast(): Record<string, number> {
     const progress: Record<string, number> = {};
     for (const [sink, actors] of this.invoker.emitters) {
+      if (this.broadcasts.has(sink)) continue; // control records: no watermark to announce
       const lowest = Math.min(...[...actors].map((actor) => this.parts.watermark.of(actor)));
       if (Number.isFinite(lowest) && lowest > (this.announced[sink] ?? -Infinity)) progress[sink] = lowest;
     }
@@ -198,7 +207,7 @@ export class TaskRuntime {
     const internal = this.repartitions.has(route.source);
     const origin = internal ? record.headers?.[ORIGIN_HEADER] : undefined;
     const lane = origin === undefined ? route.source : `${route.source}#${origin}`;
-    this.parts.watermark.touch(route.source, lane, nowMs);
+    if (!this.broadcasts.has(route.source)) this.parts.watermark.touch(route.source, lane, nowMs);
     const marker = internal ? record.headers?.[WATERMARK_HEADER] : undefined;
     if (marker !== undefined) {
       this.parts.watermark.observeMarker(route.source, lane, Number(marker));
