@@ -10,7 +10,8 @@
  *   replica identity it carries only the key columns. The old row is the table's own.
  *
  * Truncation (`t`) carries no key, so it reaches one task and cannot be applied per key here;
- * {@link applyDebezium} refuses it (see docs/ARCHITECTURE.md, "Change streams").
+ * {@link applyDebezium} refuses it. The streams DSL's tables (`b.table`) apply it on every task,
+ * ordered by {@link changePosition} (see docs/ARCHITECTURE.md, "Change streams").
  */
 import { BadRecordError } from '../../common/errors.ts';
 import { keyedActor } from '../builders/keyed-actor.ts';
