@@ -33,6 +33,7 @@ import {
   passStage,
   processStage,
   sessionStage,
+  streamTableStage,
   tableStage,
   windowStage,
   type JoinKind,
@@ -188,7 +189,7 @@ export class Table<Row, SinkName extends string> extends Node<SinkName> {
       const key = fk(item);
       return key === null ? [] : [[key, { k: item.key, v: item.value }]];
     });
-    const right = other.graph.connect(other.origin, other.steps, `${name}-fk`, 'right', (item) => [[item.key, { k: item.key, v: item.value }]]);
+    const right = other.connectTo(`${name}-fk`, 'right');
     const answers = this.graph.add(foreignKeyStage(`${name}-fk`, [subscriptions, right]));
     const resolve = this.graph.connect(this.origin, this.steps, name, 'in', (item) => [[item.key, { k: item.key, v: { row: item.value } }]]);
     this.graph.connect({ stage: answers }, [], name, 'in', (item) => [[item.key, { k: item.key, v: { answer: item.value } }]]);
@@ -207,10 +208,14 @@ export class Table<Row, SinkName extends string> extends Node<SinkName> {
   }
 
   private sameKey<Other, Out>(name: string, other: Table<Other, SinkName>, combine: (row: Row, other: Other | null, key: string) => Out, kind: JoinKind): Table<Out, SinkName> {
-    const left = this.graph.connect(this.origin, this.steps, name, 'left', (item) => [[item.key, { k: item.key, v: item.value }]]);
-    const right = other.graph.connect(other.origin, other.steps, name, 'right', (item) => [[item.key, { k: item.key, v: item.value }]]);
+    const [left, right] = [this.connectTo(name, 'left'), other.connectTo(name, 'right')];
     const stage = this.graph.add(joinStage(name, [left, right], combine as (l: unknown, r: unknown, key: string) => unknown, kind));
     return new Table<Out, SinkName>(this.graph, { stage }, []);
+  }
+
+  /** @internal Its changes, by its key, into stage `stage`'s repartition topic `<stage>-<side>` (how joins read a table). */
+  connectTo(stage: string, side: string): Input {
+    return this.graph.connect(this.origin, this.steps, stage, side, (item) => [[item.key, { k: item.key, v: item.value }]]);
   }
 
   /**
@@ -267,14 +272,17 @@ export class Stream<V, SinkName extends string> extends Node<SinkName> {
     return new Stream<Out, SinkName>(this.graph, this.origin, [...this.steps, step]);
   }
 
+  /** The records for which `keep` holds. */
   filter(keep: (value: V, key: string) => boolean): Stream<V, SinkName> {
     return this.with((items) => items.filter((i) => keep(i.value as V, i.key)));
   }
 
+  /** Each record's value mapped; key and event time stay. */
   map<Out>(map: (value: V, key: string) => Out): Stream<Out, SinkName> {
     return this.with((items) => items.map((i) => ({ ...i, value: map(i.value as V, i.key) })));
   }
 
+  /** Each record to zero or more values, each with the record's key and event time. */
   flatMap<Out>(map: (value: V, key: string) => readonly Out[]): Stream<Out, SinkName> {
     return this.with((items) => items.flatMap((i) => map(i.value as V, i.key).map((value) => ({ ...i, value }))));
   }
@@ -289,8 +297,24 @@ export class Stream<V, SinkName extends string> extends Node<SinkName> {
     return this.with((items) => items.map((i) => ({ ...i, ts: ts(i.value as V) })));
   }
 
+  /** Writes each record to `sink` with its key (a null value is a tombstone); its event time goes in the header `eddy.event.time`. */
   to(sink: SinkName): void {
     this.sendTo(sink, false);
+  }
+
+  /**
+   * Joins each record with the current row of `table` whose key is `key(value)` (Kafka Streams'
+   * KStream-KTable join): results keyed by that key; a later change of the row does not revisit
+   * them. `kind: 'left'` keeps records without a row (joined with null); an inner join drops them.
+   */
+  join<Row, Out>(name: string, table: Table<Row, SinkName>, key: (value: V) => string | null, combine: (value: V, row: Row | null, key: string) => Out, kind: JoinKind = 'inner'): Stream<Out, SinkName> {
+    const records = this.graph.connect(this.origin, this.steps, name, 'left', (item) => {
+      const joinKey = key(item.value as V);
+      return joinKey === null ? [] : [[joinKey, { k: item.key, v: item.value }]];
+    });
+    const rows = table.connectTo(name, 'right');
+    const stage = this.graph.add(streamTableStage(name, [records, rows], combine as (v: unknown, r: unknown, key: string) => unknown, kind));
+    return new Stream<Out, SinkName>(this.graph, { stage }, []);
   }
 
   /** Groups records by a key (re-keying through a repartition topic), for windowed aggregates. */

@@ -206,6 +206,28 @@ export function resolveStage(name: string, input: Input, foreignKey: (row: unkno
   });
 }
 
+/**
+ * A stream-table join (Kafka Streams' KStream-KTable join), kept per join key: the table's
+ * current row; each stream record (input 0) leaves joined with it, and a later change of the row
+ * (input 1) does not revisit earlier results. Stream and table arrive through two topics, so a
+ * record joins the row as this task has it when the record is handled, as in Kafka Streams.
+ */
+export function streamTableStage(name: string, inputs: [Input, Input], combine: (value: unknown, row: unknown, key: string) => unknown, kind: JoinKind): Stage {
+  return stage(name, inputs, {
+    initial: () => ({ row: null }),
+    onRecord(input, { v }, s, ctx, out) {
+      const state = s as { row: unknown };
+      if (input === 0) {
+        if (state.row !== null || kind === 'left') out.push({ key: ctx.key, value: combine(v, state.row, ctx.key), ts: ctx.eventTime });
+        return state;
+      }
+      const change = v as Change<unknown>;
+      if (change.op === 'update-before') return state; // its update-after follows
+      return { row: change.op === 'delete' ? null : change.row };
+    },
+  });
+}
+
 /** When a group closes for good (event time, ms), and where changes after that go. */
 export type Closing = { closesAt: (group: string) => number; late?: string };
 
@@ -351,6 +373,7 @@ export interface ProcessSpec<V, S, Out> {
   onTimer?(timer: Timer, state: S, ctx: ActorContext, emit: Emit<Out>): S | void;
 }
 
+/** A keyed process function as a stage: `spec`'s handlers with an `emit` that sends records on to the stage's outlets. */
 export function processStage(name: string, input: Input, spec: ProcessSpec<unknown, unknown, unknown>): Stage {
   const emitter = (ctx: ActorContext, out: Item[]) => (key: string, value: unknown, ts = ctx.eventTime) => out.push({ key, value, ts });
   const onTimer = spec.onTimer?.bind(spec);

@@ -202,6 +202,48 @@ describe('streams DSL', () => {
     }
   });
 
+  it('joins stream records with the table row current when each is handled (inner and left)', async () => {
+    type Visit = { id: string; product_id: number };
+    const spec = {
+      name: 'visits',
+      sources: { visits: kafkaSource('visits', { format: json<Visit>(), partitions: 2 }), products: kafkaSource('visits.products', { format: debezium<Product>(), partitions: 2 }) },
+      sinks: { inner: kafkaSink('visits.inner'), left: kafkaSink('visits.left') },
+    };
+    const job = streamsJob(spec, (b) => {
+      const products = b.table('products', 'product_id');
+      const visits = b.stream('visits');
+      const combine = (v: Visit, p: Product | null) => ({ visit: v.id, category: p?.category ?? null });
+      visits.join('withProduct', products, (v) => String(v.product_id), combine).to('inner');
+      visits.join('withProductOrNot', products, (v) => String(v.product_id), combine, 'left').to('left');
+    });
+    const driver = await JobTestDriver.start(job, { partitions: 2 });
+    try {
+      const product = (op: 'c' | 'u', category: string, before: Product | null) => ({ key: '{"product_id":1}', value: envelope(op, before, { product_id: 1, category, active: true }, 1_000) });
+      driver.send('visits', { key: 'v1', value: { id: 'v1', product_id: 1 } });
+      await driver.run();
+      driver.send('products', product('c', 'books', null));
+      await driver.run();
+      driver.send('visits', { key: 'v2', value: { id: 'v2', product_id: 1 } });
+      await driver.run();
+      driver.send('products', product('u', 'games', { product_id: 1, category: 'books', active: true }));
+      await driver.run();
+      driver.send('visits', { key: 'v3', value: { id: 'v3', product_id: 1 } });
+      await driver.run();
+      expect(driver.values('inner')).toEqual([
+        { visit: 'v2', category: 'books' },
+        { visit: 'v3', category: 'games' },
+      ]);
+      expect(driver.values('left')).toEqual([
+        { visit: 'v1', category: null },
+        { visit: 'v2', category: 'books' },
+        { visit: 'v3', category: 'games' },
+      ]);
+      expect(driver.outputs('inner').map((o) => o.key)).toEqual(['1', '1']);
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('refuses two operators with one name, naming it', () => {
     const spec = { name: 'x', sources: { s: kafkaSource('s', { format: json<Click>() }) }, sinks: { out: kafkaSink('out') } };
     expect(() =>
