@@ -79,6 +79,8 @@ export function streamsJob<S extends Sources, K extends Record<string, KafkaSink
 class Graph {
   readonly stages: Stage[] = [];
   readonly repartitions = new Map<string, Repartition>();
+  /** Sources read so far, as what: a source is one table or one stream, however often it is asked for. */
+  readonly read = new Map<string, { as: 'table' | 'stream'; node: unknown; eventTime: unknown }>();
 
   add(stage: Stage): Stage {
     if (this.stages.some((s) => s.name === stage.name)) throw new Error(`streamsJob: two operators are named '${stage.name}'`);
@@ -114,15 +116,30 @@ export class StreamsBuilder<S extends Sources, SinkName extends string> {
    * named after the source.
    */
   table<N extends keyof S & string>(source: N, key: keyof RowOf<S[N]> & string, options: { eventTime?: (change: DebeziumChange<RowOf<S[N]>>) => number } = {}): Table<RowOf<S[N]>, SinkName> {
-    const truncates = `${source}-truncate`;
-    this.graph.repartitions.set(truncates, broadcast());
-    const stage = this.graph.add(tableStage(source, source, truncates, key, options.eventTime as ((change: DebeziumChange<object>) => number) | undefined));
-    return new Table(this.graph, { stage }, []);
+    return this.once(source, 'table', options.eventTime, () => {
+      const truncates = `${source}-truncate`;
+      this.graph.repartitions.set(truncates, broadcast());
+      const stage = this.graph.add(tableStage(source, source, truncates, key, options.eventTime as ((change: DebeziumChange<object>) => number) | undefined));
+      return new Table<RowOf<S[N]>, SinkName>(this.graph, { stage }, []);
+    });
   }
 
   /** A source as a stream of its decoded records, keyed by their Kafka key; `eventTime` defaults to the Kafka timestamp. */
   stream<N extends keyof S & string>(source: N, options: { eventTime?: (value: ValueOf<S[N]>) => number } = {}): Stream<ValueOf<S[N]>, SinkName> {
-    return new Stream(this.graph, { source, ...(options.eventTime === undefined ? {} : { eventTime: options.eventTime as (value: unknown) => number }) }, []);
+    const origin = { source, ...(options.eventTime === undefined ? {} : { eventTime: options.eventTime as (value: unknown) => number }) };
+    return this.once(source, 'stream', options.eventTime, () => new Stream<ValueOf<S[N]>, SinkName>(this.graph, origin, []));
+  }
+
+  /** The node a source was first read as; reading it again (as the same, with the same event time) returns that node. */
+  private once<T>(source: string, as: 'table' | 'stream', eventTime: unknown, make: () => T): T {
+    const earlier = this.graph.read.get(source);
+    if (earlier === undefined) {
+      const node = make();
+      this.graph.read.set(source, { as, node, eventTime });
+      return node;
+    }
+    if (earlier.as !== as || earlier.eventTime !== eventTime) throw new Error(`streamsJob: source '${source}' is already read as a ${earlier.as}${earlier.as === as ? ' with another eventTime' : ''}; read it once and reuse that ${earlier.as}`);
+    return earlier.node as T;
   }
 }
 

@@ -252,5 +252,12 @@ describe('streams DSL', () => {
         b.stream('s').distinct('same', (c) => c.page, 1_000).to('out');
       }),
     ).toThrow(/two operators are named 'same'/);
+    expect(() =>
+      streamsJob(spec, (b) => {
+        b.stream('s').filter((c) => c.page === 'a').to('out');
+        b.stream('s').filter((c) => c.page === 'b').to('out'); // the same stream, one pass-through
+        b.stream('s', { eventTime: (c) => c.ts }).to('out');
+      }),
+    ).toThrow(/source 's' is already read as a stream with another eventTime/);
   });
 });
