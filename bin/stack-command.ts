@@ -1,7 +1,8 @@
-/** `eddy stack up|down|status`: the local Kafka and NATS by hand, for people and scripts. */
+/** `eddy stack up|down|status`: the local Kafka and NATS (and, on request, PostgreSQL) by hand, for people and scripts. */
 import { Command } from 'commander';
 import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
+import { postgresUrl, startPostgres } from '../deploy/local/postgres.ts';
 import { ensureLocalStack, localStackStatus, stopLocalStack } from '../deploy/local/stack.ts';
 
 export function stackCommand(): Command {
@@ -9,10 +10,14 @@ export function stackCommand(): Command {
   stack
     .command('up')
     .description('start the local servers (reusing running ones) and wait until they answer')
-    .action(async () => {
-      const result = await ensureLocalStack(loadConfig(), createLogger('stack'));
+    .option('--postgres', "also PostgreSQL (wal_level=logical) with seed 004's ecommerce database, for the CDC chain")
+    .action(async (options: { postgres?: boolean }) => {
+      const config = loadConfig();
+      const logger = createLogger('stack');
+      const result = await ensureLocalStack(config, logger);
       console.log(`kafka ${result.brokers.join(',')} (${result.outcome.kafka})`);
       console.log(`nats  ${result.natsUrl} (${result.outcome.nats})`);
+      if (options.postgres === true) console.log(`postgres ${postgresUrl(config)} (${await startPostgres(config, logger)})`);
     });
   stack
     .command('down')
@@ -27,7 +32,7 @@ export function stackCommand(): Command {
     .action(async () => {
       for (const s of await localStackStatus(loadConfig())) {
         const owner = s.external ? 'configured' : s.pid === undefined ? 'not running' : `pid ${s.pid}`;
-        console.log(`${s.name.padEnd(6)} ${s.address.padEnd(24)} ${s.answers ? 'answers' : 'no answer'}  (${owner})`);
+        console.log(`${s.name.padEnd(8)} ${s.address.padEnd(24)} ${s.answers ? 'answers' : 'no answer'}  (${owner})`);
       }
     });
   return stack;

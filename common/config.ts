@@ -102,6 +102,8 @@ export const configSchema = z
         /** KRaft controller listener; default: kafkaPort + 1. */
         kafkaControllerPort: port.optional(),
         natsPort: port.default(14222),
+        /** The local PostgreSQL of the CDC chain (`eddy stack up --postgres`). */
+        postgresPort: port.default(15432),
         kafkaHeapMb: z.number().int().min(128).max(512).default(512),
         /** Downloaded jars and binaries, shared by every checkout. */
         cacheDir: z.string().min(1).default(join(homedir(), '.cache', 'eddy')),
@@ -123,6 +125,7 @@ export const envVars = {
   natsUrl: 'EDDY_NATS_URL',
   kafkaPort: 'EDDY_KAFKA_PORT',
   natsPort: 'EDDY_NATS_PORT',
+  postgresPort: 'EDDY_POSTGRES_PORT',
   cacheDir: 'EDDY_CACHE_DIR',
   stateDir: 'EDDY_STATE_DIR',
   coordinator: 'EDDY_COORDINATOR',
@@ -203,6 +206,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   };
   local('kafkaPort', envVars.kafkaPort, true);
   local('natsPort', envVars.natsPort, true);
+  local('postgresPort', envVars.postgresPort, true);
   local('cacheDir', envVars.cacheDir, false);
   local('stateDir', envVars.stateDir, false);
   const checkpoints = env[envVars.checkpointDir];

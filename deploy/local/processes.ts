@@ -68,11 +68,11 @@ export function startDaemon(spec: DaemonSpec): number {
   return child.pid;
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Idempotent. */
-export async function stopDaemon(pidFile: string, graceMs = 20_000): Promise<boolean> {
+/** `signal` (default SIGTERM), then SIGKILL after `graceMs`; resolves once the process is gone. Idempotent. */
+export async function stopDaemon(pidFile: string, graceMs = 20_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<boolean> {
   const pid = livePid(pidFile);
   if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, signal);
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(100);
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');

@@ -7,6 +7,7 @@ import { kafkaBrokers, natsUrl, type EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { kafkaAnswers, kafkaPid, startKafka, stopKafka, type StartOutcome } from './kafka.ts';
 import { natsAnswers, natsPid, startNats, stopNats } from './nats.ts';
+import { postgresAnswers, postgresPid, postgresUrl, stopPostgres } from './postgres.ts';
 
 export type ServerName = 'kafka' | 'nats';
 export type ServerOutcome = StartOutcome | 'external';
@@ -50,16 +51,17 @@ async function requireAnswer(what: string, where: string, check: () => Promise<b
   if (!(await check())) throw new Error(`${what} at ${where} (from the config) does not answer`);
 }
 
-/** Stops the local servers whoever started them. Idempotent. */
-export async function stopLocalStack(config: EddyConfig): Promise<ServerName[]> {
-  const stopped: ServerName[] = [];
+/** Stops the local servers whoever started them (PostgreSQL too, when running). Idempotent. */
+export async function stopLocalStack(config: EddyConfig): Promise<(ServerName | 'postgres')[]> {
+  const stopped: (ServerName | 'postgres')[] = [];
   if (await stopKafka(config)) stopped.push('kafka');
   if (await stopNats(config)) stopped.push('nats');
+  if (await stopPostgres(config)) stopped.push('postgres');
   return stopped;
 }
 
 export interface ServerStatus {
-  name: ServerName;
+  name: ServerName | 'postgres';
   address: string;
   pid: number | undefined;
   external: boolean;
@@ -72,5 +74,6 @@ export async function localStackStatus(config: EddyConfig): Promise<ServerStatus
   return [
     { name: 'kafka', address: brokers.join(','), pid: kafkaPid(config), external: config.kafka.brokers !== undefined, answers: await kafkaAnswers(brokers) },
     { name: 'nats', address: url, pid: natsPid(config), external: config.nats.url !== undefined, answers: await natsAnswers(url) },
+    { name: 'postgres', address: `${config.local.host}:${config.local.postgresPort}`, pid: postgresPid(config), external: false, answers: await postgresAnswers(postgresUrl(config, 'postgres')) },
   ];
 }
