@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
+import { connectUrl, postgresConnectorConfig, registerConnector, startConnect } from '../deploy/local/connect.ts';
 import { postgresUrl, startPostgres } from '../deploy/local/postgres.ts';
 import { ensureLocalStack, localStackStatus, stopLocalStack } from '../deploy/local/stack.ts';
 
@@ -10,14 +11,19 @@ export function stackCommand(): Command {
   stack
     .command('up')
     .description('start the local servers (reusing running ones) and wait until they answer')
-    .option('--postgres', "also PostgreSQL (wal_level=logical) with seed 004's ecommerce database, for the CDC chain")
+    .option('--postgres', "also the CDC chain's source: PostgreSQL (wal_level=logical) with seed 004's ecommerce database, and Kafka Connect with Debezium's connector writing ecommerce.public.<table>")
     .action(async (options: { postgres?: boolean }) => {
       const config = loadConfig();
       const logger = createLogger('stack');
       const result = await ensureLocalStack(config, logger);
       console.log(`kafka ${result.brokers.join(',')} (${result.outcome.kafka})`);
       console.log(`nats  ${result.natsUrl} (${result.outcome.nats})`);
-      if (options.postgres === true) console.log(`postgres ${postgresUrl(config)} (${await startPostgres(config, logger)})`);
+      if (options.postgres !== true) return;
+      console.log(`postgres ${postgresUrl(config)} (${await startPostgres(config, logger)})`);
+      console.log(`connect  ${connectUrl(config)} (${await startConnect(config, result.brokers, logger)})`);
+      const connector = postgresConnectorConfig(config, { name: 'ecommerce', topicPrefix: 'ecommerce', slot: 'eddy_ecommerce', partitions: 12 });
+      await registerConnector(config, 'ecommerce', connector, 120_000);
+      console.log('debezium connector ecommerce running: ecommerce.public.{users,products,orders,order_items}');
     });
   stack
     .command('down')

@@ -104,6 +104,8 @@ export const configSchema = z
         natsPort: port.default(14222),
         /** The local PostgreSQL of the CDC chain (`eddy stack up --postgres`). */
         postgresPort: port.default(15432),
+        /** The REST port of the local Kafka Connect worker of the CDC chain. */
+        connectPort: port.default(18083),
         kafkaHeapMb: z.number().int().min(128).max(512).default(512),
         /** Downloaded jars and binaries, shared by every checkout. */
         cacheDir: z.string().min(1).default(join(homedir(), '.cache', 'eddy')),
@@ -126,6 +128,7 @@ export const envVars = {
   kafkaPort: 'EDDY_KAFKA_PORT',
   natsPort: 'EDDY_NATS_PORT',
   postgresPort: 'EDDY_POSTGRES_PORT',
+  connectPort: 'EDDY_CONNECT_PORT',
   cacheDir: 'EDDY_CACHE_DIR',
   stateDir: 'EDDY_STATE_DIR',
   coordinator: 'EDDY_COORDINATOR',
@@ -207,6 +210,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   local('kafkaPort', envVars.kafkaPort, true);
   local('natsPort', envVars.natsPort, true);
   local('postgresPort', envVars.postgresPort, true);
+  local('connectPort', envVars.connectPort, true);
   local('cacheDir', envVars.cacheDir, false);
   local('stateDir', envVars.stateDir, false);
   const checkpoints = env[envVars.checkpointDir];

@@ -4,13 +4,13 @@
  * (no Docker, no tarball). Listens on loopback; the heap stays within 512 MB.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
-import { isPortOpen, livePid, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
+import { isPortOpen, livePid, mavenJars, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
 
 export const kafkaVersion = '3.9.1';
 const pomFile = fileURLToPath(new URL('./kafka/pom.xml', import.meta.url));
@@ -42,18 +42,8 @@ function paths(config: EddyConfig): KafkaPaths {
 /** Fetches the broker's jars with Maven unless they are cached already. */
 export function installKafka(config: EddyConfig, logger: Logger): string {
   const { libs } = paths(config);
-  if (existsSync(libs)) return libs;
-  requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
-  const mvn = requireCommand('mvn', 'install Apache Maven (Debian: apt-get install maven) to fetch the Kafka jars.');
-  logger.info({ version: kafkaVersion, libs }, 'fetching Kafka jars from Maven Central (first run only)');
-  const staging = `${libs}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  runOrThrow('mvn dependency:copy-dependencies (Kafka jars)', mvn, [
-    '-q', '-B', '-f', pomFile, 'dependency:copy-dependencies',
-    '-DincludeScope=runtime', `-DoutputDirectory=${staging}`,
-  ]);
-  renameSync(staging, libs);
-  return libs;
+  if (!existsSync(libs)) logger.info({ version: kafkaVersion, libs }, 'fetching Kafka jars from Maven Central (first run only)');
+  return mavenJars(pomFile, libs, 'Kafka');
 }
 
 /**

@@ -7,6 +7,7 @@ import { kafkaBrokers, natsUrl, type EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { kafkaAnswers, kafkaPid, startKafka, stopKafka, type StartOutcome } from './kafka.ts';
 import { natsAnswers, natsPid, startNats, stopNats } from './nats.ts';
+import { connectAnswers, connectPid, connectUrl, stopConnect } from './connect.ts';
 import { postgresAnswers, postgresPid, postgresUrl, stopPostgres } from './postgres.ts';
 
 export type ServerName = 'kafka' | 'nats';
@@ -51,9 +52,10 @@ async function requireAnswer(what: string, where: string, check: () => Promise<b
   if (!(await check())) throw new Error(`${what} at ${where} (from the config) does not answer`);
 }
 
-/** Stops the local servers whoever started them (PostgreSQL too, when running). Idempotent. */
-export async function stopLocalStack(config: EddyConfig): Promise<(ServerName | 'postgres')[]> {
-  const stopped: (ServerName | 'postgres')[] = [];
+/** Stops the local servers whoever started them (Kafka Connect and PostgreSQL too, when running). Idempotent. */
+export async function stopLocalStack(config: EddyConfig): Promise<(ServerName | 'connect' | 'postgres')[]> {
+  const stopped: (ServerName | 'connect' | 'postgres')[] = [];
+  if (await stopConnect(config)) stopped.push('connect'); // first: it writes to Kafka and reads PostgreSQL
   if (await stopKafka(config)) stopped.push('kafka');
   if (await stopNats(config)) stopped.push('nats');
   if (await stopPostgres(config)) stopped.push('postgres');
@@ -61,7 +63,7 @@ export async function stopLocalStack(config: EddyConfig): Promise<(ServerName | 
 }
 
 export interface ServerStatus {
-  name: ServerName | 'postgres';
+  name: ServerName | 'connect' | 'postgres';
   address: string;
   pid: number | undefined;
   external: boolean;
@@ -75,5 +77,6 @@ export async function localStackStatus(config: EddyConfig): Promise<ServerStatus
     { name: 'kafka', address: brokers.join(','), pid: kafkaPid(config), external: config.kafka.brokers !== undefined, answers: await kafkaAnswers(brokers) },
     { name: 'nats', address: url, pid: natsPid(config), external: config.nats.url !== undefined, answers: await natsAnswers(url) },
     { name: 'postgres', address: `${config.local.host}:${config.local.postgresPort}`, pid: postgresPid(config), external: false, answers: await postgresAnswers(postgresUrl(config, 'postgres')) },
+    { name: 'connect', address: connectUrl(config), pid: connectPid(config), external: false, answers: await connectAnswers(connectUrl(config)) },
   ];
 }
