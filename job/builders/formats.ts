@@ -4,12 +4,12 @@
  * for anything it cannot decode, so the runtime dead-letters the original bytes and moves on.
  */
 import { BadRecordError } from '../../common/errors.ts';
-import { decodeDebezium, type DebeziumChange } from '../formats/debezium.ts';
+import { decodeDebezium, type DebeziumChange, type DebeziumDecodeOptions } from '../formats/debezium.ts';
 import type { SourceRecord } from '../contract/records.ts';
 import type { SourceFormat } from '../contract/job.ts';
 
 /** Options of {@link debezium}. */
-export interface DebeziumFormatOptions<Row> {
+export interface DebeziumFormatOptions<Row> extends DebeziumDecodeOptions {
   /**
    * Checks the row after each change (`after`; deletes have none), e.g. `rules<Row>({...})`:
    * a row that fails goes to the dead letters with every reason, its field paths under `after`.
@@ -18,17 +18,20 @@ export interface DebeziumFormatOptions<Row> {
 }
 
 /**
- * Debezium change events (Kafka Connect JsonConverter, with or without schemas).
+ * Debezium change events (Kafka Connect JsonConverter, with or without schemas). With the
+ * schema, exact decimals (`decimal.handling.mode=precise`: `Decimal`, `VariableScaleDecimal`)
+ * are decoded to numbers, or to text with `decimals: 'string'`.
  * Tombstones, including those that follow deletes, are skipped.
  *
  * @typeParam Row the table's row type, for `before` and `after` (checked only through `validate`)
  */
 export function debezium<Row = Record<string, unknown>>(options: DebeziumFormatOptions<Row> = {}): SourceFormat<DebeziumChange<Row>> {
   const { validate } = options;
+  const decoding = options.decimals === undefined ? {} : { decimals: options.decimals };
   return Object.freeze({
     name: 'debezium',
     decode(record: SourceRecord, where: string): DebeziumChange<Row> | null {
-      const change = decodeDebezium(record.value === null ? null : asBuffer(record.value), where) as DebeziumChange<Row> | null;
+      const change = decodeDebezium(record.value === null ? null : asBuffer(record.value), where, decoding) as DebeziumChange<Row> | null;
       if (change !== null && validate !== undefined && change.after !== null) validate(change.after, where, 'after');
       return change;
     },

@@ -107,9 +107,9 @@ const REQUIRED_ROW: Record<DebeziumOp, 'before' | 'after' | null> = {
  * @returns the change, or null for a tombstone
  * @throws BadRecordError when the bytes are not JSON or the envelope fails a check
  */
-export function decodeDebezium(value: Buffer | null, where: string): DebeziumChange | null {
+export function decodeDebezium(value: Buffer | null, where: string, options: DebeziumDecodeOptions = {}): DebeziumChange | null {
   if (value === null) return null;
-  const { body, prefix } = unwrapConnectJson(parseJson(value, where), where);
+  const { body, prefix, schema } = unwrapConnectJson(parseJson(value, where), where);
   if (body === null) return null;
 
   const parsed = envelopeSchema.safeParse(body);
@@ -120,10 +120,15 @@ export function decodeDebezium(value: Buffer | null, where: string): DebeziumCha
   if (required !== null && envelope[required] == null) {
     throw new BadRecordError(where, prefix + required, `op '${envelope.op}' requires a '${required}' row`);
   }
+  const rowOf = (side: 'before' | 'after') => {
+    const row = envelope[side] ?? null;
+    const fields = schema === undefined ? undefined : rowFields(schema, side);
+    return row === null || fields === undefined ? row : decodeLogicalTypes(row, fields, where, `${prefix}${side}`, options);
+  };
   const change: DebeziumChange = {
     op: envelope.op,
-    before: envelope.before ?? null,
-    after: envelope.after ?? null,
+    before: rowOf('before'),
+    after: rowOf('after'),
     source: envelope.source,
     tsMs: envelope.ts_ms,
   };
@@ -163,13 +168,76 @@ function parseJson(bytes: Buffer, where: string): unknown {
  * exactly the keys `schema` and `payload`; an envelope never has that shape, and a key would
  * only if its table's primary key were the two columns `schema` and `payload`.
  */
-function unwrapConnectJson(parsed: unknown, where: string): { body: unknown; prefix: string } {
+function unwrapConnectJson(parsed: unknown, where: string): { body: unknown; prefix: string; schema?: ConnectSchema } {
   if (!isPlainObject(parsed)) {
     throw new BadRecordError(where, '', `expected a JSON object, got ${describe(parsed)}`);
   }
   const keys = Object.keys(parsed);
   const wrapped = keys.length === 2 && 'schema' in parsed && 'payload' in parsed;
-  return wrapped ? { body: parsed.payload, prefix: 'payload.' } : { body: parsed, prefix: '' };
+  if (!wrapped) return { body: parsed, prefix: '' };
+  return isPlainObject(parsed.schema) ? { body: parsed.payload, prefix: 'payload.', schema: parsed.schema } : { body: parsed.payload, prefix: 'payload.' };
+}
+
+/** Options of {@link decodeDebezium}. */
+export interface DebeziumDecodeOptions {
+  /**
+   * How `DECIMAL`/`NUMERIC` columns sent exactly (`decimal.handling.mode=precise`, described by
+   * the record's schema) come out: `number` (default) when the value has at most 15 significant
+   * digits, which a JavaScript number holds exactly (a longer one is a dead letter saying so),
+   * or `string`, the exact decimal text (`"19.99"`) whatever its length.
+   */
+  decimals?: 'number' | 'string';
+}
+
+/** A Kafka Connect schema as JsonConverter writes it (`schemas.enable=true`). */
+type ConnectSchema = { type?: string; name?: string; field?: string; parameters?: Record<string, string>; fields?: ConnectSchema[] };
+
+/** Kafka Connect's exact decimal: two's-complement big-endian bytes of the unscaled value, base64; the scale is a schema parameter. */
+const CONNECT_DECIMAL = 'org.apache.kafka.connect.data.Decimal';
+/** Debezium's decimal of a column without a fixed scale (`NUMERIC` without precision): a struct of `scale` and `value`. */
+const VARIABLE_SCALE_DECIMAL = 'io.debezium.data.VariableScaleDecimal';
+
+function rowFields(schema: ConnectSchema, side: 'before' | 'after'): ConnectSchema[] | undefined {
+  return schema.fields?.find((f) => f.field === side)?.fields;
+}
+
+/** The row with its exact decimals decoded, as the schema describes them; other columns stay. */
+function decodeLogicalTypes(row: Record<string, unknown>, fields: readonly ConnectSchema[], where: string, path: string, options: DebeziumDecodeOptions): Record<string, unknown> {
+  let decoded: Record<string, unknown> | undefined;
+  for (const field of fields) {
+    const column = field.field;
+    if (column === undefined || !(column in row)) continue;
+    const value = row[column];
+    if (value === null || value === undefined) continue;
+    let next: unknown;
+    if (field.name === CONNECT_DECIMAL) next = decimalOf(value, Number(field.parameters?.scale), where, `${path}.${column}`, options);
+    else if (field.name === VARIABLE_SCALE_DECIMAL && isPlainObject(value)) next = decimalOf(value.value, Number(value.scale), where, `${path}.${column}`, options);
+    else continue;
+    decoded ??= { ...row };
+    decoded[column] = next;
+  }
+  return decoded ?? row;
+}
+
+function decimalOf(encoded: unknown, scale: number, where: string, field: string, options: DebeziumDecodeOptions): number | string {
+  if (typeof encoded === 'number') return encoded; // a column Debezium sent as a double after all
+  if (typeof encoded !== 'string') throw new BadRecordError(where, field, `an exact decimal must be base64 text, got ${describe(encoded)}`);
+  if (!Number.isInteger(scale) || scale < 0) throw new BadRecordError(where, field, `the schema gives no usable scale for this decimal (${String(scale)})`);
+  if (encoded.length === 0 || encoded.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+    throw new BadRecordError(where, field, `'${encoded}' is not the base64 of a decimal's unscaled value`);
+  }
+  const bytes = Buffer.from(encoded, 'base64');
+  let unscaled = 0n;
+  for (const byte of bytes) unscaled = (unscaled << 8n) | BigInt(byte);
+  if (((bytes[0] as number) & 0x80) !== 0) unscaled -= 1n << BigInt(bytes.length * 8); // two's complement
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const text = `${unscaled < 0n ? '-' : ''}${scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`}`;
+  if (options.decimals === 'string') return text;
+  const significant = digits.replace(/^0+/, '').length;
+  if (significant > 15) {
+    throw new BadRecordError(where, field, `decimal ${text} has ${significant} significant digits, more than a JavaScript number holds exactly; read decimals as text with debezium({ decimals: 'string' })`);
+  }
+  return Number(text);
 }
 
 function badRecordFromZod(error: z.ZodError, where: string, prefix: string): BadRecordError {

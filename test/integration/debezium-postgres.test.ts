@@ -16,7 +16,7 @@ import { createLogger } from '../../common/logger.ts';
 import { deleteConnector, postgresConnectorConfig, registerConnector, startConnect, stopConnect } from '../../deploy/local/connect.ts';
 import { freePort } from '../../deploy/local/local-cluster.ts';
 import { postgresDir, postgresUrl, startPostgres, stopPostgres } from '../../deploy/local/postgres.ts';
-import { decodeDebezium, type DebeziumChange } from '../../job/formats/debezium.ts';
+import { decodeDebezium, decodeDebeziumKey, type DebeziumChange } from '../../job/formats/debezium.ts';
 import { readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
 
 describe('Debezium PostgreSQL connector on Kafka Connect, against a real PostgreSQL', () => {
@@ -43,11 +43,19 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     config = loadConfig({ env: { ...process.env, EDDY_STATE_DIR: stateDir, EDDY_POSTGRES_PORT: String(await freePort()), EDDY_CONNECT_PORT: String(await freePort()) } });
     const logger = createLogger('test-cdc');
     expect(await startPostgres(config, logger)).toBe('started');
+    // A table of decimals beyond the shop's DECIMAL(10,2): longer than a JavaScript number holds, negative, and without a scale.
+    const setup = new pg.Client({ connectionString: postgresUrl(config) });
+    await setup.connect();
+    await setup.query('CREATE TABLE amounts (id SERIAL PRIMARY KEY, exact NUMERIC(30,4), free NUMERIC)');
+    await setup.query('ALTER PUBLICATION eddy_ecommerce ADD TABLE amounts');
+    await setup.query("INSERT INTO amounts (exact, free) VALUES (19.99, 3.14159), (-0.0001, -42), (12345678901234567890.1234, 0.5)");
+    await setup.end();
     expect(await startConnect(config, inject('brokers'), logger)).toBe('started');
-    await registerConnector(config, prefix, postgresConnectorConfig(config, { name: prefix, topicPrefix: prefix, slot: prefix, partitions: 4 }), 120_000);
+    const settings = { 'table.include.list': 'public.users,public.products,public.orders,public.order_items,public.amounts' };
+    await registerConnector(config, prefix, postgresConnectorConfig(config, { name: prefix, topicPrefix: prefix, slot: prefix, partitions: 4, settings }), 120_000);
     connectorRegistered = true;
 
-    const topics = ['users', 'products', 'orders', 'order_items'].map((t) => `${prefix}.public.${t}`);
+    const topics = ['users', 'products', 'orders', 'order_items', 'amounts'].map((t) => `${prefix}.public.${t}`);
     // Connect creates the topics as the snapshot writes to them.
     const admin = kafka.admin();
     await admin.connect();
@@ -59,7 +67,8 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     }
     await admin.disconnect();
     const decoded = (records: ReadRecord[]) => records.map((r) => ({ topic: r.topic, key: r.key === null ? null : String(r.key), change: decodeDebezium(r.value, `${r.topic}@${r.offset}`) as DebeziumChange<Record<string, unknown>> }));
-    const snapshot = decoded(await readUntil(kafka, { topics, timeoutMs: 120_000, settleMs: 1_000, done: (r) => r.length >= 15 }));
+    const shopTopics = topics.filter((t) => !t.endsWith('.amounts'));
+    const snapshot = decoded(await readUntil(kafka, { topics: shopTopics, timeoutMs: 120_000, settleMs: 1_000, done: (r) => r.length >= 15 }));
     expect(snapshot).toHaveLength(15);
     expect(new Set(snapshot.map((e) => e.change.op))).toEqual(new Set(['r']));
     expect(snapshot.filter((e) => e.topic.endsWith('.products')).map((e) => e.change.after?.name).sort()).toEqual(['Board Game', 'Cookbook', 'Garden Hose', 'Mechanical Keyboard', 'Wireless Mouse']);
@@ -76,7 +85,7 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     }
     // After the snapshot: the update, the insert, the delete (and its tombstone) and the
     // truncate, one event for the whole table. Topics interleave, so order them by LSN.
-    const all = decoded(await readUntil(kafka, { topics, timeoutMs: 60_000, settleMs: 2_000, done: (r) => r.filter((x) => x.value !== null).length >= 19 }));
+    const all = decoded(await readUntil(kafka, { topics: shopTopics, timeoutMs: 60_000, settleMs: 2_000, done: (r) => r.filter((x) => x.value !== null).length >= 19 }));
     const live = all.filter((e) => e.change !== null && e.change.op !== 'r').sort((a, b) => Number(a.change.source.lsn) - Number(b.change.source.lsn));
     expect(live.map((e) => `${e.topic.split('.').pop()}:${e.change.op}`)).toEqual(['products:u', 'products:c', 'order_items:d', 'order_items:t']);
     const [update, insert, del, truncate] = live as [(typeof live)[number], (typeof live)[number], (typeof live)[number], (typeof live)[number]];
@@ -91,8 +100,31 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     expect(lsns.every((lsn) => typeof lsn === 'number' && Number.isSafeInteger(lsn) && lsn > 0)).toBe(true);
     expect(new Set(lsns).size).toBe(4);
     // decimal.handling.mode=precise (Debezium's default) sends DECIMAL(10,2) as base64 bytes of
-    // the unscaled value, described by the schema: what the decoder of the next step must turn
-    // into exact decimals (issue 12, item 2).
-    expect(typeof insert.change.after?.price).toBe('string');
+    // the unscaled value, described by the schema; the decoder reads it exactly.
+    expect(insert.change.after?.price).toBe(12);
+    expect(snapshot.find((e) => e.change.after?.name === 'Wireless Mouse')?.change.after?.price).toBe(24.99);
+
+    // Decimals of every shape, from the real connector, as numbers and as text.
+    const amounts = (await readUntil(kafka, { topics: [`${prefix}.public.amounts`], timeoutMs: 60_000, settleMs: 1_000, done: (r) => r.length >= 3 })).sort(
+      (a, b) => Number(decodeDebeziumKey(a.key, 'key')?.id) - Number(decodeDebeziumKey(b.key, 'key')?.id), // partitions interleave
+    );
+    const rows = (decimals: 'number' | 'string') =>
+      amounts.map((r) => {
+        try {
+          return decodeDebezium(r.value, `amounts@${r.offset}`, { decimals })?.after;
+        } catch (thrown) {
+          return { error: (thrown as Error).message };
+        }
+      });
+    expect(rows('string')).toEqual([
+      { id: 1, exact: '19.9900', free: '3.14159' },
+      { id: 2, exact: '-0.0001', free: '-42' },
+      { id: 3, exact: '12345678901234567890.1234', free: '0.5' },
+    ]);
+    expect(rows('number')).toEqual([
+      { id: 1, exact: 19.99, free: 3.14159 },
+      { id: 2, exact: -0.0001, free: -42 },
+      { error: expect.stringMatching(/field 'payload\.after\.exact': decimal 12345678901234567890\.1234 has 24 significant digits, more than a JavaScript number holds exactly; read decimals as text with debezium\(\{ decimals: 'string' \}\)/) as unknown as string },
+    ]);
   }, 400_000);
 });
