@@ -6,47 +6,36 @@
  * workload stops and the pipeline drains, every revenue window the job wrote equals the same
  * aggregate computed by SQL over the source tables (test/support/ecommerce-sql-oracle.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../common/config.ts';
+import type { EddyConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
-import { deleteConnector, postgresConnectorConfig, registerConnector, startConnect, stopConnect } from '../../deploy/local/connect.ts';
+import { postgresConnectorConfig, registerConnector, startConnect } from '../../deploy/local/connect.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
-import { postgresDir, postgresUrl, startPostgres, stopPostgres } from '../../deploy/local/postgres.ts';
+import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
 import { DEFAULTS, type RevenueWindow } from '../../examples/ecommerce/job.ts';
 import { waitRunning } from '../../loadtest/chaos/run-chaos.ts';
 import { runDbWorkload } from '../../loadtest/cdc/db-workload.ts';
 import { revenueBySql } from '../support/ecommerce-sql-oracle.ts';
+import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
 import { byKey, readTableUntil } from './example-cluster.ts';
 import { testKafka, uniqueName } from './support.ts';
 
 describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kafka -> Eddy)', () => {
   const kafka = testKafka();
-  const stateDir = join(tmpdir(), uniqueName('eddy-cdc-e2e'));
   const prefix = uniqueName('eddy_shop').replace(/-/g, '_');
-  let config: ReturnType<typeof loadConfig> | undefined;
+  let config: EddyConfig | undefined;
   let cluster: LocalCluster | undefined;
   afterAll(async () => {
     await cluster?.stop();
-    if (config === undefined) return;
-    await deleteConnector(config, prefix).catch(() => undefined);
-    await stopConnect(config);
-    const db = new pg.Client({ connectionString: postgresUrl(config) });
-    await db.connect().then(async () => {
-      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [prefix]).catch(() => undefined);
-      await db.end();
-    }).catch(() => undefined);
-    await stopPostgres(config);
-    rmSync(process.getuid?.() === 0 ? dirname(postgresDir(config)) : postgresDir(config), { recursive: true, force: true });
-    rmSync(stateDir, { recursive: true, force: true });
+    if (config !== undefined) await stopCdcChain(config, prefix);
   });
 
   it('writes revenue windows equal to SQL over the source tables, with a worker killed during the run', async () => {
-    config = loadConfig({ env: { ...process.env, EDDY_STATE_DIR: stateDir, EDDY_POSTGRES_PORT: String(await freePort()), EDDY_CONNECT_PORT: String(await freePort()) } });
+    config = await cdcChainConfig();
     const logger = createLogger('test-cdc-e2e');
     await startPostgres(config, logger);
     await startConnect(config, inject('brokers'), logger);

@@ -6,41 +6,26 @@
  * positions, key-only `before` images of deletes, and keyless truncates. Everything the test
  * starts it stops, and its directories, slot and connector go.
  */
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../common/config.ts';
+import type { EddyConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
-import { deleteConnector, postgresConnectorConfig, registerConnector, startConnect, stopConnect } from '../../deploy/local/connect.ts';
-import { freePort } from '../../deploy/local/local-cluster.ts';
-import { postgresDir, postgresUrl, startPostgres, stopPostgres } from '../../deploy/local/postgres.ts';
+import { postgresConnectorConfig, registerConnector, startConnect } from '../../deploy/local/connect.ts';
+import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
 import { decodeDebezium, decodeDebeziumKey, type DebeziumChange } from '../../job/formats/debezium.ts';
+import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
 import { readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
 
 describe('Debezium PostgreSQL connector on Kafka Connect, against a real PostgreSQL', () => {
   const kafka = testKafka();
-  const stateDir = join(tmpdir(), uniqueName('eddy-cdc-state'));
   const prefix = uniqueName('eddy_cdc').replace(/-/g, '_');
-  let config: ReturnType<typeof loadConfig> | undefined;
-  let connectorRegistered = false;
+  let config: EddyConfig | undefined;
   afterAll(async () => {
-    if (config === undefined) return;
-    if (connectorRegistered) await deleteConnector(config, prefix).catch(() => undefined);
-    await stopConnect(config);
-    const db = new pg.Client({ connectionString: postgresUrl(config) });
-    await db.connect().then(async () => {
-      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [prefix]).catch(() => undefined);
-      await db.end();
-    }).catch(() => undefined);
-    await stopPostgres(config);
-    rmSync(process.getuid?.() === 0 ? dirname(postgresDir(config)) : postgresDir(config), { recursive: true, force: true });
-    rmSync(stateDir, { recursive: true, force: true });
+    if (config !== undefined) await stopCdcChain(config, prefix);
   });
 
   it('streams the snapshot and live changes as Debezium events Eddy decodes', async () => {
-    config = loadConfig({ env: { ...process.env, EDDY_STATE_DIR: stateDir, EDDY_POSTGRES_PORT: String(await freePort()), EDDY_CONNECT_PORT: String(await freePort()) } });
+    config = await cdcChainConfig();
     const logger = createLogger('test-cdc');
     expect(await startPostgres(config, logger)).toBe('started');
     // A table of decimals beyond the shop's DECIMAL(10,2): longer than a JavaScript number holds, negative, and without a scale.
@@ -53,7 +38,6 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     expect(await startConnect(config, inject('brokers'), logger)).toBe('started');
     const settings = { 'table.include.list': 'public.users,public.products,public.orders,public.order_items,public.amounts' };
     await registerConnector(config, prefix, postgresConnectorConfig(config, { name: prefix, topicPrefix: prefix, slot: prefix, partitions: 4, settings }), 120_000);
-    connectorRegistered = true;
 
     const topics = ['users', 'products', 'orders', 'order_items', 'amounts'].map((t) => `${prefix}.public.${t}`);
     // Connect creates the topics as the snapshot writes to them.

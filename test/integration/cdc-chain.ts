@@ -1,0 +1,38 @@
+/**
+ * The source half of the real CDC chain for integration tests: a PostgreSQL and a Kafka Connect
+ * worker of the test's own (state directory and ports), and the teardown that leaves nothing
+ * behind: the connector, its replication slot, both servers and their directories.
+ */
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { loadConfig, type EddyConfig } from '../../common/config.ts';
+import { deleteConnector, stopConnect } from '../../deploy/local/connect.ts';
+import { freePort } from '../../deploy/local/local-cluster.ts';
+import { postgresDir, postgresUrl, stopPostgres } from '../../deploy/local/postgres.ts';
+import { uniqueName } from './support.ts';
+
+/** A config whose local PostgreSQL and Connect use a new state directory and free ports. */
+export async function cdcChainConfig(): Promise<EddyConfig> {
+  const stateDir = join(tmpdir(), uniqueName('eddy-cdc-state'));
+  return loadConfig({ env: { ...process.env, EDDY_STATE_DIR: stateDir, EDDY_POSTGRES_PORT: String(await freePort()), EDDY_CONNECT_PORT: String(await freePort()) } });
+}
+
+/** Deletes connector `name` and its slot (named alike), stops Connect and PostgreSQL, removes their directories. */
+export async function stopCdcChain(config: EddyConfig, name: string): Promise<void> {
+  await deleteConnector(config, name).catch(() => undefined);
+  await stopConnect(config);
+  const db = new pg.Client({ connectionString: postgresUrl(config) });
+  await db
+    .connect()
+    .then(async () => {
+      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [name]).catch(() => undefined);
+      await db.end();
+    })
+    .catch(() => undefined);
+  await stopPostgres(config);
+  // As root the cluster lives in /var/lib/eddy/<id>/postgres: the id directory is the test's too.
+  rmSync(process.getuid?.() === 0 ? dirname(postgresDir(config)) : postgresDir(config), { recursive: true, force: true });
+  rmSync(config.local.stateDir, { recursive: true, force: true });
+}
