@@ -27,7 +27,7 @@ export interface DebeziumFormatOptions<Row> extends DebeziumDecodeOptions {
  */
 export function debezium<Row = Record<string, unknown>>(options: DebeziumFormatOptions<Row> = {}): SourceFormat<DebeziumChange<Row>> {
   const { validate } = options;
-  const decoding = options.decimals === undefined ? {} : { decimals: options.decimals };
+  const decoding = { ...(options.decimals === undefined ? {} : { decimals: options.decimals }), ...(options.columns === undefined ? {} : { columns: options.columns }) };
   return Object.freeze({
     name: 'debezium',
     decode(record: SourceRecord, where: string): DebeziumChange<Row> | null {

@@ -122,8 +122,10 @@ export function decodeDebezium(value: Buffer | null, where: string, options: Deb
   }
   const rowOf = (side: 'before' | 'after') => {
     const row = envelope[side] ?? null;
-    const fields = schema === undefined ? undefined : rowFields(schema, side);
-    return row === null || fields === undefined ? row : decodeLogicalTypes(row, fields, where, `${prefix}${side}`, options);
+    if (row === null) return row;
+    if (schema === undefined) return options.columns === undefined ? row : decodeDeclared(row, options.columns, where, `${prefix}${side}`, options);
+    const fields = rowFields(schema, side);
+    return fields === undefined ? row : decodeLogicalTypes(row, fields, where, `${prefix}${side}`, options);
   };
   const change: DebeziumChange = {
     op: envelope.op,
@@ -187,7 +189,18 @@ export interface DebeziumDecodeOptions {
    * or `string`, the exact decimal text (`"19.99"`) whatever its length.
    */
   decimals?: 'number' | 'string';
+  /**
+   * Column types the record cannot tell without its schema (the JsonConverter's
+   * `schemas.enable=false`), by column name: `{ price: { decimal: 2 } }` for a `DECIMAL(10,2)`.
+   * `sentAs` is how Debezium's `decimal.handling.mode` sent it: `bytes` (`precise`, the default:
+   * base64 of the unscaled value), `text` (`string`: `"24.99"`) or `double` (a JSON number, which
+   * may already be inexact). Records with a schema are decoded by the schema instead.
+   */
+  columns?: Record<string, DeclaredColumn>;
 }
+
+/** A column's type, declared for records without a schema (see {@link DebeziumDecodeOptions.columns}). */
+export type DeclaredColumn = { decimal: number; sentAs?: 'bytes' | 'text' | 'double' };
 
 /** A Kafka Connect schema as JsonConverter writes it (`schemas.enable=true`). */
 type ConnectSchema = { type?: string; name?: string; field?: string; parameters?: Record<string, string>; fields?: ConnectSchema[] };
@@ -219,6 +232,31 @@ function decodeLogicalTypes(row: Record<string, unknown>, fields: readonly Conne
   return decoded ?? row;
 }
 
+/** The row with its declared columns decoded; undeclared columns stay. */
+function decodeDeclared(row: Record<string, unknown>, columns: Record<string, DeclaredColumn>, where: string, path: string, options: DebeziumDecodeOptions): Record<string, unknown> {
+  let decoded: Record<string, unknown> | undefined;
+  for (const [column, declared] of Object.entries(columns)) {
+    const value = row[column];
+    if (value === null || value === undefined) continue;
+    const field = `${path}.${column}`;
+    const sentAs = declared.sentAs ?? 'bytes';
+    let next: unknown;
+    if (sentAs === 'double') {
+      if (typeof value !== 'number') throw new BadRecordError(where, field, `declared as a decimal sent as a double, got ${describe(value)}`);
+      next = options.decimals === 'string' ? value.toFixed(declared.decimal) : value;
+    } else if (sentAs === 'text') {
+      if (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value)) throw new BadRecordError(where, field, `declared as a decimal sent as text, got ${JSON.stringify(value)}`);
+      next = exactDecimal(value, where, field, options);
+    } else {
+      if (typeof value !== 'string') throw new BadRecordError(where, field, `declared as a decimal sent as bytes (decimal.handling.mode=precise), got ${describe(value)}; declare sentAs 'double' or 'text' for the other modes`);
+      next = decimalOf(value, declared.decimal, where, field, options);
+    }
+    decoded ??= { ...row };
+    decoded[column] = next;
+  }
+  return decoded ?? row;
+}
+
 function decimalOf(encoded: unknown, scale: number, where: string, field: string, options: DebeziumDecodeOptions): number | string {
   if (typeof encoded === 'number') return encoded; // a column Debezium sent as a double after all
   if (typeof encoded !== 'string') throw new BadRecordError(where, field, `an exact decimal must be base64 text, got ${describe(encoded)}`);
@@ -232,8 +270,13 @@ function decimalOf(encoded: unknown, scale: number, where: string, field: string
   if (((bytes[0] as number) & 0x80) !== 0) unscaled -= 1n << BigInt(bytes.length * 8); // two's complement
   const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
   const text = `${unscaled < 0n ? '-' : ''}${scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`}`;
+  return exactDecimal(text, where, field, options);
+}
+
+/** Decimal text as the option asks: itself, or a number when a JavaScript number holds it exactly. */
+function exactDecimal(text: string, where: string, field: string, options: DebeziumDecodeOptions): number | string {
   if (options.decimals === 'string') return text;
-  const significant = digits.replace(/^0+/, '').length;
+  const significant = text.replace(/[-.]/g, '').replace(/^0+/, '').length;
   if (significant > 15) {
     throw new BadRecordError(where, field, `decimal ${text} has ${significant} significant digits, more than a JavaScript number holds exactly; read decimals as text with debezium({ decimals: 'string' })`);
   }

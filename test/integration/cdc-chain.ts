@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { loadConfig, type EddyConfig } from '../../common/config.ts';
 import { deleteConnector, stopConnect } from '../../deploy/local/connect.ts';
@@ -35,4 +36,21 @@ export async function stopCdcChain(config: EddyConfig, name: string): Promise<vo
   // As root the cluster lives in /var/lib/eddy/<id>/postgres: the id directory is the test's too.
   rmSync(process.getuid?.() === 0 ? dirname(postgresDir(config)) : postgresDir(config), { recursive: true, force: true });
   rmSync(config.local.stateDir, { recursive: true, force: true });
+}
+
+/** Waits until every topic exists: Kafka Connect creates a connector's topics as it first writes to them. */
+export async function waitForTopics(kafka: Kafka, topics: readonly string[], timeoutMs = 120_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`Debezium did not create ${missing.join(', ')} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -13,7 +13,7 @@ import { createLogger } from '../../common/logger.ts';
 import { postgresConnectorConfig, registerConnector, startConnect } from '../../deploy/local/connect.ts';
 import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
 import { decodeDebezium, decodeDebeziumKey, type DebeziumChange } from '../../job/formats/debezium.ts';
-import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
+import { cdcChainConfig, stopCdcChain, waitForTopics } from './cdc-chain.ts';
 import { readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
 
 describe('Debezium PostgreSQL connector on Kafka Connect, against a real PostgreSQL', () => {
@@ -40,16 +40,7 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     await registerConnector(config, prefix, postgresConnectorConfig(config, { name: prefix, topicPrefix: prefix, slot: prefix, partitions: 4, settings }), 120_000);
 
     const topics = ['users', 'products', 'orders', 'order_items', 'amounts'].map((t) => `${prefix}.public.${t}`);
-    // Connect creates the topics as the snapshot writes to them.
-    const admin = kafka.admin();
-    await admin.connect();
-    for (const deadline = Date.now() + 120_000; ; ) {
-      const existing = new Set(await admin.listTopics());
-      if (topics.every((t) => existing.has(t))) break;
-      if (Date.now() > deadline) throw new Error(`Debezium did not create ${topics.filter((t) => !existing.has(t)).join(', ')} within 120 s`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    await admin.disconnect();
+    await waitForTopics(kafka, topics);
     const decoded = (records: ReadRecord[]) => records.map((r) => ({ topic: r.topic, key: r.key === null ? null : String(r.key), change: decodeDebezium(r.value, `${r.topic}@${r.offset}`) as DebeziumChange<Record<string, unknown>> }));
     const shopTopics = topics.filter((t) => !t.endsWith('.amounts'));
     const snapshot = decoded(await readUntil(kafka, { topics: shopTopics, timeoutMs: 120_000, settleMs: 1_000, done: (r) => r.length >= 15 }));
@@ -110,5 +101,44 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
       { id: 2, exact: -0.0001, free: -42 },
       { error: expect.stringMatching(/field 'payload\.after\.exact': decimal 12345678901234567890\.1234 has 24 significant digits, more than a JavaScript number holds exactly; read decimals as text with debezium\(\{ decimals: 'string' \}\)/) as unknown as string },
     ]);
+
+    // A column added while the connector runs reaches the decoded rows; one dropped leaves them.
+    const alter = new pg.Client({ connectionString: postgresUrl(config) });
+    await alter.connect();
+    await alter.query('ALTER TABLE products ADD COLUMN color TEXT');
+    await alter.query("UPDATE products SET color = 'red' WHERE name = 'Lamp'");
+    await alter.query('ALTER TABLE products DROP COLUMN color');
+    await alter.query("UPDATE products SET stock_quantity = 2 WHERE name = 'Lamp'");
+    await alter.end();
+    const lamp = decoded(await readUntil(kafka, { topics: [`${prefix}.public.products`], timeoutMs: 60_000, settleMs: 1_000, done: (r) => r.length >= 9 }))
+      .filter((e) => e.change?.after?.name === 'Lamp')
+      .sort((a, b) => Number(a.change.source.lsn) - Number(b.change.source.lsn));
+    expect(lamp.map((e) => [e.change.after?.color, e.change.after?.stock_quantity])).toEqual([
+      [undefined, 3],
+      ['red', 3],
+      [undefined, 2],
+    ]);
+
+    // The same rows through connectors in the other settings: without the schema (the decoder is
+    // told the column's type), and with decimal.handling.mode string and double.
+    const modes = [
+      { name: 'nos', settings: {} as Record<string, string>, sentAs: 'bytes' as const },
+      { name: 'txt', settings: { 'decimal.handling.mode': 'string' }, sentAs: 'text' as const },
+      { name: 'dbl', settings: { 'decimal.handling.mode': 'double' }, sentAs: 'double' as const },
+    ];
+    for (const mode of modes) {
+      const name = `${prefix}_${mode.name}`;
+      const schemaless = { 'key.converter': 'org.apache.kafka.connect.json.JsonConverter', 'key.converter.schemas.enable': 'false', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': 'false' };
+      await registerConnector(config, name, postgresConnectorConfig(config, { name, topicPrefix: name, slot: name, partitions: 1, settings: { ...settings, ...schemaless, ...mode.settings } }), 120_000);
+      const topic = `${name}.public.products`;
+      await waitForTopics(kafka, [topic]);
+      const products = await readUntil(kafka, { topics: [topic], timeoutMs: 60_000, settleMs: 1_000, done: (r) => r.length >= 6 });
+      const raw = JSON.parse(String(products[0]?.value)) as Record<string, unknown>;
+      expect('schema' in raw).toBe(false); // schemas.enable=false: the envelope alone
+      const prices = products.map((r) => decodeDebezium(r.value, `${topic}@${r.offset}`, { columns: { price: { decimal: 2, sentAs: mode.sentAs } } })?.after?.price).sort();
+      expect(prices, mode.name).toEqual([12, 19.99, 24.99, 29, 44.95, 89.5]);
+      const texts = products.map((r) => decodeDebezium(r.value, `${topic}@${r.offset}`, { decimals: 'string', columns: { price: { decimal: 2, sentAs: mode.sentAs } } })?.after?.price).sort();
+      expect(texts, mode.name).toEqual(['12.00', '19.99', '24.99', '29.00', '44.95', '89.50']);
+    }
   }, 400_000);
 });

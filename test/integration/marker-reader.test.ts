@@ -14,17 +14,27 @@ describe('real Kafka: reading a task\'s last commit marker', () => {
 
   const marker = (checkpointId: number) => ({ key: 'job/1', partition: 1, value: JSON.stringify({ checkpointId, store: 's-1' }) });
 
-  /** A new 2-partition commits topic, written by `write` through a transactional producer. */
+  /**
+   * A new 2-partition commits topic, written by `write` through a transactional producer, then
+   * fenced as a restore fences before it reads: a new producer of the same transactional id. A
+   * commit returns before its transaction markers are on the partitions; the fence waits for
+   * them (read at once, the last committed record was sometimes not yet readable: seen in CI).
+   */
   const commitsTopic = async (write: (producer: Producer, topic: string) => Promise<void>): Promise<string> => {
     const topic = uniqueName('eddy-test-commits');
     await createTopic(kafka, topic, 2);
-    const producer = kafka.producer({ transactionalId: uniqueName('eddy-test-marker'), idempotent: true, maxInFlightRequests: 1 });
+    const transactionalId = uniqueName('eddy-test-marker');
+    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
       await write(producer, topic);
     } finally {
       await producer.disconnect();
     }
+    const fence = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+    await fence.connect(); // as TaskTransactions.fence: a new producer id, then an empty transaction aborted
+    await (await fence.transaction()).abort();
+    await fence.disconnect();
     return topic;
   };
 
