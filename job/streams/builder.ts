@@ -106,6 +106,9 @@ class Graph {
 /** Where a node's records come from: a stage's output, or a source not yet read by any stage. */
 type Origin = { stage: Stage } | { source: string; eventTime?: (value: unknown) => number; pass?: Stage };
 
+/** Records to re-group: where they come from, the steps on their way, and their new key (null: in no group). */
+type Grouping<V, G extends string | null> = { graph: Graph; origin: Origin; steps: readonly Step[]; group: (value: V, key: string) => G };
+
 /** Reads the job's sources as tables and streams. */
 export class StreamsBuilder<S extends Sources, SinkName extends string> {
   constructor(private readonly graph: Graph) {}
@@ -240,7 +243,7 @@ export class Table<Row, SinkName extends string> extends Node<SinkName> {
    * that moves leaves its old group and joins the new one.
    */
   groupBy(group: (row: Row, key: string) => string | null): GroupedTable<Row, SinkName> {
-    return new GroupedTable(this.graph, this.origin, this.steps, group);
+    return new GroupedTable({ graph: this.graph, origin: this.origin, steps: this.steps, group });
   }
 }
 
@@ -258,12 +261,7 @@ export interface TableAggregateOptions<R, Out, SinkName extends string> {
 
 /** A table re-grouped by a new key, as Kafka Streams' KGroupedTable. */
 export class GroupedTable<Row, SinkName extends string> {
-  constructor(
-    private readonly graph: Graph,
-    private readonly origin: Origin,
-    private readonly steps: readonly Step[],
-    private readonly group: (row: Row, key: string) => string | null,
-  ) {}
+  constructor(private readonly by: Grouping<Row, string | null>) {}
 
   /**
    * Aggregates that retract (`count`, `sum`, `avg`, `min`, `max`, `topN`, ...), by name, per
@@ -272,14 +270,15 @@ export class GroupedTable<Row, SinkName extends string> {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an aggregator's state type is its own; only the row and result types matter here
   aggregate<A extends Record<string, Aggregator<Row, any, unknown>>, Out = { [N in keyof A]: ResultOf<A[N]> }>(name: string, aggregators: A, options: TableAggregateOptions<{ [N in keyof A]: ResultOf<A[N]> }, Out, SinkName> = {}): Table<Out, SinkName> {
-    const input = this.graph.connect(this.origin, this.steps, name, 'in', (item) => {
-      const group = this.group((item.value as Change<Row>).row, item.key);
+    const { graph, origin, steps } = this.by;
+    const input = graph.connect(origin, steps, name, 'in', (item) => {
+      const group = this.by.group((item.value as Change<Row>).row, item.key);
       return group === null ? [] : [[group, { k: item.key, v: item.value }]];
     });
     const result = (options.result ?? ((r: unknown) => r)) as (r: Record<string, unknown>, group: string) => unknown;
     const closing = options.closesAt === undefined ? undefined : { closesAt: options.closesAt, ...(options.late === undefined ? {} : { late: options.late }) };
-    const stage = this.graph.add(aggregateStage(name, input, aggregators, result, closing));
-    return new Table<Out, SinkName>(this.graph, { stage }, []);
+    const stage = graph.add(aggregateStage(name, input, aggregators, result, closing));
+    return new Table<Out, SinkName>(graph, { stage }, []);
   }
 }
 
@@ -336,7 +335,7 @@ export class Stream<V, SinkName extends string> extends Node<SinkName> {
 
   /** Groups records by a key (re-keying through a repartition topic), for windowed aggregates. */
   groupBy(group: (value: V, key: string) => string): GroupedStream<V, SinkName> {
-    return new GroupedStream(this.graph, this.origin, this.steps, group);
+    return new GroupedStream({ graph: this.graph, origin: this.origin, steps: this.steps, group });
   }
 
   /**
@@ -367,31 +366,23 @@ export class Stream<V, SinkName extends string> extends Node<SinkName> {
 
 /** A stream grouped by key, as Kafka Streams' KGroupedStream. */
 export class GroupedStream<V, SinkName extends string> {
-  constructor(
-    private readonly graph: Graph,
-    private readonly origin: Origin,
-    private readonly steps: readonly Step[],
-    private readonly group: (value: V, key: string) => string,
-  ) {}
+  constructor(private readonly by: Grouping<V, string>) {}
 
   /** Tumbling or hopping windows (`tumbling(ms)`, `hopping(size, advance)`) of event time per group. */
   windowedBy(windows: (ts: number) => Window[], options: WindowOptions & { late?: SinkName } = {}): WindowedStream<V, SinkName> {
-    return new WindowedStream(this.graph, this.origin, this.steps, this.group, windows, options);
+    return new WindowedStream(this.by, windows, options);
   }
 
   /** Session windows per group: a session ends after `gapMs` of event time without records. */
   sessions(gapMs: number, options: WindowOptions & { late?: SinkName } = {}): SessionStream<V, SinkName> {
-    return new SessionStream(this.graph, this.origin, this.steps, this.group, gapMs, options);
+    return new SessionStream(this.by, gapMs, options);
   }
 }
 
 /** A grouped stream in time windows. */
 export class WindowedStream<V, SinkName extends string> {
   constructor(
-    private readonly graph: Graph,
-    private readonly origin: Origin,
-    private readonly steps: readonly Step[],
-    private readonly group: (value: V, key: string) => string,
+    private readonly by: Grouping<V, string>,
     private readonly windows: (ts: number) => Window[],
     private readonly options: WindowOptions,
   ) {}
@@ -402,31 +393,30 @@ export class WindowedStream<V, SinkName extends string> {
    * `group@` when the group is not empty. Later records go to the late output.
    */
   aggregate<A, Out>(name: string, fold: WindowAggregator<V, A, Out>): Stream<Out, SinkName> {
-    const input = this.graph.connect(this.origin, this.steps, name, 'in', (item) => {
-      const group = this.group(item.value as V, item.key);
+    const { graph, origin, steps, group: groupOf } = this.by;
+    const input = graph.connect(origin, steps, name, 'in', (item) => {
+      const group = groupOf(item.value as V, item.key);
       return this.windows(item.ts).map((w): [string, Payload] => [group === '' ? isoUtc(w.start) : `${group}@${isoUtc(w.start)}`, { k: group, v: item.value, w: [w.start, w.end] } as Payload]);
     });
-    const stage = this.graph.add(windowStage(name, input, fold, this.options));
-    return new Stream<Out, SinkName>(this.graph, { stage }, []);
+    const stage = graph.add(windowStage(name, input, fold, this.options));
+    return new Stream<Out, SinkName>(graph, { stage }, []);
   }
 }
 
 /** A grouped stream in session windows. */
 export class SessionStream<V, SinkName extends string> {
   constructor(
-    private readonly graph: Graph,
-    private readonly origin: Origin,
-    private readonly steps: readonly Step[],
-    private readonly group: (value: V, key: string) => string,
+    private readonly by: Grouping<V, string>,
     private readonly gapMs: number,
     private readonly options: WindowOptions,
   ) {}
 
   /** Folds each session (`of` a record, `merge` two sessions); the result goes out when the session closes, keyed by the group. */
   aggregate<A, Out>(name: string, fold: SessionAggregator<V, A, Out>): Stream<Out, SinkName> {
-    const input = this.graph.connect(this.origin, this.steps, name, 'in', (item) => [[this.group(item.value as V, item.key), { k: item.key, v: item.value }]]);
-    const stage = this.graph.add(sessionStage(name, input, this.gapMs, fold, this.options));
-    return new Stream<Out, SinkName>(this.graph, { stage }, []);
+    const { graph, origin, steps, group } = this.by;
+    const input = graph.connect(origin, steps, name, 'in', (item) => [[group(item.value as V, item.key), { k: item.key, v: item.value }]]);
+    const stage = graph.add(sessionStage(name, input, this.gapMs, fold, this.options));
+    return new Stream<Out, SinkName>(graph, { stage }, []);
   }
 }
 
