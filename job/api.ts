@@ -31,6 +31,7 @@ export { defineJob, isJobDefinition, JobDefinitionError } from './builders/defin
 export { debezium, json, text, type DebeziumFormatOptions, type JsonFormatOptions } from './builders/formats.ts';
 export { broadcast, kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
+export { postgresSink, type PostgresSinkOptions } from './builders/postgres-connectors.ts';
 export { optionsFromEnv } from './builders/options.ts';
 
 export type { Change, Op } from './contract/change.ts';

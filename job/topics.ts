@@ -64,7 +64,7 @@ async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Pr
       await admin.createTopics({ topics, waitForLeaders: true });
       for (const t of topics) existing.add(t.topic);
     };
-    const wanted = [...Object.values(job.sources), ...Object.values(job.sinks)]
+    const wanted = [...Object.values(job.sources), ...Object.values(job.sinks).filter((s) => s.kind === 'kafka')]
       .filter((t) => t.internal !== true && t.partitions !== undefined && !existing.has(t.topic))
       .map((t) => ({ topic: t.topic, numPartitions: t.partitions as number, replicationFactor: -1, configEntries: 'upsert' in t && t.upsert === true ? [{ name: 'cleanup.policy', value: 'compact' }] : [] }));
     const unique = [...new Map(wanted.map((t) => [t.topic, t])).values()];

@@ -50,7 +50,8 @@ export class MessagesByTopic {
 
 /** The topic of a sink the runtime already checked exists. */
 export function sinkTopic(job: JobDefinition, sink: string): string {
-  const topic = job.sinks[sink]?.topic;
+  const target = job.sinks[sink];
+  const topic = target?.kind === 'kafka' ? target.topic : undefined;
   if (topic === undefined) throw new Error(`output to unknown sink '${sink}' (a bug: the runtime checks sink names)`);
   return topic;
 }

@@ -12,7 +12,9 @@
  * 4. restore state from it, or from the next older complete one if a snapshot fails
  *    verification (the error names the file);
  * 5. publish the restored buffer's outputs of epochs in (m, restored], with marker restored,
- *    in one transaction, and drop the rest (already published). If a corrupt snapshot made the
+ *    in one transaction, and drop the rest (already published). A sink of several parts
+ *    (Kafka and databases, committed one after another) reports the oldest part's mark too;
+ *    the buffer then goes from there, and each part skips what it has. If a corrupt snapshot made the
  *    restore fall back below m, the task instead replays its input up to checkpoint m's offsets
  *    (from m's manifest) and discards what that replay emits, which m's transaction published
  *    already: its state catches up and nothing is published twice.
@@ -60,6 +62,8 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
   const identity = await deps.checkpoints.existingIdentity();
   const marker = await deps.transactions.lastPublished();
   const published = marker?.checkpointId ?? 0;
+  // Parts of the sink (Kafka, each database) commit one after another: some may be behind.
+  const oldest = marker?.oldest ?? published;
   if (marker !== undefined && (identity === undefined || marker.store !== identity.storeId)) {
     throw new RestoreRefusedError(
       `task ${task}: its commit marker says checkpoint ${published} of ${marker.store === undefined ? 'an unknown checkpoint store' : `checkpoint store ${marker.store}`} was published, ` +
@@ -84,6 +88,13 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
   if (restoredFrom === 0) return { restoredFrom, offsets: opened.offsets, publishedThrough: 0 };
   if (published > restoredFrom) {
     // Fell back past unusable snapshots of checkpoints whose outputs are published.
+    if (oldest < published) {
+      throw new RestoreRefusedError(
+        `task ${task}: checkpoint ${published}'s snapshot cannot be restored, and not every sink published it (one stopped at checkpoint ${oldest}): ` +
+          'replaying from an older checkpoint would publish its outputs to the sinks that have them. Repair or restore the snapshot files of checkpoint ' +
+          `${published} in ${deps.checkpoints.root}`,
+      );
+    }
     const entry = (await deps.checkpoints.readManifest(published)).tasks.find((t) => t.task === task);
     if (entry === undefined) throw new RestoreRefusedError(`task ${task}: checkpoint ${published}'s manifest has no entry for it; cannot tell where its published outputs end`);
     await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
@@ -93,11 +104,11 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
     );
     return { restoredFrom, offsets: opened.offsets, publishedThrough: published, replayUntil: entry.offsets };
   }
-  if (published < restoredFrom) {
+  if (oldest < restoredFrom) {
     const buffered = await deps.call({ type: 'committed-outputs', task, checkpointId: restoredFrom }, 'committed-outputs');
-    const unpublished = buffered.outputs.filter((o) => o.epoch > published);
+    const unpublished = buffered.outputs.filter((o) => o.epoch > oldest);
     await deps.transactions.publish(restoredFrom, unpublished);
-    deps.logger.info({ task, checkpoint: restoredFrom, marker: published, published: unpublished.length }, 'published the restored checkpoint\'s pending outputs');
+    deps.logger.info({ task, checkpoint: restoredFrom, marker: published, oldest, published: unpublished.length }, 'published the restored checkpoint\'s pending outputs');
   }
   await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
   return { restoredFrom, offsets: opened.offsets, publishedThrough: restoredFrom };

@@ -20,6 +20,7 @@ import { startWorkerHttp } from './http-server.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
 import { sourceTopics } from '../job/topics.ts';
 import { KafkaSinks } from './kafka-sinks.ts';
+import { TaskSinks } from './task-sinks.ts';
 import { KafkaSource } from './kafka-source.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { TaskRunner, type TaskLimits } from './task-runner.ts';
@@ -231,7 +232,14 @@ export class Worker {
       this.options.logger.info({ task, state: existing.state, adopt }, 'restarting a task this worker still ran, from the latest checkpoint');
       await this.stopTask(task);
     }
-    const transactions = new TaskTransactions(this.kafka, this.admin, this.options.job, task, () => this.storeId());
+    let transactions: TaskSinks;
+    try {
+      const storeId = () => this.storeId();
+      transactions = new TaskSinks(new TaskTransactions(this.kafka, this.admin, this.options.job, task, storeId), TaskSinks.databasesOf(this.options.job, task, storeId, this.options.logger));
+    } catch (err) {
+      this.taskFailed(task, `could not start: ${ensureError(err).message}`);
+      return;
+    }
     const runner = new TaskRunner(task, generation, {
       owner: `${this.options.id}-${this.options.instance}`,
       threads: this.threads, source: this.source, sinks: this.sinks, transactions,

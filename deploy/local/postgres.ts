@@ -26,6 +26,7 @@ export const postgresUser = 'eddy';
 
 const readyTimeoutMs = 60_000;
 const schemaFile = new URL('./postgres/ecommerce.sql', import.meta.url);
+const analyticsFile = new URL('./postgres/analytics.sql', import.meta.url);
 
 type Paths = { dir: string; data: string; pidFile: string; logFile: string; owner: string | undefined };
 
@@ -127,25 +128,32 @@ export async function startPostgres(config: EddyConfig, logger: Logger): Promise
   return 'started';
 }
 
-/** Creates the `ecommerce` database with seed 004's schema and sample data, unless it exists. */
+/**
+ * Creates the `ecommerce` database with seed 004's schema and sample data unless it exists, and
+ * the `analytics` tables the job writes unless they exist.
+ */
 async function ensureDatabase(config: EddyConfig, logger: Logger): Promise<void> {
   const admin = new pg.Client({ connectionString: postgresUrl(config, 'postgres') });
   await admin.connect();
+  let created = false;
   try {
     const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [postgresDatabase]);
-    if (found.rowCount !== 0) return;
-    await admin.query(`CREATE DATABASE ${postgresDatabase}`);
+    if (found.rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${postgresDatabase}`);
+      created = true;
+    }
   } finally {
     await admin.end();
   }
   const db = new pg.Client({ connectionString: postgresUrl(config) });
   await db.connect();
   try {
-    await db.query(readFileSync(schemaFile, 'utf8'));
+    if (created) await db.query(readFileSync(schemaFile, 'utf8'));
+    await db.query(readFileSync(analyticsFile, 'utf8'));
   } finally {
     await db.end();
   }
-  logger.info({ database: postgresDatabase }, 'created the ecommerce database (seed 004 schema and sample data)');
+  if (created) logger.info({ database: postgresDatabase }, 'created the ecommerce database (seed 004 schema and sample data)');
 }
 
 /** Stops the local PostgreSQL (fast shutdown: open sessions are ended). Idempotent. */

@@ -8,7 +8,7 @@
  *     orders (created) ─session windows per user─▶ user_activity
  *     products (stock level crossings) ─▶ inventory_alerts
  */
-import { avg, count, debezium, isoUtc, kafkaSink, kafkaSource, optionsFromEnv, streamsJob, sum, topN, topNWeighted, type LateRecord } from '../../job/api.ts';
+import { avg, count, debezium, isoUtc, kafkaSink, kafkaSource, optionsFromEnv, postgresSink, streamsJob, sum, topN, topNWeighted, type LateRecord } from '../../job/api.ts';
 import type { OrderItemRow, OrderRow, ProductRow } from '../../loadtest/cdc/model.ts';
 
 /** What can be tuned; the default export uses {@link DEFAULTS}. */
@@ -44,9 +44,16 @@ export type EcommerceOptions = {
    * and is named `<prefix>` (default `ecommerce`), so several copies can share a Kafka cluster.
    */
   topicPrefix: string;
+  /**
+   * Where results go: `kafka` (topics `<prefix>.revenue_5m`, `.inventory_alerts`,
+   * `.user_activity`) or `postgres`: seed 004's tables `analytics.revenue_analytics` (upserted
+   * per window), `analytics.inventory_alerts` and `analytics.user_activity` (appended), in the
+   * database of the workers' `EDDY_POSTGRES_URL`, exactly-once. Late records go to Kafka either way.
+   */
+  output: 'kafka' | 'postgres';
 };
 
-export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce' };
+export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce', output: 'kafka' };
 
 /** An `ecommerce.revenue_5m` value. */
 export type RevenueWindow = { window_start: string; window_end: string; total_revenue: number; order_count: number; avg_order_value: number; top_category: string | null };
@@ -54,7 +61,7 @@ export type RevenueWindow = { window_start: string; window_end: string; total_re
 export type InventoryAlert = { product_id: number; product_name: string; current_stock: number; threshold: number; alert_level: AlertLevel };
 export type AlertLevel = 'low' | 'critical' | 'out_of_stock';
 /** An `ecommerce.user_activity` value: one closed session. */
-export type UserSession = { user_id: number; session_start: string; session_end: string; orders: number; total_spent: number };
+export type UserSession = { user_id: number; session_start: string; session_end: string; orders_placed: number; total_spent: number; last_activity: string };
 export type { LateRecord };
 
 
@@ -69,7 +76,10 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
   const spec = {
     name: o.topicPrefix,
     sources: { orders: source<OrderRow>('orders'), items: source<OrderItemRow>('order_items'), products: source<ProductRow>('products') },
-    sinks: { revenue: sink('revenue_5m', true), alerts: sink('inventory_alerts'), activity: sink('user_activity'), late: sink('late') },
+    sinks:
+      o.output === 'postgres'
+        ? { revenue: postgresSink('analytics.revenue_analytics', { key: ['window_start'] }), alerts: postgresSink('analytics.inventory_alerts'), activity: postgresSink('analytics.user_activity'), late: sink('late') }
+        : { revenue: sink('revenue_5m', true), alerts: sink('inventory_alerts'), activity: sink('user_activity'), late: sink('late') },
     watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: o.idleSourceMs },
   };
   return streamsJob(spec, (b) => {
@@ -113,7 +123,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
       .aggregate('user_activity', {
         of: (r) => ({ orders: 1, total: r.total_amount }),
         merge: (a, c) => ({ orders: a.orders + c.orders, total: Math.round((a.total + c.total) * 100) / 100 }),
-        result: (s, { key, start, end }): UserSession => ({ user_id: Number(key), session_start: isoUtc(start), session_end: isoUtc(end), orders: s.orders, total_spent: s.total }),
+        result: (s, { key, start, end }): UserSession => ({ user_id: Number(key), session_start: isoUtc(start), session_end: isoUtc(end), orders_placed: s.orders, total_spent: s.total, last_activity: isoUtc(end - o.sessionGapMs) }), // a session ends a gap after its last order
       })
       .to('activity');
   });

@@ -3,7 +3,7 @@
  * name or a bad topic fails at start with the field named, not on the first record. Returns a
  * frozen, branded JobDefinition that the loader can tell apart from any other default export.
  */
-import { JOB_DEFINITION, partitioningOf, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor, type Repartition } from '../contract/job.ts';
+import { JOB_DEFINITION, partitioningOf, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor, type PostgresSink, type Repartition, type Sink } from '../contract/job.ts';
 
 /** A job spec that cannot run. `field` is the dotted path of the bad field, e.g. `actors.revenue.from`. */
 export class JobDefinitionError extends Error {
@@ -130,12 +130,25 @@ function checkActorCoPartitioned(from: readonly string[], sources: ReadonlyMap<s
   }
 }
 
-function checkSink(sink: KafkaSink, field: string, fail: Fail): void {
-  if (!isObject(sink) || sink.kind !== 'kafka') fail(field, 'expected kafkaSink(...)');
+function checkSink(sink: Sink, field: string, fail: Fail): void {
+  if (isObject(sink) && sink.kind === 'postgres') return checkPostgresSink(sink, field, fail);
+  if (!isObject(sink) || sink.kind !== 'kafka') fail(field, 'expected kafkaSink(...) or postgresSink(...)');
   checkTopic(sink.topic, `${field}.topic`, fail);
   if (!DELIVERIES.has(sink.delivery)) fail(`${field}.delivery`, `must be one of ${[...DELIVERIES].join(', ')}`);
   if (sink.partitions !== undefined && !isCount(sink.partitions, 1)) fail(`${field}.partitions`, 'must be an integer ≥ 1');
   if (sink.upsert === true && sink.delivery !== 'exactly-once') fail(`${field}.upsert`, 'upsert sinks keep the last value per key and checkpoint, so they must be exactly-once');
+}
+
+const SQL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function checkPostgresSink(sink: PostgresSink, field: string, fail: Fail): void {
+  const parts = typeof sink.table === 'string' ? sink.table.split('.') : [];
+  if (parts.length < 1 || parts.length > 2 || !parts.every((p) => SQL_NAME.test(p))) fail(`${field}.table`, 'must be `table` or `schema.table`, each a letter or _ then up to 62 of [A-Za-z0-9_]');
+  if (sink.mode !== 'upsert' && sink.mode !== 'append') fail(`${field}.mode`, "must be 'upsert' or 'append'");
+  if (!Array.isArray(sink.key) || !sink.key.every((c) => typeof c === 'string' && SQL_NAME.test(c))) fail(`${field}.key`, 'must be a list of column names');
+  if (sink.mode === 'upsert' && sink.key.length === 0) fail(`${field}.key`, 'an upsert sink needs its key columns (a unique index over exactly them)');
+  if (sink.connection !== undefined && (typeof sink.connection !== 'string' || sink.connection === '')) fail(`${field}.connection`, 'must be a PostgreSQL connection string');
+  if (sink.delivery !== 'exactly-once') fail(`${field}.delivery`, 'PostgreSQL sinks are exactly-once');
 }
 
 /** The topic Eddy creates for a repartition: `eddy.<job>.<name>`. */

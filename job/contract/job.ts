@@ -98,6 +98,30 @@ export interface KafkaSink {
 }
 
 /**
+ * A PostgreSQL table the job writes, exactly-once without XA: each checkpoint's rows and the
+ * task's published checkpoint id (in `eddy.sink_epochs`) commit in one database transaction.
+ * An output's value is the row (a JSON object, its fields the columns); in `upsert` mode a null
+ * value deletes the row whose key columns `keyValues(key)` names.
+ */
+export interface PostgresSink {
+  readonly kind: 'postgres';
+  /** `schema.table` or `table`; the table must exist. */
+  readonly table: string;
+  /** `upsert`: INSERT ... ON CONFLICT (key) DO UPDATE, tombstones delete. `append`: INSERT only. */
+  readonly mode: 'upsert' | 'append';
+  /** The key columns (upsert mode): a unique index or primary key over exactly them. */
+  readonly key: readonly string[];
+  /** The connection string; absent: the worker's `EDDY_POSTGRES_URL`. */
+  readonly connection?: string;
+  readonly delivery: 'exactly-once';
+  /** Set in upsert mode: the output buffer keeps the last value per key within each checkpoint. */
+  readonly upsert?: true;
+}
+
+/** Where a job's outputs go. */
+export type Sink = KafkaSink | PostgresSink;
+
+/**
  * A keyed actor: for each key, a state and handlers. The state must be JSON-serialisable (plain
  * objects, arrays, strings, finite numbers, booleans, null): it is stored as JSON, and after a
  * restart or eviction it comes back as what `JSON.parse` returns. Handlers are synchronous; a
@@ -177,7 +201,7 @@ export interface JobSpec {
   /** The job's id: 1-100 characters from [a-zA-Z0-9._-]; it names Kafka transactional ids and groups. */
   name: string;
   sources: Record<string, KafkaSource>;
-  sinks: Record<string, KafkaSink>;
+  sinks: Record<string, Sink>;
   /** Re-keying topics: each name is both a source and a sink of the job. */
   repartitions?: Record<string, Repartition>;
   actors: Record<string, KeyedActor>;
@@ -195,7 +219,7 @@ export interface JobDefinition {
   readonly [JOB_DEFINITION]: true;
   readonly name: string;
   readonly sources: Readonly<Record<string, KafkaSource>>;
-  readonly sinks: Readonly<Record<string, KafkaSink>>;
+  readonly sinks: Readonly<Record<string, Sink>>;
   readonly actors: Readonly<Record<string, KeyedActor>>;
   readonly watermark: { readonly outOfOrdernessMs: number; readonly idleSourceMs?: number };
 }

@@ -11,12 +11,20 @@ export interface PublishedMark {
   readonly checkpointId: number;
   /** Id of the checkpoint store (undefined: published before stores had ids). */
   readonly store: string | undefined;
+  /**
+   * A sink made of parts that commit one after another (Kafka, then each database): the newest
+   * checkpoint every part published. Absent: `checkpointId`. Publishing a checkpoint again
+   * reaches only the parts behind it.
+   */
+  readonly oldest?: number;
 }
 
 /**
  * An exactly-once sink of one task. The worker calls `fence` once when it takes the task, then
  * `lastPublished` (a restore never goes back past it), then `publish` once per completed
  * checkpoint, in checkpoint order, with every output and dead letter of the epochs it covers.
+ * After a restore it may get epochs some of its parts published already: each part skips what
+ * its own mark covers.
  */
 export interface ExactlyOnceSink {
   /** Makes every earlier owner of the task unable to publish (Kafka: a transactional id per task; PostgreSQL: a row lock on the task's epoch row). */

@@ -17,7 +17,7 @@
  */
 import type { Change } from '../contract/change.ts';
 import type { ActorContext } from '../contract/context.ts';
-import type { JobDefinition, KafkaSink, KafkaSource, Repartition, WatermarkOptions } from '../contract/job.ts';
+import type { JobDefinition, KafkaSource, Repartition, Sink, WatermarkOptions } from '../contract/job.ts';
 import type { DebeziumChange } from '../formats/debezium.ts';
 import type { Aggregator } from '../changes/aggregates.ts';
 import type { Window } from '../changes/windows.ts';
@@ -51,7 +51,7 @@ type RowOf<S> = ValueOf<S> extends DebeziumChange<infer Row> ? Row : never;
 type ResultOf<A> = A extends Aggregator<never, unknown, infer R> ? R : never;
 
 /** What {@link streamsJob} takes besides the topology: the job's name, named sources and sinks, watermark settings. */
-export interface StreamsJobSpec<S extends Sources, K extends Record<string, KafkaSink>> {
+export interface StreamsJobSpec<S extends Sources, K extends Record<string, Sink>> {
   name: string;
   sources: S;
   sinks: K;
@@ -62,7 +62,7 @@ export interface StreamsJobSpec<S extends Sources, K extends Record<string, Kafk
  * Defines a job by its topology: `build` reads the sources as tables and streams and sends results
  * to the sinks, by name. Returns the same checked, frozen JobDefinition as `defineJob`.
  */
-export function streamsJob<S extends Sources, K extends Record<string, KafkaSink>>(spec: StreamsJobSpec<S, K>, build: (b: StreamsBuilder<S, keyof K & string>) => void): JobDefinition {
+export function streamsJob<S extends Sources, K extends Record<string, Sink>>(spec: StreamsJobSpec<S, K>, build: (b: StreamsBuilder<S, keyof K & string>) => void): JobDefinition {
   const graph = new Graph();
   build(new StreamsBuilder<S, keyof K & string>(graph));
   return defineJob({

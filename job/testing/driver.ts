@@ -27,7 +27,7 @@ import { Partitioners } from 'kafkajs';
 import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
 import { watermarkMarkerHeaders } from '../../worker/runtime/call-context.ts';
 import { TaskRuntime, type ProcessResult } from '../../worker/runtime/task-runtime.ts';
-import type { JobDefinition } from '../contract/job.ts';
+import type { JobDefinition, KafkaSink } from '../contract/job.ts';
 import type { DeadLetter, OutputRecord, SourceRecord } from '../contract/records.ts';
 
 /** Options of {@link JobTestDriver.start}. */
@@ -186,7 +186,7 @@ export class JobTestDriver {
       }
       for (const [sink, watermarkMs] of Object.entries(runtime.progress(id))) {
         // A watermark marker on every partition, after the checkpoint's records (as a worker publishes it).
-        const topic = this.job.sinks[sink]?.topic as string;
+        const topic = (this.job.sinks[sink] as KafkaSink).topic; // repartition sinks are Kafka
         const headers = watermarkMarkerHeaders(task, watermarkMs);
         for (let partition = 0; partition < this.partitions; partition++) this.append(topic, { key: null, value: null, timestamp: this.nowMs, partition, headers });
       }
@@ -276,7 +276,7 @@ export class JobTestDriver {
     if (output.headers !== undefined) published.headers = output.headers;
     list.push(published);
     const sink = this.job.sinks[output.sink];
-    if (sink?.internal === true) {
+    if (sink?.kind === 'kafka' && sink.internal === true) {
       const key = output.key === null ? null : Buffer.from(output.key);
       this.append(sink.topic, { key, value: output.value === null ? null : Buffer.from(output.value), timestamp: output.timestamp ?? this.nowMs, partition: output.partition ?? partitionFor(sink.topic, key, this.partitions), headers: output.headers });
     }

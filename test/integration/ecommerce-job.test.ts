@@ -69,7 +69,7 @@ describe('ecommerce job on a cluster, with workers killed during the run', () =>
     for (const session of sessions) {
       const match = sessionsExpected.get(session.user_id)?.find((s) => new Date(s.start).toISOString() === session.session_start);
       expect(match, JSON.stringify(session)).toBeDefined();
-      expect([session.session_end, session.orders, session.total_spent]).toEqual([new Date(match!.end).toISOString(), match!.orders, match!.cents / 100]);
+      expect([session.session_end, session.orders_placed, session.total_spent]).toEqual([new Date(match!.end).toISOString(), match!.orders, match!.cents / 100]);
     }
 
     // The invalid records, in the dead-letter topic with their original bytes.

@@ -95,7 +95,7 @@ describe('ecommerce job', () => {
       for (const session of sessions) {
         const match = expected.get(session.user_id)?.find((s) => new Date(s.start).toISOString() === session.session_start);
         expect(match, `session ${JSON.stringify(session)}`).toBeDefined();
-        expect(session).toEqual({ user_id: session.user_id, session_start: session.session_start, session_end: new Date(match!.end).toISOString(), orders: match!.orders, total_spent: match!.cents / 100 });
+        expect(session).toEqual({ user_id: session.user_id, session_start: session.session_start, session_end: new Date(match!.end).toISOString(), orders_placed: match!.orders, total_spent: match!.cents / 100, last_activity: new Date(match!.end - options.sessionGapMs).toISOString() });
       }
       expect(new Set(sessions.map((s) => `${s.user_id}@${s.session_start}`)).size).toBe(sessions.length);
     } finally {

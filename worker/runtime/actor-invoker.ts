@@ -43,8 +43,8 @@ export class ActorInvoker {
 
   constructor(private readonly deps: InvokerDeps) {
     this.sinks = new Set(Object.keys(deps.job.sinks));
-    this.repartitions = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.internal === true ? [name] : [])));
-    this.broadcasts = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.broadcast === true ? [name] : [])));
+    this.repartitions = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.kind === 'kafka' && sink.internal === true ? [name] : [])));
+    this.broadcasts = new Set(Object.entries(deps.job.sinks).flatMap(([name, sink]) => (sink.kind === 'kafka' && sink.broadcast === true ? [name] : [])));
   }
 
   /**
