@@ -1,10 +1,12 @@
 /**
  * The real CDC chain end to end: a PostgreSQL started by the project, a workload of realistic
  * transactions on it (loadtest/cdc/db-workload.ts), Debezium on Kafka Connect, the local Kafka,
- * and the `ecommerce` job on a 3-worker cluster with a worker SIGKILLed during the run and the
- * order items truncated two thirds of the way. Once the
- * workload stops and the pipeline drains, every revenue window the job wrote equals the same
- * aggregate computed by SQL over the source tables (test/support/ecommerce-sql-oracle.ts).
+ * and the `ecommerce` job on a 3-worker cluster writing seed 004's analytics tables in the same
+ * PostgreSQL through the exactly-once sink, with a worker SIGKILLed during the run and the
+ * order items truncated two thirds of the way. Once the workload stops and the pipeline drains,
+ * analytics.revenue_analytics equals the same aggregate computed by SQL over the source tables
+ * (test/support/ecommerce-sql-oracle.ts), and analytics.inventory_alerts holds exactly one row
+ * per stock-level crossing, counted independently from the products' change events.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,13 +18,16 @@ import { createLogger } from '../../common/logger.ts';
 import { postgresConnectorConfig, registerConnector, startConnect } from '../../deploy/local/connect.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
-import { DEFAULTS, type RevenueWindow } from '../../examples/ecommerce/job.ts';
+import { DEFAULTS, type EcommerceOptions, type InventoryAlert } from '../../examples/ecommerce/job.ts';
 import { waitRunning } from '../../loadtest/chaos/run-chaos.ts';
 import { runDbWorkload } from '../../loadtest/cdc/db-workload.ts';
 import { revenueBySql } from '../support/ecommerce-sql-oracle.ts';
 import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
-import { byKey, readTableUntil } from './example-cluster.ts';
-import { testKafka, uniqueName } from './support.ts';
+import { byKey } from './example-cluster.ts';
+import { readRecords, testKafka, uniqueName, type ReadRecord } from './support.ts';
+import type { Kafka } from 'kafkajs';
+import pg from 'pg';
+import type { RevenueWindow } from '../../examples/ecommerce/job.ts';
 
 describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kafka -> Eddy)', () => {
   const kafka = testKafka();
@@ -34,17 +39,17 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
     if (config !== undefined) await stopCdcChain(config, prefix);
   });
 
-  it('writes revenue windows equal to SQL over the source tables, with a worker killed during the run', async () => {
+  it('writes analytics tables in PostgreSQL equal to SQL over the source tables, with a worker killed during the run', async () => {
     config = await cdcChainConfig();
     const logger = createLogger('test-cdc-e2e');
     await startPostgres(config, logger);
     await startConnect(config, inject('brokers'), logger);
     // 10-second windows, so a minute of transactions fills several.
-    const options = { ...DEFAULTS, topicPrefix: prefix, partitions: 4, windowMs: 10_000 };
+    const options: EcommerceOptions = { ...DEFAULTS, topicPrefix: prefix, partitions: 4, windowMs: 10_000, output: 'postgres' };
     cluster = new LocalCluster({
       job: 'ecommerce', workers: 3, brokers: inject('brokers'), natsUrl: inject('natsUrl'),
       dir: mkdtempSync(join(tmpdir(), 'eddy-cdc-cluster-')), controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
-      env: { EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_ECOMMERCE: JSON.stringify(options) },
+      env: { EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_ECOMMERCE: JSON.stringify(options), EDDY_POSTGRES_URL: postgresUrl(config) },
     });
     await cluster.start(); // creates the source topics with 4 partitions, as the connector would
     await cluster.waitUntilRunning(120_000);
@@ -68,9 +73,73 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
 
     const expected = await revenueBySql(postgresUrl(config), options.windowMs);
     expect(expected.size).toBeGreaterThan(3);
-    const revenue = await readTableUntil<RevenueWindow>(kafka, `${prefix}.revenue_5m`, expected, 180_000);
+    const revenue = await revenueTableUntil(postgresUrl(config), expected, 180_000);
     expect(revenue).toEqual(byKey(expected));
+    // Inventory alerts: one per crossing of a stock level, counted independently from the products' change events.
+    const crossings = alertsFromChanges(await readWholeTopic(kafka, `${prefix}.public.products`), options);
+    expect(crossings.length).toBeGreaterThan(0);
+    const alerts = await db(postgresUrl(config), 'SELECT product_id, product_name, current_stock, threshold, alert_level FROM analytics.inventory_alerts');
+    expect(sortAlerts(alerts as InventoryAlert[])).toEqual(sortAlerts(crossings));
     expect(cluster.unexpectedExits()).toEqual([]);
-    console.log(`ecommerce on the real CDC chain: ${report.transactions} transactions (${report.orders} orders, ${report.statuses} status changes, ${report.deletes} item deletes, ${report.truncates} truncate of order_items), 1 worker kill, ${expected.size} windows equal to SQL over the source tables`);
+    console.log(`ecommerce on the real CDC chain: ${report.transactions} transactions (${report.orders} orders, ${report.statuses} status changes, ${report.deletes} item deletes, ${report.truncates} truncate of order_items), 1 worker kill, ${expected.size} windows equal to SQL over the source tables, ${alerts.length} inventory alerts, one per crossing`);
   }, 600_000);
 });
+
+async function db(url: string, sql: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** analytics.revenue_analytics as windows, polled until it equals `expected` or time runs out (then what it holds). */
+async function revenueTableUntil(url: string, expected: ReadonlyMap<string, RevenueWindow>, timeoutMs: number): Promise<Map<string, RevenueWindow>> {
+  const want = JSON.stringify([...byKey(expected)]);
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const rows = await db(url, `SELECT to_char(window_start, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_start, to_char(window_end, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_end,
+      total_revenue::float8 AS total_revenue, order_count, avg_order_value::float8 AS avg_order_value, top_category FROM analytics.revenue_analytics`);
+    const table = byKey(new Map(rows.map((r) => [r.window_start as string, r as RevenueWindow])));
+    if (JSON.stringify([...table]) === want || Date.now() > deadline) return table;
+    await sleep(1_000);
+  }
+}
+
+/** Every record of a topic (read_committed), up to its end offsets now. */
+async function readWholeTopic(kafka: Kafka, topic: string): Promise<ReadRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const count = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  return readRecords(kafka, { topics: [topic], count, timeoutMs: 60_000 });
+}
+
+/** The alerts the job must have written: per product, in change order, each change into a stock level other than the last one's. */
+function alertsFromChanges(records: readonly ReadRecord[], o: EcommerceOptions): InventoryAlert[] {
+  const level = (stock: number) => (stock <= 0 ? 'out_of_stock' : stock < o.criticalStock ? 'critical' : stock < o.lowStock ? 'low' : null);
+  const threshold = { low: o.lowStock, critical: o.criticalStock, out_of_stock: 0 } as const;
+  const last = new Map<number, number>();
+  const alerts: InventoryAlert[] = [];
+  const ordered = [...records].sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+  for (const record of ordered) {
+    if (record.value === null) continue;
+    const event = JSON.parse(record.value.toString()) as { payload?: ProductEvent } & ProductEvent;
+    const after = (event.payload ?? event).after;
+    if (after === null) continue;
+    const now = level(after.stock_quantity);
+    const before = last.get(after.product_id);
+    last.set(after.product_id, after.stock_quantity);
+    if (now !== null && (before === undefined || level(before) !== now)) {
+      alerts.push({ product_id: after.product_id, product_name: after.name, current_stock: after.stock_quantity, threshold: threshold[now], alert_level: now });
+    }
+  }
+  return alerts;
+}
+
+type ProductEvent = { after: { product_id: number; name: string; stock_quantity: number } | null };
+
+function sortAlerts(alerts: readonly InventoryAlert[]): string[] {
+  return alerts.map((a) => JSON.stringify([a.product_id, a.product_name, a.current_stock, a.threshold, a.alert_level])).sort();
+}
