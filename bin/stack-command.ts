@@ -2,8 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
-import { connectUrl, postgresConnectorConfig, registerConnector, startConnect } from '../deploy/local/connect.ts';
-import { postgresUrl, startPostgres } from '../deploy/local/postgres.ts';
+import { startPostgresSource } from '../deploy/local/cdc-source.ts';
 import { ensureLocalStack, localStackStatus, stopLocalStack } from '../deploy/local/stack.ts';
 
 export function stackCommand(): Command {
@@ -19,10 +18,9 @@ export function stackCommand(): Command {
       console.log(`kafka ${result.brokers.join(',')} (${result.outcome.kafka})`);
       console.log(`nats  ${result.natsUrl} (${result.outcome.nats})`);
       if (options.postgres !== true) return;
-      console.log(`postgres ${postgresUrl(config)} (${await startPostgres(config, logger)})`);
-      console.log(`connect  ${connectUrl(config)} (${await startConnect(config, result.brokers, logger)})`);
-      const connector = postgresConnectorConfig(config, { name: 'ecommerce', topicPrefix: 'ecommerce', slot: 'eddy_ecommerce', partitions: 12 });
-      await registerConnector(config, 'ecommerce', connector, 120_000);
+      const source = await startPostgresSource(config, result.brokers, logger);
+      console.log(`postgres ${source.postgresUrl} (${source.postgres})`);
+      console.log(`connect  ${source.connectUrl} (${source.connect})`);
       console.log('debezium connector ecommerce running: ecommerce.public.{users,products,orders,order_items}');
     });
   stack

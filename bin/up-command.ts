@@ -1,9 +1,16 @@
 /**
  * `eddy up`: a whole local cluster in one command: Kafka and NATS (started if missing), a
  * coordinator and N workers, each its own OS process. Ctrl-C or SIGTERM stops everything it
- * started. With `--generate` it also runs the demo CDC generator (what `npm start` does).
+ * started. With `--generate` it also runs the demo CDC generator (what `npm start` does) into
+ * the `demo.public.*` topics, the job `ecommerce` reading them under the name `demo`. With
+ * `--cdc postgres` it runs the real chain instead: PostgreSQL, Kafka Connect with Debezium
+ * (topics `ecommerce.public.*`), the `ecommerce` job writing seed 004's analytics tables in
+ * the same database, and a workload of transactions on it.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureError } from '../common/errors.ts';
+import { ecommerceConnector, startPostgresSource, type CdcSource } from '../deploy/local/cdc-source.ts';
+import { runDbWorkload } from '../loadtest/cdc/db-workload.ts';
 import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { LocalCluster } from '../deploy/local/local-cluster.ts';
@@ -16,7 +23,10 @@ import { printCluster } from './status-command.ts';
 
 interface UpFlags {
   workers: number;
-  job: string;
+  job?: string;
+  cdc?: 'postgres';
+  workloadRate: number;
+  seed: number;
   adminPort?: number;
   controlPort?: number;
   generate?: number;
@@ -26,17 +36,34 @@ export function upCommand(): Command {
   return new Command('up')
     .description('run Kafka, NATS, a coordinator and N workers on this machine until Ctrl-C')
     .option('--workers <n>', 'number of worker processes', integerOption('--workers', 1, 64), 3)
-    .requiredOption('--job <name|path>', 'built-in job name (eos-check, ecommerce) or path of a job module')
+    .option('--job <name|path>', 'built-in job name (eos-check, ecommerce) or path of a job module (with --cdc: ecommerce)')
+    .option('--cdc <database>', 'the real CDC chain: postgres (PostgreSQL, Debezium, the ecommerce job writing analytics.* tables, a workload)', cdcOption)
+    .option('--workload-rate <tx/s>', 'with --cdc: transactions per second of the workload on the database (0: none)', integerOption('--workload-rate', 0), 20)
+    .option('--seed <n>', 'with --cdc: seed of the workload', integerOption('--seed', 0), 1)
     .option('--admin-port <port>', 'coordinator admin HTTP port (default: config, 8080)', portOption('--admin-port'))
     .option('--control-port <port>', 'coordinator gRPC port (default: config, 7700)', portOption('--control-port'))
     .option('--generate <events/s>', 'also run the demo CDC generator at this rate', integerOption('--generate', 1))
     .action(async (flags: UpFlags) => {
+      if (flags.job === undefined && flags.cdc === undefined) throw new Error('eddy up needs --job <name|path> (or --cdc postgres)');
+      if (flags.cdc !== undefined && flags.generate !== undefined) throw new Error('--generate feeds the demo topics; --cdc runs the real chain instead: pick one');
       const config = loadConfig();
       const logger = createLogger('up');
       const stack = await ensureLocalStack(config, logger);
       onExit(() => stack.stopStarted());
+      const env: Record<string, string> = {};
+      let source: CdcSource | undefined;
+      if (flags.cdc === 'postgres') {
+        source = await startPostgresSource(config, stack.brokers, logger);
+        const started = source;
+        onExit(() => started.stopStarted());
+        env.EDDY_POSTGRES_URL = source.postgresUrl;
+        env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), output: 'postgres', topicPrefix: ecommerceConnector.topicPrefix });
+      } else if (flags.generate !== undefined && flags.job === 'ecommerce') {
+        env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), topicPrefix: demoTopicPrefix });
+      }
       const cluster = new LocalCluster({
-        job: flags.job,
+        job: flags.job ?? 'ecommerce',
+        env,
         workers: flags.workers,
         brokers: stack.brokers,
         natsUrl: stack.natsUrl,
@@ -51,11 +78,15 @@ export function upCommand(): Command {
       console.log(`cluster running: admin ${cluster.adminUrl}/api/v1/cluster, metrics ${cluster.adminUrl}/metrics; Ctrl-C stops`);
       const generator = new AbortController();
       const generating = flags.generate === undefined ? undefined : runGenerator(stack.brokers, flags.generate, generator.signal);
+      let stopWorkload = false;
+      const workload = source === undefined || flags.workloadRate === 0 ? undefined : runWorkload(source, flags, () => stopWorkload);
       const reporter = reportThroughput(cluster);
       await untilSignal(async () => {
         clearInterval(reporter);
         generator.abort();
+        stopWorkload = true;
         await generating;
+        await workload;
       });
     });
 }
@@ -77,9 +108,45 @@ function reportThroughput(cluster: LocalCluster): NodeJS.Timeout {
   }, 5_000);
 }
 
+/** Transactions on the source database until stopped, with a line every 30 s; what a user watches arrive in analytics.*. */
+async function runWorkload(source: CdcSource, flags: UpFlags, stop: () => boolean): Promise<void> {
+  const shown = `psql ${source.postgresUrl} -c 'SELECT * FROM analytics.revenue_analytics ORDER BY window_start DESC LIMIT 5'`;
+  console.log(`workload: ${flags.workloadRate} transactions/s on ${source.postgresUrl} (seed ${flags.seed}); watch the results with\n  ${shown}\n  npx eddy status`);
+  let last = Date.now();
+  try {
+    const report = await runDbWorkload({
+      url: source.postgresUrl, seed: flags.seed, transactions: Number.POSITIVE_INFINITY, rate: flags.workloadRate,
+      stop: () => {
+        if (Date.now() - last >= 30_000) {
+          last = Date.now();
+          console.log('workload: running; analytics.revenue_analytics, analytics.inventory_alerts and analytics.user_activity fill as it goes');
+        }
+        return stop();
+      },
+    });
+    console.log(`workload: ${report.transactions} transactions (${report.orders} orders, ${report.statuses} status changes, ${report.deletes} item deletes)`);
+  } catch (err) {
+    console.error(`workload stopped: ${ensureError(err).message}`);
+  }
+}
+
+function cdcOption(value: string): 'postgres' {
+  if (value === 'postgres') return value;
+  throw new InvalidArgumentError(value === 'mysql' ? 'mysql is not supported yet: only postgres' : "expected 'postgres'");
+}
+
+/** A JSON object from an environment variable, or {} when unset. */
+function parseJsonEnv(name: string): Record<string, unknown> {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
+}
+
+/** The demo generator's Debezium topic prefix: apart from the real chain's `ecommerce.public.*`. */
+const demoTopicPrefix = 'demo';
+
 async function runGenerator(brokers: string[], rate: number, signal: AbortSignal): Promise<void> {
   const stats = await runCdcGenerator({
-    brokers, rate, seed: 1, schemas: true, signal, logger: createLogger('cdc-generator'),
+    brokers, rate, seed: 1, schemas: true, signal, topicPrefix: demoTopicPrefix, logger: createLogger('cdc-generator'),
     onProgress: (s) => console.log(`generator: ${s.events} events, ${Math.round(s.eventsPerSec)} events/s`),
   });
   console.log(`generator: ${stats.events} events in ${(stats.elapsedMs / 1000).toFixed(1)} s`);

@@ -89,7 +89,7 @@ async function db(url: string, sql: string): Promise<Record<string, unknown>[]> 
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query(sql)).rows;
+    return (await client.query<Record<string, unknown>>(sql)).rows;
   } finally {
     await client.end();
   }

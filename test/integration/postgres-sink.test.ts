@@ -32,11 +32,11 @@ describe('the PostgreSQL sink (real PostgreSQL)', () => {
   let db: pg.Client;
   const open: PostgresTaskSink[] = [];
   const sinkFor = (task: number, job = 'sinkjob'): PostgresTaskSink => {
-    const sink = new PostgresTaskSink({ connection: url, job, task, sinks, storeId: async () => 'store-1', logger, backoffMs: 20 });
+    const sink = new PostgresTaskSink({ connection: url, job, task, sinks, storeId: () => Promise.resolve('store-1'), logger, backoffMs: 20 });
     open.push(sink);
     return sink;
   };
-  const query = async (sql: string) => (await db.query(sql)).rows;
+  const query = async (sql: string) => (await db.query<Record<string, unknown>>(sql)).rows;
 
   beforeAll(async () => {
     config = await cdcChainConfig();
@@ -161,20 +161,21 @@ class FakeKafkaPart {
 
   asTransactions(): TaskTransactions {
     const part = {
-      fence: async () => undefined,
-      lastPublished: async (): Promise<PublishedMark | undefined> => {
+      fence: () => Promise.resolve(),
+      lastPublished: (): Promise<PublishedMark | undefined> => {
         const last = this.published.at(-1);
-        return last === undefined ? undefined : { checkpointId: last.checkpointId, store: 'store-1' };
+        return Promise.resolve(last === undefined ? undefined : { checkpointId: last.checkpointId, store: 'store-1' });
       },
-      publish: async (checkpointId: number, outputs: readonly BufferedOutput[]) => {
+      publish: (checkpointId: number, outputs: readonly BufferedOutput[]): Promise<void> => {
         if (this.failNext) {
           this.failNext = false;
-          throw new Error('Kafka is away');
+          return Promise.reject(new Error('Kafka is away'));
         }
         this.published.push({ checkpointId, outputs });
+        return Promise.resolve();
       },
-      close: async () => undefined,
-      taskCount: async () => 8,
+      close: () => Promise.resolve(),
+      taskCount: () => Promise.resolve(8),
     };
     return part as unknown as TaskTransactions;
   }
