@@ -1,6 +1,6 @@
 /**
  * The exactly-once PostgreSQL sink of one task and one database, without XA. Eddy keeps a row
- * per (job, task) in `eddy.sink_epochs`: the newest checkpoint whose rows are in the database,
+ * per (job, task) in `eddy_sink.epochs`: the newest checkpoint whose rows are in the database,
  * the checkpoint store it belongs to, and the owner generation.
  *
  * - `fence` bumps the generation in its own committed transaction. A publish checks the
@@ -13,7 +13,7 @@
  *   nothing is skipped.
  * - Rows the database refuses for good (a constraint, a bad value: SQLSTATE classes 22 and 23,
  *   or a column the table lacks) are found one by one under savepoints and become dead letters
- *   with the database's reason. They are kept in `eddy.sink_rejects` in the same transaction, so
+ *   with the database's reason. They are kept in `eddy_sink.rejects` in the same transaction, so
  *   the Kafka side publishes them exactly once even if the worker dies in between.
  * - Transient failures (connection lost or refused, serialization failure, deadlock, server
  *   shutting down) retry the whole transaction with exponential backoff, up to a bound; then
@@ -69,16 +69,16 @@ export class PostgresTaskSink {
     await this.withRetries('fence', async (client) => {
       await client.query('BEGIN');
       // One DDL at a time across tasks: CREATE ... IF NOT EXISTS races with itself otherwise.
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('eddy.sink_epochs'))");
-      await client.query('CREATE SCHEMA IF NOT EXISTS eddy');
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('eddy_sink.epochs'))");
+      await client.query('CREATE SCHEMA IF NOT EXISTS eddy_sink');
       await client.query(
-        'CREATE TABLE IF NOT EXISTS eddy.sink_epochs (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, store text, generation bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job, task))',
+        'CREATE TABLE IF NOT EXISTS eddy_sink.epochs (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, store text, generation bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job, task))',
       );
       await client.query(
-        'CREATE TABLE IF NOT EXISTS eddy.sink_rejects (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, seq integer NOT NULL, dead_letter jsonb NOT NULL, PRIMARY KEY (job, task, checkpoint_id, seq))',
+        'CREATE TABLE IF NOT EXISTS eddy_sink.rejects (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, seq integer NOT NULL, dead_letter jsonb NOT NULL, PRIMARY KEY (job, task, checkpoint_id, seq))',
       );
       const { rows } = await client.query<{ generation: string }>(
-        'INSERT INTO eddy.sink_epochs (job, task, checkpoint_id, generation) VALUES ($1, $2, 0, 1) ON CONFLICT (job, task) DO UPDATE SET generation = eddy.sink_epochs.generation + 1, updated_at = now() RETURNING generation',
+        'INSERT INTO eddy_sink.epochs (job, task, checkpoint_id, generation) VALUES ($1, $2, 0, 1) ON CONFLICT (job, task) DO UPDATE SET generation = eddy_sink.epochs.generation + 1, updated_at = now() RETURNING generation',
         [this.options.job, this.options.task],
       );
       await client.query('COMMIT');
@@ -90,7 +90,7 @@ export class PostgresTaskSink {
   /** The newest checkpoint whose rows this task committed here, and its store. */
   async lastPublished(): Promise<PublishedMark | undefined> {
     return this.withRetries('lastPublished', async (client) => {
-      const { rows } = await client.query<{ checkpoint_id: string; store: string | null }>('SELECT checkpoint_id, store FROM eddy.sink_epochs WHERE job = $1 AND task = $2', [this.options.job, this.options.task]);
+      const { rows } = await client.query<{ checkpoint_id: string; store: string | null }>('SELECT checkpoint_id, store FROM eddy_sink.epochs WHERE job = $1 AND task = $2', [this.options.job, this.options.task]);
       const checkpointId = Number(rows[0]?.checkpoint_id ?? 0);
       return checkpointId > 0 ? { checkpointId, store: rows[0]?.store ?? undefined } : undefined;
     });
@@ -106,7 +106,7 @@ export class PostgresTaskSink {
     return this.withRetries('publish', async (client) => {
       await client.query('BEGIN');
       try {
-        const { rows } = await client.query<{ checkpoint_id: string; generation: string }>('SELECT checkpoint_id, generation FROM eddy.sink_epochs WHERE job = $1 AND task = $2 FOR UPDATE', [this.options.job, this.options.task]);
+        const { rows } = await client.query<{ checkpoint_id: string; generation: string }>('SELECT checkpoint_id, generation FROM eddy_sink.epochs WHERE job = $1 AND task = $2 FOR UPDATE', [this.options.job, this.options.task]);
         const row = rows[0];
         if (row === undefined || Number(row.generation) !== this.generation) {
           throw new PostgresFencedError(`task ${this.options.task}: fenced in PostgreSQL by a newer owner (generation ${row?.generation ?? 'gone'}, this one ${this.generation}); not publishing checkpoint ${checkpointId}`);
@@ -115,15 +115,15 @@ export class PostgresTaskSink {
           await client.query('ROLLBACK');
           return [];
         }
-        await client.query('DELETE FROM eddy.sink_rejects WHERE job = $1 AND task = $2 AND checkpoint_id <= $3', [this.options.job, this.options.task, deadLettersPublishedThrough]);
+        await client.query('DELETE FROM eddy_sink.rejects WHERE job = $1 AND task = $2 AND checkpoint_id <= $3', [this.options.job, this.options.task, deadLettersPublishedThrough]);
         const rejects: DeadLetter[] = [];
         for (const { name } of this.options.sinks) {
           rejects.push(...(await this.write(client, name, checkpointId, outputs.filter((o) => o.sink === name))));
         }
         for (const [seq, letter] of rejects.entries()) {
-          await client.query('INSERT INTO eddy.sink_rejects (job, task, checkpoint_id, seq, dead_letter) VALUES ($1, $2, $3, $4, $5)', [this.options.job, this.options.task, checkpointId, seq, storedLetter(letter)]);
+          await client.query('INSERT INTO eddy_sink.rejects (job, task, checkpoint_id, seq, dead_letter) VALUES ($1, $2, $3, $4, $5)', [this.options.job, this.options.task, checkpointId, seq, storedLetter(letter)]);
         }
-        await client.query('UPDATE eddy.sink_epochs SET checkpoint_id = $3, store = $4, updated_at = now() WHERE job = $1 AND task = $2', [this.options.job, this.options.task, checkpointId, store]);
+        await client.query('UPDATE eddy_sink.epochs SET checkpoint_id = $3, store = $4, updated_at = now() WHERE job = $1 AND task = $2', [this.options.job, this.options.task, checkpointId, store]);
         await client.query('COMMIT');
         return rejects;
       } catch (err) {
@@ -137,7 +137,7 @@ export class PostgresTaskSink {
   async rejectsBetween(after: number, through: number): Promise<DeadLetter[]> {
     return this.withRetries('rejectsBetween', async (client) => {
       const { rows } = await client.query<{ dead_letter: StoredLetter }>(
-        'SELECT dead_letter FROM eddy.sink_rejects WHERE job = $1 AND task = $2 AND checkpoint_id > $3 AND checkpoint_id <= $4 ORDER BY checkpoint_id, seq',
+        'SELECT dead_letter FROM eddy_sink.rejects WHERE job = $1 AND task = $2 AND checkpoint_id > $3 AND checkpoint_id <= $4 ORDER BY checkpoint_id, seq',
         [this.options.job, this.options.task, after, through],
       );
       return rows.map((r) => loadedLetter(r.dead_letter));

@@ -6,7 +6,7 @@
  *
  * Order of a publish: the databases first, then Kafka. Rows a database refuses become dead
  * letters, which must reach the Kafka dead-letter topic exactly once: the database keeps them in
- * the transaction that refused them (`eddy.sink_rejects`), and a Kafka side that fell behind
+ * the transaction that refused them (`eddy_sink.rejects`), and a Kafka side that fell behind
  * (the worker died between the two commits) reads them back when it publishes that checkpoint.
  */
 import type { JobDefinition, PostgresSink } from '../job/contract/job.ts';

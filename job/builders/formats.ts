@@ -27,11 +27,12 @@ export interface DebeziumFormatOptions<Row> extends DebeziumDecodeOptions {
  */
 export function debezium<Row = Record<string, unknown>>(options: DebeziumFormatOptions<Row> = {}): SourceFormat<DebeziumChange<Row>> {
   const { validate } = options;
-  const decoding = { ...(options.decimals === undefined ? {} : { decimals: options.decimals }), ...(options.columns === undefined ? {} : { columns: options.columns }) };
+  const { validate: _validate, ...decoding } = options;
   return Object.freeze({
     name: 'debezium',
     decode(record: SourceRecord, where: string): DebeziumChange<Row> | null {
-      const change = decodeDebezium(record.value === null ? null : asBuffer(record.value), where, decoding) as DebeziumChange<Row> | null;
+      const key = record.key === null ? null : asBuffer(record.key);
+      const change = decodeDebezium(record.value === null ? null : asBuffer(record.value), where, decoding, { key, headers: record.headers }) as DebeziumChange<Row> | null;
       if (change !== null && validate !== undefined && change.after !== null) validate(change.after, where, 'after');
       return change;
     },

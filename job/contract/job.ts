@@ -99,7 +99,7 @@ export interface KafkaSink {
 
 /**
  * A PostgreSQL table the job writes, exactly-once without XA: each checkpoint's rows and the
- * task's published checkpoint id (in `eddy.sink_epochs`) commit in one database transaction.
+ * task's published checkpoint id (in `eddy_sink.epochs`) commit in one database transaction.
  * An output's value is the row (a JSON object, its fields the columns); in `upsert` mode a null
  * value deletes the row whose key columns `keyValues(key)` names.
  */

@@ -12,7 +12,7 @@ import type { EddyConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { postgresConnectorConfig, registerConnector, startConnect } from '../../deploy/local/connect.ts';
 import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
-import { decodeDebezium, decodeDebeziumKey, type DebeziumChange } from '../../job/formats/debezium.ts';
+import { decodeDebezium, decodeDebeziumKey, type DebeziumChange, type DebeziumDecodeOptions } from '../../job/formats/debezium.ts';
 import { cdcChainConfig, stopCdcChain, waitForTopics } from './cdc-chain.ts';
 import { readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
 
@@ -141,4 +141,75 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
       expect(texts, mode.name).toEqual(['12.00', '19.99', '24.99', '29.00', '44.95', '89.50']);
     }
   }, 400_000);
+
+  it('decodes int64 beyond 2^53, temporal types, infinity, TOAST, key-only deletes, key changes, messages and transactions as the real connector sends them', async () => {
+    if (config === undefined) throw new Error('the first test starts PostgreSQL and Connect');
+    const db = new pg.Client({ connectionString: postgresUrl(config) });
+    await db.connect();
+    await db.query(`CREATE TABLE public.kinds (id BIGINT PRIMARY KEY, big BIGINT, ts3 TIMESTAMP(3), ts6 TIMESTAMP(6), tstz TIMESTAMPTZ, d DATE, t6 TIME(6), t3 TIME(3), iv INTERVAL, doc TEXT, n INTEGER NOT NULL DEFAULT 5);
+      ALTER TABLE public.kinds ALTER COLUMN doc SET STORAGE EXTERNAL;
+      ALTER PUBLICATION eddy_ecommerce ADD TABLE public.kinds;
+      INSERT INTO public.kinds VALUES
+        (9007199254740993, 12345678901234567, '2026-12-01 10:00:00.123', '2026-12-01 10:00:00.123456', '2026-12-01 10:00:00.123456+02', '2026-12-01', '10:00:00.123456', '10:00:00.123', '1 year 2 months 3 days 04:05:06.789', repeat('x', 5000), 7),
+        (2, -9223372036854775808, 'infinity', '-infinity', 'infinity', '1969-12-31', '24:00:00', '00:00:00', '-1 day', 'short', 1),
+        (4, 0, NULL, NULL, NULL, 'infinity', NULL, NULL, NULL, NULL, 1);`);
+    const name = `${prefix}_kinds`;
+    const kindsSettings = { 'table.include.list': 'public.kinds', 'provide.transaction.metadata': 'true' };
+    await registerConnector(config, name, postgresConnectorConfig(config, { name, topicPrefix: name, slot: name, partitions: 1, settings: kindsSettings }), 120_000);
+    const topic = `${name}.public.kinds`;
+    await waitForTopics(kafka, [topic]);
+    await readUntil(kafka, { topics: [topic], timeoutMs: 60_000, done: (r) => r.length >= 3 }); // the snapshot, before the changes
+    await db.query('UPDATE public.kinds SET n = 9 WHERE id = 9007199254740993'); // doc unchanged: TOASTed, not sent
+    await db.query('UPDATE public.kinds SET id = 3, n = 8 WHERE id = 2'); // a primary-key change
+    await db.query('DELETE FROM public.kinds WHERE id = 3');
+    await db.query("SELECT pg_logical_emit_message(true, 'eddy-prefix', 'hello content')");
+    await db.end();
+    await waitForTopics(kafka, [`${name}.message`]); // Connect creates a topic as it first writes to it
+    const records = await readUntil(kafka, { topics: [topic, `${name}.message`], timeoutMs: 60_000, settleMs: 1_000, done: (r) => r.length >= 10 });
+    const events = records.filter((r) => r.topic === topic && r.value !== null);
+    const headers = (r: ReadRecord) => Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, String(v)]));
+    const decode = (r: ReadRecord, options: DebeziumDecodeOptions = {}) => {
+      try {
+        return decodeDebezium(r.value, `${r.topic}@${r.offset}`, options, { key: r.key, headers: headers(r) });
+      } catch (thrown) {
+        return { error: (thrown as Error).message };
+      }
+    };
+    const [first, second, fourth, toasted, keyGone, keyCame, deleted] = events;
+    expect(events).toHaveLength(7);
+    // int64 beyond 2^53: never rounded; a dead letter naming the column, or exact text.
+    expect((decode(first as ReadRecord) as { error: string }).error).toMatch(/field 'payload\.after\.id': integer 9007199254740993 is beyond 2\^53/);
+    const asText = (r: ReadRecord, temporal: 'raw' | 'iso') => (decode(r, { int64: 'string', temporal }) as DebeziumChange).after;
+    expect(asText(first as ReadRecord, 'raw')).toEqual({ id: '9007199254740993', big: '12345678901234567', ts3: 1796119200123, ts6: 1796119200123456, tstz: '2026-12-01T08:00:00.123456Z', d: 20788, t6: 36000123456, t3: 36000123, iv: 37091106789000, doc: 'x'.repeat(5000), n: 7 });
+    expect(asText(first as ReadRecord, 'iso')).toMatchObject({ ts3: '2026-12-01T10:00:00.123', ts6: '2026-12-01T10:00:00.123456', d: '2026-12-01', t6: '10:00:00.123456', t3: '10:00:00.123' });
+    // PostgreSQL's infinity timestamps and the extremes of int64 and time.
+    expect(asText(second as ReadRecord, 'iso')).toEqual({ id: '2', big: '-9223372036854775808', ts3: 'infinity', ts6: '-infinity', tstz: 'infinity', d: '1969-12-31', t6: '24:00:00.000000', t3: '00:00:00.000', iv: -86400000000, doc: 'short', n: 1 });
+    expect(asText(second as ReadRecord, 'raw')).toMatchObject({ ts3: 'infinity', ts6: '-infinity', d: -1 });
+    // A DATE 'infinity' arrives as a number Debezium uses for both infinities: a dead letter, not a date.
+    expect((decode(fourth as ReadRecord, { int64: 'string' }) as { error: string }).error).toMatch(/field 'payload\.after\.d': date -?\d+ days from 1970-01-01 is outside PostgreSQL's range/);
+    // An unchanged TOASTed column is Debezium's placeholder (tables fill it from the row they hold; see cdcTable).
+    expect((decode(toasted as ReadRecord, { int64: 'string' }) as DebeziumChange).after).toMatchObject({ doc: '__debezium_unavailable_value', n: 9 });
+    // A key change: a delete carrying the new key, then a create carrying the old one.
+    const gone = decode(keyGone as ReadRecord, { int64: 'string' }) as DebeziumChange;
+    const came = decode(keyCame as ReadRecord, { int64: 'string' }) as DebeziumChange;
+    expect([gone.op, gone.keyChange, came.op, came.keyChange]).toEqual(['d', { newKey: { id: 3 } }, 'c', { oldKey: { id: 2 } }]);
+    expect(came.transaction).toMatchObject({ id: gone.transaction?.id, totalOrder: 2 });
+    // REPLICA IDENTITY DEFAULT: the delete's before holds the key; the made-up NOT NULL default (n = 5) goes.
+    expect((decode(deleted as ReadRecord, { int64: 'string' }) as DebeziumChange).before).toEqual({ id: '3' });
+    expect((decode(deleted as ReadRecord, { int64: 'string', replicaIdentity: 'full' }) as DebeziumChange).before).toMatchObject({ id: '3', n: 5 });
+    // op m: a logical decoding message with its prefix and content.
+    const message = records.find((r) => r.topic === `${name}.message`) as ReadRecord;
+    const decodedMessage = decode(message) as DebeziumChange;
+    expect([decodedMessage.op, decodedMessage.message?.prefix, Buffer.from(decodedMessage.message?.content ?? '', 'base64').toString()]).toEqual(['m', 'eddy-prefix', 'hello content']);
+    expect(decodedMessage.transaction?.id).toEqual(expect.any(String));
+
+    // Without the schema (schemas.enable=false): the values beyond 2^53 are found in the text all the same.
+    const bare = `${name}_nos`;
+    const schemaless = { 'key.converter.schemas.enable': 'false', 'value.converter.schemas.enable': 'false', 'key.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter' };
+    await registerConnector(config, bare, postgresConnectorConfig(config, { name: bare, topicPrefix: bare, slot: bare, partitions: 1, settings: { 'table.include.list': 'public.kinds', ...schemaless } }), 120_000);
+    await waitForTopics(kafka, [`${bare}.public.kinds`]);
+    const row = (await readUntil(kafka, { topics: [`${bare}.public.kinds`], timeoutMs: 60_000, done: (r) => r.length >= 2 })).find((r) => String(r.key).includes('9007199254740993'));
+    expect((decode(row as ReadRecord) as { error: string }).error).toMatch(/field 'after\.id': integer 9007199254740993 is beyond 2\^53/);
+    expect((decode(row as ReadRecord, { int64: 'string' }) as DebeziumChange).after).toMatchObject({ id: '9007199254740993', big: '12345678901234567', ts6: 1796119200123456, n: 9 });
+  }, 200_000);
 });

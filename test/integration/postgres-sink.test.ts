@@ -72,7 +72,7 @@ describe('the PostgreSQL sink (real PostgreSQL)', () => {
     await sink.publish(2, [row('alerts', null, { product_id: 9, level: 'low' }), row('totals', k('eu', '2026-12-01'), { region: 'eu', day: '2026-12-01', amount: 999 })], 0);
     expect(await query("SELECT region, day::text, amount::text, orders FROM sinktest.totals ORDER BY region")).toEqual([{ region: 'eu', day: '2026-12-01', amount: '22.25', orders: 2 }]);
     expect(await query('SELECT product_id, level FROM sinktest.alerts ORDER BY level')).toEqual([{ product_id: 7, level: 'critical' }, { product_id: 7, level: 'low' }]);
-    expect(await query("SELECT checkpoint_id::int, store FROM eddy.sink_epochs WHERE job = 'sinkjob' AND task = 0")).toEqual([{ checkpoint_id: 2, store: 'store-1' }]);
+    expect(await query("SELECT checkpoint_id::int, store FROM eddy_sink.epochs WHERE job = 'sinkjob' AND task = 0")).toEqual([{ checkpoint_id: 2, store: 'store-1' }]);
   });
 
   it('fences the earlier owner of a task: its publish fails and writes nothing', async () => {
