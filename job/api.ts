@@ -32,6 +32,7 @@ export { debezium, json, text, type DebeziumFormatOptions, type JsonFormatOption
 export { broadcast, kafkaSink, kafkaSource, repartition, type KafkaSinkOptions, type KafkaSourceOptions } from './builders/kafka-connectors.ts';
 export { keyedActor } from './builders/keyed-actor.ts';
 export { postgresSink, type PostgresSinkOptions } from './builders/postgres-connectors.ts';
+export { httpSink, natsSink, type HttpSinkOptions } from './builders/notify-connectors.ts';
 export { optionsFromEnv } from './builders/options.ts';
 
 export type { Change, Op } from './contract/change.ts';

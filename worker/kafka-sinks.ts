@@ -2,34 +2,53 @@
  * Where a worker's at-least-once outputs go: one idempotent producer (acks=all, one request in
  * flight, so a task's outputs keep their order), publishing as soon as an actor emits. After a
  * crash, outputs since the task's last checkpoint are produced again. Exactly-once outputs and
- * dead letters go through TaskTransactions instead.
+ * dead letters go through TaskTransactions instead. NATS and HTTP sinks, at-least-once too, go
+ * out through {@link NotifySinks} from here.
  */
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import type { JobDefinition } from '../job/contract/job.ts';
 import type { AtLeastOnceSink } from '../job/contract/sink.ts';
 import type { DeadLetter, OutputRecord } from './thread-protocol.ts';
+import type { Logger } from '../common/logger.ts';
+import { deadLetterTopic } from '../job/topics.ts';
+import { NotifySinks } from './notify-sinks.ts';
 
 export class KafkaSinks implements AtLeastOnceSink {
   private readonly producer: Producer;
+  private readonly notify: NotifySinks;
 
-  constructor(kafka: Kafka, private readonly job: JobDefinition) {
+  constructor(kafka: Kafka, private readonly job: JobDefinition, natsUrl: string, logger: Logger) {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.notify = new NotifySinks(job, natsUrl, logger);
   }
 
-  start(): Promise<void> {
-    return this.producer.connect();
+  async start(): Promise<void> {
+    await this.producer.connect();
+    await this.notify.start();
   }
 
-  stop(): Promise<void> {
-    return this.producer.disconnect();
+  async stop(): Promise<void> {
+    await this.notify.stop();
+    await this.producer.disconnect();
   }
 
-  /** Publishes outputs; resolves once the brokers acknowledged all of them. */
+  /**
+   * Publishes outputs (Kafka topics, and NATS subjects and HTTP endpoints through
+   * {@link NotifySinks}); resolves once all of them are acknowledged. Outputs an HTTP endpoint
+   * refused for good go to the dead-letter topic, at-least-once like the outputs.
+   */
   async publish(outputs: readonly OutputRecord[]): Promise<void> {
     if (outputs.length === 0) return;
     const byTopic = new MessagesByTopic();
-    for (const o of outputs) byTopic.add(sinkTopic(this.job, o.sink), outputMessage(o));
-    await this.producer.sendBatch({ acks: -1, topicMessages: byTopic.topicMessages() });
+    const notifications: OutputRecord[] = [];
+    for (const o of outputs) {
+      if (this.notify.names.has(o.sink)) notifications.push(o);
+      else byTopic.add(sinkTopic(this.job, o.sink), outputMessage(o));
+    }
+    if (notifications.length > 0) {
+      for (const letter of await this.notify.publish(notifications)) byTopic.add(deadLetterTopic(this.job), deadLetterMessage(letter));
+    }
+    if (byTopic.byTopic.size > 0) await this.producer.sendBatch({ acks: -1, topicMessages: byTopic.topicMessages() });
   }
 }
 

@@ -80,7 +80,7 @@ export class Worker {
     this.dataDir = join(options.dataDir, `${options.id}-${options.instance}`);
     this.kafka = createKafka(options.brokers, `eddy-${options.job.name}-${options.id}`, options.logger);
     this.admin = this.kafka.admin();
-    this.sinks = new KafkaSinks(this.kafka, options.job);
+    this.sinks = new KafkaSinks(this.kafka, options.job, options.natsUrl, options.logger);
     this.threads = new ActorThreads(options.threads, { jobRef: options.jobRef });
     this.source = new KafkaSource({
       kafka: this.kafka,

@@ -8,7 +8,7 @@
  *     orders (created) ─session windows per user─▶ user_activity
  *     products (stock level crossings) ─▶ inventory_alerts
  */
-import { avg, count, debezium, isoUtc, kafkaSink, kafkaSource, optionsFromEnv, postgresSink, streamsJob, sum, topN, topNWeighted, type LateRecord } from '../../job/api.ts';
+import { avg, count, debezium, isoUtc, kafkaSink, kafkaSource, natsSink, optionsFromEnv, postgresSink, streamsJob, sum, topN, topNWeighted, type LateRecord } from '../../job/api.ts';
 import type { OrderItemRow, OrderRow, ProductRow } from '../../loadtest/cdc/model.ts';
 
 /** What can be tuned; the default export uses {@link DEFAULTS}. */
@@ -48,12 +48,16 @@ export type EcommerceOptions = {
    * Where results go: `kafka` (topics `<prefix>.revenue_5m`, `.inventory_alerts`,
    * `.user_activity`) or `postgres`: seed 004's tables `analytics.revenue_analytics` (upserted
    * per window), `analytics.inventory_alerts` and `analytics.user_activity` (appended), in the
-   * database of the workers' `EDDY_POSTGRES_URL`, exactly-once. Late records go to Kafka either way.
+   * database of the workers' `EDDY_POSTGRES_URL`, exactly-once. Either way the inventory alerts
+   * are also published on NATS `alerts.inventory` as they happen (at-least-once), and late
+   * records go to Kafka.
    */
   output: 'kafka' | 'postgres';
+  /** The NATS subject the inventory alerts are published on as they happen (at-least-once). */
+  alertsSubject: string;
 };
 
-export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce', output: 'kafka' };
+export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce', output: 'kafka', alertsSubject: 'alerts.inventory' };
 
 /** An `ecommerce.revenue_5m` value. */
 export type RevenueWindow = { window_start: string; window_end: string; total_revenue: number; order_count: number; avg_order_value: number; top_category: string | null };
@@ -78,8 +82,8 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
     sources: { orders: source<OrderRow>('orders'), items: source<OrderItemRow>('order_items'), products: source<ProductRow>('products') },
     sinks:
       o.output === 'postgres'
-        ? { revenue: postgresSink('analytics.revenue_analytics', { key: ['window_start'] }), alerts: postgresSink('analytics.inventory_alerts'), activity: postgresSink('analytics.user_activity'), late: sink('late') }
-        : { revenue: sink('revenue_5m', true), alerts: sink('inventory_alerts'), activity: sink('user_activity'), late: sink('late') },
+        ? { revenue: postgresSink('analytics.revenue_analytics', { key: ['window_start'] }), alerts: postgresSink('analytics.inventory_alerts'), activity: postgresSink('analytics.user_activity'), late: sink('late'), notify: natsSink(o.alertsSubject) }
+        : { revenue: sink('revenue_5m', true), alerts: sink('inventory_alerts'), activity: sink('user_activity'), late: sink('late'), notify: natsSink(o.alertsSubject) },
     watermark: { outOfOrdernessMs: o.outOfOrdernessMs, idleSourceMs: o.idleSourceMs },
   };
   return streamsJob(spec, (b) => {
@@ -106,14 +110,16 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
         },
       )
       .to('revenue');
-    // One alert per crossing of a stock level, not per update.
-    products
+    // One alert per crossing of a stock level, not per update; also published on NATS
+    // `alerts.inventory` for a notification service, at once (at-least-once).
+    const alerts = products
       .changes((before, after): InventoryAlert | null => {
         const now = after === null ? null : level(after.stock_quantity ?? 0);
         if (after === null || now === null || (before !== null && level(before.stock_quantity ?? 0) === now)) return null;
         return { product_id: after.product_id, product_name: after.name, current_stock: after.stock_quantity ?? 0, threshold: threshold[now], alert_level: now };
-      })
-      .to('alerts');
+      });
+    alerts.to('alerts');
+    alerts.to('notify');
     // Sessions of placed orders per user, emitted once closed; orders after that are late.
     orders
       .changes((before, after) => (before === null && after !== null && after.user_id !== null && after.created_at !== null ? after : null))

@@ -3,7 +3,7 @@
  * name or a bad topic fails at start with the field named, not on the first record. Returns a
  * frozen, branded JobDefinition that the loader can tell apart from any other default export.
  */
-import { JOB_DEFINITION, partitioningOf, type JobDefinition, type JobSpec, type KafkaSink, type KafkaSource, type KeyedActor, type PostgresSink, type Repartition, type Sink } from '../contract/job.ts';
+import { JOB_DEFINITION, partitioningOf, type JobDefinition, type JobSpec, type KafkaSink, type HttpSink, type KafkaSource, type KeyedActor, type NatsSink, type PostgresSink, type Repartition, type Sink } from '../contract/job.ts';
 
 /** A job spec that cannot run. `field` is the dotted path of the bad field, e.g. `actors.revenue.from`. */
 export class JobDefinitionError extends Error {
@@ -132,11 +132,34 @@ function checkActorCoPartitioned(from: readonly string[], sources: ReadonlyMap<s
 
 function checkSink(sink: Sink, field: string, fail: Fail): void {
   if (isObject(sink) && sink.kind === 'postgres') return checkPostgresSink(sink, field, fail);
-  if (!isObject(sink) || sink.kind !== 'kafka') fail(field, 'expected kafkaSink(...) or postgresSink(...)');
+  if (isObject(sink) && sink.kind === 'nats') return checkNatsSink(sink, field, fail);
+  if (isObject(sink) && sink.kind === 'http') return checkHttpSink(sink, field, fail);
+  if (!isObject(sink) || sink.kind !== 'kafka') fail(field, 'expected kafkaSink(...), postgresSink(...), natsSink(...) or httpSink(...)');
   checkTopic(sink.topic, `${field}.topic`, fail);
   if (!DELIVERIES.has(sink.delivery)) fail(`${field}.delivery`, `must be one of ${[...DELIVERIES].join(', ')}`);
   if (sink.partitions !== undefined && !isCount(sink.partitions, 1)) fail(`${field}.partitions`, 'must be an integer ≥ 1');
   if (sink.upsert === true && sink.delivery !== 'exactly-once') fail(`${field}.upsert`, 'upsert sinks keep the last value per key and checkpoint, so they must be exactly-once');
+}
+
+/** NATS subject tokens: no spaces, no wildcards (a publish names one subject). */
+const NATS_SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+
+function checkNatsSink(sink: NatsSink, field: string, fail: Fail): void {
+  if (typeof sink.subject !== 'string' || !NATS_SUBJECT.test(sink.subject)) fail(`${field}.subject`, 'must be a NATS subject without wildcards, e.g. alerts.inventory');
+  if (sink.delivery !== 'at-least-once') fail(`${field}.delivery`, 'NATS sinks are at-least-once');
+}
+
+function checkHttpSink(sink: HttpSink, field: string, fail: Fail): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(sink.url);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail(`${field}.url`, 'must be an http:// or https:// URL');
+  if (sink.delivery !== 'at-least-once') fail(`${field}.delivery`, 'HTTP sinks are at-least-once');
+  if (sink.attempts !== undefined && !isCount(sink.attempts, 1)) fail(`${field}.attempts`, 'must be an integer ≥ 1');
+  if (sink.timeoutMs !== undefined && !isCount(sink.timeoutMs, 1)) fail(`${field}.timeoutMs`, 'must be an integer ≥ 1 (ms)');
 }
 
 const SQL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -118,8 +118,40 @@ export interface PostgresSink {
   readonly upsert?: true;
 }
 
+/**
+ * A NATS subject the job notifies, at-least-once: each output is published as soon as the actor
+ * emits it (the value as the payload, the key in the `Eddy-Key` header), and again after a
+ * failure for what followed the task's last checkpoint. With `jetstream`, each publish waits for
+ * the stream's ack (a stream must capture the subject).
+ */
+export interface NatsSink {
+  readonly kind: 'nats';
+  readonly subject: string;
+  readonly delivery: 'at-least-once';
+  readonly jetstream?: true;
+}
+
+/**
+ * An HTTP endpoint the job POSTs each output to (the value as a JSON body, the key in the
+ * `Eddy-Key` header), at-least-once, as soon as the actor emits it. Transient failures
+ * (connection errors, timeouts, 408, 429, 5xx) retry with exponential backoff; when the attempts
+ * run out the task fails and restarts from its checkpoint (so the output is sent again). A
+ * permanent refusal (any other 4xx) sends the output to the dead-letter topic with the status
+ * and body, and processing goes on.
+ */
+export interface HttpSink {
+  readonly kind: 'http';
+  readonly url: string;
+  readonly delivery: 'at-least-once';
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Attempts per output on transient failures (default 8), backoff from 100 ms doubling to 5 s. */
+  readonly attempts?: number;
+  /** Per request (default 10,000 ms). */
+  readonly timeoutMs?: number;
+}
+
 /** Where a job's outputs go. */
-export type Sink = KafkaSink | PostgresSink;
+export type Sink = KafkaSink | PostgresSink | NatsSink | HttpSink;
 
 /**
  * A keyed actor: for each key, a state and handlers. The state must be JSON-serialisable (plain

@@ -6,7 +6,8 @@
  * order items truncated two thirds of the way. Once the workload stops and the pipeline drains,
  * analytics.revenue_analytics equals the same aggregate computed by SQL over the source tables
  * (test/support/ecommerce-sql-oracle.ts), and analytics.inventory_alerts holds exactly one row
- * per stock-level crossing, counted independently from the products' change events.
+ * per stock-level crossing, counted independently from the products' change events; NATS
+ * `alerts.inventory` carries each of them at least once.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { byKey } from './example-cluster.ts';
 import { readRecords, testKafka, uniqueName, type ReadRecord } from './support.ts';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
+import { connect } from 'nats';
 import type { RevenueWindow } from '../../examples/ecommerce/job.ts';
 
 describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kafka -> Eddy)', () => {
@@ -42,10 +44,14 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
   it('writes analytics tables in PostgreSQL equal to SQL over the source tables, with a worker killed during the run', async () => {
     config = await cdcChainConfig();
     const logger = createLogger('test-cdc-e2e');
+    // The alerts also go to NATS (at-least-once): listen from the start.
+    const nats = await connect({ servers: inject('natsUrl') });
+    const notified: string[] = [];
+    const subscription = nats.subscribe(`alerts.${prefix}`, { callback: (_err, m) => notified.push(new TextDecoder().decode(m.data)) });
     await startPostgres(config, logger);
     await startConnect(config, inject('brokers'), logger);
     // 10-second windows, so a minute of transactions fills several.
-    const options: EcommerceOptions = { ...DEFAULTS, topicPrefix: prefix, partitions: 4, windowMs: 10_000, output: 'postgres' };
+    const options: EcommerceOptions = { ...DEFAULTS, topicPrefix: prefix, partitions: 4, windowMs: 10_000, output: 'postgres', alertsSubject: `alerts.${prefix}` };
     cluster = new LocalCluster({
       job: 'ecommerce', workers: 3, brokers: inject('brokers'), natsUrl: inject('natsUrl'),
       dir: mkdtempSync(join(tmpdir(), 'eddy-cdc-cluster-')), controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
@@ -80,6 +86,11 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
     expect(crossings.length).toBeGreaterThan(0);
     const alerts = await db(postgresUrl(config), 'SELECT product_id, product_name, current_stock, threshold, alert_level FROM analytics.inventory_alerts');
     expect(sortAlerts(alerts as InventoryAlert[])).toEqual(sortAlerts(crossings));
+    // NATS got every alert, at least once (a replay after the kill may repeat some).
+    await nats.flush();
+    subscription.unsubscribe();
+    await nats.drain();
+    expect([...new Set(sortAlerts(notified.map((n) => JSON.parse(n) as InventoryAlert)))]).toEqual([...new Set(sortAlerts(crossings))]);
     expect(cluster.unexpectedExits()).toEqual([]);
     console.log(`ecommerce on the real CDC chain: ${report.transactions} transactions (${report.orders} orders, ${report.statuses} status changes, ${report.deletes} item deletes, ${report.truncates} truncate of order_items), 1 worker kill, ${expected.size} windows equal to SQL over the source tables, ${alerts.length} inventory alerts, one per crossing`);
   }, 600_000);

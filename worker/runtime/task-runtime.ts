@@ -36,7 +36,7 @@ function broadcastSources(job: JobDefinition): ReadonlySet<string> {
 }
 
 function upsertSinks(job: JobDefinition): ReadonlySet<string> {
-  return new Set(Object.entries(job.sinks).flatMap(([name, sink]) => (sink.upsert === true ? [name] : [])));
+  return new Set(Object.entries(job.sinks).flatMap(([name, sink]) => ('upsert' in sink && sink.upsert === true ? [name] : [])));
 }
 
 /** Options of {@link TaskRuntime.open}. */
