@@ -8,7 +8,7 @@
  *     orders (created) ─session windows per user─▶ user_activity
  *     products (stock level crossings) ─▶ inventory_alerts
  */
-import { avg, count, debezium, isoUtc, kafkaSink, kafkaSource, natsSink, optionsFromEnv, postgresSink, streamsJob, sum, topN, topNWeighted, type LateRecord } from '../../job/api.ts';
+import { avg, count, debezium, rules, type RuleSpec, isoUtc, kafkaSink, kafkaSource, natsSink, optionsFromEnv, postgresSink, streamsJob, sum, topN, topNWeighted, type LateRecord } from '../../job/api.ts';
 import type { OrderItemRow, OrderRow, ProductRow } from '../../loadtest/cdc/model.ts';
 
 /** What can be tuned; the default export uses {@link DEFAULTS}. */
@@ -75,11 +75,17 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
   const threshold: Record<AlertLevel, number> = { low: o.lowStock, critical: o.criticalStock, out_of_stock: 0 };
   const createdMs = (r: OrderRow) => Math.floor((r.created_at as number) / 1000);
   const windowOf = (ms: number) => isoUtc(ms - (ms % o.windowMs));
-  const source = <Row>(table: string) => kafkaSource(`${o.topicPrefix}.public.${table}`, { format: debezium<Row>(), partitions: o.partitions });
+  // Each row is checked against the types the job computes with: a column whose type changes
+  // under the job (ALTER TABLE ... TYPE text) sends its changes to the dead letters with the reason.
+  const source = <Row>(table: string, types: RuleSpec<Row>['types']) => kafkaSource(`${o.topicPrefix}.public.${table}`, { format: debezium<Row>({ validate: rules<Row>({ types }) }), partitions: o.partitions });
   const sink = (output: string, upsert = false) => kafkaSink(`${o.topicPrefix}.${output}`, { partitions: o.partitions, upsert });
   const spec = {
     name: o.topicPrefix,
-    sources: { orders: source<OrderRow>('orders'), items: source<OrderItemRow>('order_items'), products: source<ProductRow>('products') },
+    sources: {
+      orders: source<OrderRow>('orders', { order_id: 'integer', user_id: 'integer', total_amount: 'number', status: 'string', created_at: 'integer' }),
+      items: source<OrderItemRow>('order_items', { item_id: 'integer', order_id: 'integer', product_id: 'integer', quantity: 'integer', unit_price: 'number' }),
+      products: source<ProductRow>('products', { product_id: 'integer', name: 'string', category: 'string', stock_quantity: 'integer' }),
+    },
     sinks:
       o.output === 'postgres'
         ? { revenue: postgresSink('analytics.revenue_analytics', { key: ['window_start'] }), alerts: postgresSink('analytics.inventory_alerts'), activity: postgresSink('analytics.user_activity'), late: sink('late'), notify: natsSink(o.alertsSubject) }

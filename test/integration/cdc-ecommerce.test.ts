@@ -7,7 +7,8 @@
  * analytics.revenue_analytics equals the same aggregate computed by SQL over the source tables
  * (test/support/ecommerce-sql-oracle.ts), and analytics.inventory_alerts holds exactly one row
  * per stock-level crossing, counted independently from the products' change events; NATS
- * `alerts.inventory` carries each of them at least once.
+ * carries each of them at least once. A column whose type changes under the job and a record
+ * that is not JSON land in the dead-letter topic with their reasons.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ import { runDbWorkload } from '../../loadtest/cdc/db-workload.ts';
 import { revenueBySql } from '../support/ecommerce-sql-oracle.ts';
 import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
 import { byKey } from './example-cluster.ts';
-import { readRecords, testKafka, uniqueName, type ReadRecord } from './support.ts';
+import { readRecords, readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { connect } from 'nats';
@@ -76,6 +77,22 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
     expect(report.orders).toBeGreaterThan(400);
     expect(report.statuses).toBeGreaterThan(200);
     expect(report.truncates).toBe(1);
+
+    // A column type the job cannot take (stock as text) and a record that is not Debezium at all:
+    // dead letters with their reasons, and the pipeline goes on.
+    const alter = new pg.Client({ connectionString: postgresUrl(config) });
+    await alter.connect();
+    await alter.query('ALTER TABLE products ALTER COLUMN stock_quantity TYPE TEXT');
+    await alter.query("UPDATE products SET stock_quantity = '5' WHERE product_id = 1");
+    await alter.end();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: `${prefix}.public.orders`, messages: [{ key: '{"order_id":1}', value: 'not json {', partition: 0 }] });
+    await producer.disconnect();
+    const reasonOf = (r: ReadRecord) => `${String(r.headers?.['eddy.dlq.field'])}: ${String(r.headers?.['eddy.dlq.reason'])}`;
+    const letters = await readUntil(kafka, { topics: [`eddy.${prefix}.dlq`], timeoutMs: 120_000, done: (r) => r.length >= 2 });
+    expect(letters.map(reasonOf).sort()).toEqual([expect.stringMatching(/^: not valid JSON/), expect.stringMatching(/^after\.stock_quantity: .*must be an integer, got "5"/)]);
+    expect(letters.map((r) => String(r.value)).filter((v) => v === 'not json {')).toHaveLength(1); // the original bytes
 
     const expected = await revenueBySql(postgresUrl(config), options.windowMs);
     expect(expected.size).toBeGreaterThan(3);
@@ -138,7 +155,7 @@ function alertsFromChanges(records: readonly ReadRecord[], o: EcommerceOptions):
     if (record.value === null) continue;
     const event = JSON.parse(record.value.toString()) as { payload?: ProductEvent } & ProductEvent;
     const after = (event.payload ?? event).after;
-    if (after === null) continue;
+    if (after === null || typeof after.stock_quantity !== 'number') continue; // the job dead-letters a stock that is not a number
     const now = level(after.stock_quantity);
     const before = last.get(after.product_id);
     last.set(after.product_id, after.stock_quantity);
