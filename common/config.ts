@@ -104,6 +104,8 @@ export const configSchema = z
         natsPort: port.default(14222),
         /** The local PostgreSQL of the CDC chain (`eddy stack up --postgres`). */
         postgresPort: port.default(15432),
+        /** The local MariaDB of the CDC chain (`eddy stack up --mysql`). */
+        mysqlPort: port.default(13306),
         /** The REST port of the local Kafka Connect worker of the CDC chain. */
         connectPort: port.default(18083),
         kafkaHeapMb: z.number().int().min(128).max(512).default(512),
@@ -129,6 +131,7 @@ export const envVars = {
   natsPort: 'EDDY_NATS_PORT',
   postgresPort: 'EDDY_POSTGRES_PORT',
   connectPort: 'EDDY_CONNECT_PORT',
+  mysqlPort: 'EDDY_MYSQL_PORT',
   cacheDir: 'EDDY_CACHE_DIR',
   stateDir: 'EDDY_STATE_DIR',
   coordinator: 'EDDY_COORDINATOR',
@@ -211,6 +214,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   local('natsPort', envVars.natsPort, true);
   local('postgresPort', envVars.postgresPort, true);
   local('connectPort', envVars.connectPort, true);
+  local('mysqlPort', envVars.mysqlPort, true);
   local('cacheDir', envVars.cacheDir, false);
   local('stateDir', envVars.stateDir, false);
   const checkpoints = env[envVars.checkpointDir];

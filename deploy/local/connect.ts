@@ -1,30 +1,36 @@
 /**
- * A real Kafka Connect worker (standalone mode) with Debezium's PostgreSQL connector, for the
+ * A real Kafka Connect worker (standalone mode) with Debezium's PostgreSQL and MariaDB connectors, for the
  * CDC chain: jars resolved from Maven Central by Maven into a cache outside the repository
  * (deploy/local/connect/pom.xml), REST on loopback, offsets in a file of its own, a heap within
  * 256 MB. Started on demand, reused while running, stopped by `eddy stack down`, tracked by a
  * pid file like Kafka. Connectors are registered (idempotently) over its REST API.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { StartOutcome } from './kafka.ts';
+import { mysqlDatabase, mysqlUser } from './mysql.ts';
 import { postgresDatabase, postgresUser } from './postgres.ts';
 import { isPortOpen, livePid, mavenJars, requireCommand, startDaemon, stopDaemon, waitUntil } from './processes.ts';
 
 export const connectVersion = '4.3.0';
 export const debeziumVersion = '3.6.1.Final';
 const pomFile = fileURLToPath(new URL('./connect/pom.xml', import.meta.url));
+export const debeziumMariadbVersion = '3.5.0.Final';
+const mariadbPomFile = fileURLToPath(new URL('./connect/mariadb-pom.xml', import.meta.url));
+const postgresPomFile = fileURLToPath(new URL('./connect/postgres-pom.xml', import.meta.url));
 const readyTimeoutMs = 120_000;
 
-type Paths = { libs: string; dir: string; properties: string; log4j: string; offsets: string; pidFile: string; logFile: string };
+type Paths = { libs: string; plugins: string; dir: string; properties: string; log4j: string; offsets: string; pidFile: string; logFile: string };
 
 function paths(config: EddyConfig): Paths {
   const dir = join(config.local.stateDir, 'connect');
   return {
-    libs: join(config.local.cacheDir, `connect-${connectVersion}-debezium-${debeziumVersion}`, 'libs'),
+    libs: join(config.local.cacheDir, `connect-${connectVersion}`, 'libs'),
+    plugins: join(config.local.cacheDir, `connect-plugins-debezium-${debeziumVersion}-mariadb-${debeziumMariadbVersion}`),
     dir,
     properties: join(dir, 'worker.properties'),
     log4j: join(dir, 'log4j.properties'),
@@ -43,7 +49,13 @@ export function connectUrl(config: EddyConfig): string {
 export function installConnect(config: EddyConfig, logger: Logger): string {
   const { libs } = paths(config);
   if (!existsSync(libs)) logger.info({ connect: connectVersion, debezium: debeziumVersion, libs }, 'fetching Kafka Connect and Debezium jars from Maven Central (first run only)');
-  return mavenJars(pomFile, libs, 'Kafka Connect and Debezium');
+  const jars = mavenJars(pomFile, libs, 'Kafka Connect');
+  const { plugins } = paths(config);
+  if (!existsSync(join(plugins, 'debezium-mariadb'))) logger.info({ debezium: [debeziumVersion, debeziumMariadbVersion], plugins }, "fetching Debezium's PostgreSQL and MariaDB connectors from Maven Central (first run only)");
+  mkdirSync(plugins, { recursive: true });
+  mavenJars(postgresPomFile, join(plugins, 'debezium-postgres'), "Debezium's PostgreSQL connector");
+  mavenJars(mariadbPomFile, join(plugins, 'debezium-mariadb'), "Debezium's MariaDB connector");
+  return jars;
 }
 
 function workerProperties(config: EddyConfig, brokers: string[], p: Paths): string {
@@ -60,6 +72,8 @@ function workerProperties(config: EddyConfig, brokers: string[], p: Paths): stri
     `listeners=http://${config.local.host}:${config.local.connectPort}`,
     // The local broker does not create topics on demand: the connectors' topics are created by Connect.
     'topic.creation.enable=true',
+    // Debezium's connectors, each in a class loader of its own (deploy/local/connect/*-pom.xml).
+    `plugin.path=${p.plugins}`,
     '',
   ].join('\n');
 }
@@ -183,4 +197,40 @@ export async function registerConnector(config: EddyConfig, name: string, settin
 export async function deleteConnector(config: EddyConfig, name: string): Promise<void> {
   const response = await fetch(`${connectUrl(config)}/connectors/${encodeURIComponent(name)}`, { method: 'DELETE' });
   if (!response.ok && response.status !== 404) throw new Error(`Kafka Connect did not delete connector '${name}': HTTP ${response.status}`);
+}
+
+/** What a Debezium MariaDB connector reads and where it writes. */
+export interface MysqlConnectorOptions {
+  name: string;
+  /** Debezium's `topic.prefix`: topics are `<prefix>.ecommerce.<table>` (database, then table). */
+  topicPrefix: string;
+  partitions: number;
+  /** Kafka, for the connector's schema history topic `<prefix>.schema-history`. */
+  brokers: string[];
+  settings?: Record<string, string>;
+}
+
+/** The connector configuration for the local MariaDB's `ecommerce` database. */
+export function mysqlConnectorConfig(config: EddyConfig, options: MysqlConnectorOptions): Record<string, string> {
+  return {
+    'connector.class': 'io.debezium.connector.mariadb.MariaDbConnector',
+    'tasks.max': '1',
+    'database.hostname': config.local.host,
+    'database.port': String(config.local.mysqlPort),
+    'database.user': mysqlUser,
+    'database.password': '',
+    'database.ssl.mode': 'disable',
+    // A replication client id, unique per connector on the server.
+    'database.server.id': String(5400 + (Number.parseInt(createHash('sha256').update(options.name).digest('hex').slice(0, 6), 16) % 100_000)),
+    'topic.prefix': options.topicPrefix,
+    'database.include.list': mysqlDatabase,
+    'table.include.list': ['users', 'products', 'orders', 'order_items'].map((t) => `${mysqlDatabase}.${t}`).join(','),
+    'schema.history.internal.kafka.bootstrap.servers': options.brokers.join(','),
+    'schema.history.internal.kafka.topic': `${options.topicPrefix}.schema-history`,
+    'include.schema.changes': 'false',
+    'skipped.operations': 'none',
+    'topic.creation.default.replication.factor': '1',
+    'topic.creation.default.partitions': String(options.partitions),
+    ...options.settings,
+  };
 }
