@@ -102,6 +102,10 @@ export async function startMysql(config: EddyConfig, logger: Logger): Promise<St
     `--bind-address=${host}`,
     `--port=${mysqlPort}`,
     '--skip-name-resolve',
+    // DATETIME values are taken as UTC by Debezium: keep the server's clock functions in UTC too.
+    '--default-time-zone=+00:00',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_unicode_ci',
     // What Debezium reads: the binlog, in row format with whole rows, and a server id.
     '--server-id=1',
     `--log-bin=${join(p.data, 'binlog')}`,

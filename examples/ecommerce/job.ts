@@ -40,10 +40,15 @@ export type EcommerceOptions = {
   /** Partitions of the source topics (and so tasks), when Eddy creates them. */
   partitions: number;
   /**
-   * Debezium's `topic.prefix`: the job reads `<prefix>.public.<table>`, writes `<prefix>.<output>`
+   * Debezium's `topic.prefix`: the job reads `<prefix>.<sourceSchema>.<table>`, writes `<prefix>.<output>`
    * and is named `<prefix>` (default `ecommerce`), so several copies can share a Kafka cluster.
    */
   topicPrefix: string;
+  /**
+   * The middle part of the source topics, `<prefix>.<sourceSchema>.<table>`: `public` for
+   * PostgreSQL (the schema), `ecommerce` for MySQL/MariaDB (the database).
+   */
+  sourceSchema: string;
   /**
    * Where results go: `kafka` (topics `<prefix>.revenue_5m`, `.inventory_alerts`,
    * `.user_activity`) or `postgres`: seed 004's tables `analytics.revenue_analytics` (upserted
@@ -57,7 +62,7 @@ export type EcommerceOptions = {
   alertsSubject: string;
 };
 
-export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce', output: 'kafka', alertsSubject: 'alerts.inventory' };
+export const DEFAULTS: EcommerceOptions = { lowStock: 10, criticalStock: 3, windowMs: 5 * 60_000, sessionGapMs: 30 * 60_000, allowedLatenessMs: 60_000, windowRetentionMs: 7 * 86_400_000, outOfOrdernessMs: 5_000, idleSourceMs: 15_000, partitions: 12, topicPrefix: 'ecommerce', sourceSchema: 'public', output: 'kafka', alertsSubject: 'alerts.inventory' };
 
 /** An `ecommerce.revenue_5m` value. */
 export type RevenueWindow = { window_start: string; window_end: string; total_revenue: number; order_count: number; avg_order_value: number; top_category: string | null };
@@ -77,7 +82,7 @@ export function createEcommerceJob(options: Partial<EcommerceOptions> = {}) {
   const windowOf = (ms: number) => isoUtc(ms - (ms % o.windowMs));
   // Each row is checked against the types the job computes with: a column whose type changes
   // under the job (ALTER TABLE ... TYPE text) sends its changes to the dead letters with the reason.
-  const source = <Row>(table: string, types: RuleSpec<Row>['types']) => kafkaSource(`${o.topicPrefix}.public.${table}`, { format: debezium<Row>({ validate: rules<Row>({ types }) }), partitions: o.partitions });
+  const source = <Row>(table: string, types: RuleSpec<Row>['types']) => kafkaSource(`${o.topicPrefix}.${o.sourceSchema}.${table}`, { format: debezium<Row>({ validate: rules<Row>({ types }) }), partitions: o.partitions });
   const sink = (output: string, upsert = false) => kafkaSink(`${o.topicPrefix}.${output}`, { partitions: o.partitions, upsert });
   const spec = {
     name: o.topicPrefix,

@@ -1,16 +1,17 @@
 /**
- * A workload of realistic transactions on the demo shop's PostgreSQL database (seed 004's
- * schema, deploy/local/postgres/ecommerce.sql), for the real CDC chain: new users, orders with
+ * A workload of realistic transactions on the demo shop's database, PostgreSQL or MariaDB (seed
+ * 004's schema, deploy/local/{postgres,mysql}/ecommerce.sql), for the real CDC chain: new users, orders with
  * their items, status changes pending -> processing -> completed | cancelled, price and stock
  * updates, deletes of items, and (on request) a truncate of the items. Seeded, so the same seed makes the same choices; each choice is
  * one transaction, committed before the next.
  */
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { SeededRandom } from './random.ts';
 
 /** Options of {@link runDbWorkload}. */
 export interface DbWorkloadOptions {
-  /** Connection string of the `ecommerce` database. */
+  /** Connection string of the `ecommerce` database: `postgres://...` or `mysql://...`. */
   url: string;
   seed: number;
   /** Transactions to run. */
@@ -32,10 +33,9 @@ const NEXT_STATUS: Record<string, string[]> = { pending: ['processing', 'cancell
 /** Runs the workload; resolves with what it did. */
 export async function runDbWorkload(options: DbWorkloadOptions): Promise<DbWorkloadReport> {
   const random = new SeededRandom(options.seed);
-  const db = new pg.Client({ connectionString: options.url });
-  await db.connect();
+  const db = await connectShop(options.url);
   const report: DbWorkloadReport = { transactions: 0, users: 0, orders: 0, statuses: 0, prices: 0, stock: 0, deletes: 0, truncates: 0 };
-  const ids = async (sql: string): Promise<number[]> => (await db.query<{ id: number }>(sql)).rows.map((r) => r.id);
+  const ids = async (sql: string): Promise<number[]> => (await db.query<{ id: number }>(sql)).map((r) => r.id);
   const tx = async (work: () => Promise<void>): Promise<void> => {
     await db.query('BEGIN');
     try {
@@ -66,16 +66,16 @@ export async function runDbWorkload(options: DbWorkloadOptions): Promise<DbWorkl
         await tx(async () => {
           const lines = Array.from({ length: random.int(1, 3) }, () => ({ product: random.pick(products), quantity: random.int(1, 4) }));
           const prices = await db.query<{ id: number; price: string }>('SELECT product_id AS id, price FROM products WHERE product_id = ANY($1)', [lines.map((l) => l.product)]);
-          const priceOf = new Map(prices.rows.map((r) => [r.id, r.price]));
+          const priceOf = new Map(prices.map((r) => [r.id, r.price]));
           const totalCents = lines.reduce((sum, l) => sum + Math.round(Number(priceOf.get(l.product)) * 100) * l.quantity, 0);
           const order = await db.query<{ id: number }>('INSERT INTO orders (user_id, total_amount) VALUES ($1, $2) RETURNING order_id AS id', [random.pick(users), (totalCents / 100).toFixed(2)]);
-          for (const l of lines) await db.query('INSERT INTO order_items (order_id, product_id, quantity, unit_price) VALUES ($1, $2, $3, $4)', [order.rows[0]?.id, l.product, l.quantity, priceOf.get(l.product)]);
+          for (const l of lines) await db.query('INSERT INTO order_items (order_id, product_id, quantity, unit_price) VALUES ($1, $2, $3, $4)', [order[0]?.id, l.product, l.quantity, priceOf.get(l.product)]);
           await db.query('UPDATE products SET stock_quantity = stock_quantity - $2, updated_at = now() WHERE product_id = ANY($1)', [lines.map((l) => l.product), 1]);
         });
         report.orders++;
       } else if (dice <= 80) {
         const open = await db.query<{ id: number; status: string }>("SELECT order_id AS id, status FROM orders WHERE status IN ('pending', 'processing') ORDER BY order_id");
-        const order = open.rows.length === 0 ? undefined : random.pick(open.rows);
+        const order = open.length === 0 ? undefined : random.pick(open);
         if (order === undefined) continue;
         await tx(() => db.query('UPDATE orders SET status = $2, updated_at = now() WHERE order_id = $1', [order.id, random.pick(NEXT_STATUS[order.status] ?? ['completed'])]).then(() => undefined));
         report.statuses++;
@@ -101,4 +101,38 @@ export async function runDbWorkload(options: DbWorkloadOptions): Promise<DbWorkl
     await db.end();
   }
   return report;
+}
+
+/** The one connection the workload uses, speaking PostgreSQL's `$n` parameters to either database. */
+interface ShopDb {
+  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  end(): Promise<void>;
+}
+
+async function connectShop(url: string): Promise<ShopDb> {
+  if (url.startsWith('mysql://')) {
+    const connection = await mysql.createConnection({ uri: url });
+    // DATETIME columns hold UTC, as Debezium reads them.
+    await connection.query("SET time_zone = '+00:00'");
+    return {
+      query: async <T>(sql: string, params: unknown[] = []) => {
+        const [result] = await connection.query(...toMysql(sql, params));
+        return (Array.isArray(result) ? result : []) as T[];
+      },
+      end: () => connection.end(),
+    };
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return { query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[], end: () => client.end() };
+}
+
+/** `$n` parameters as MySQL's positional `?`, `= ANY($n)` as `IN (?)` (mysql2 expands the array). */
+export function toMysql(sql: string, params: readonly unknown[]): [string, unknown[]] {
+  const ordered: unknown[] = [];
+  const text = sql.replace(/= ANY\((\$\d+)\)/g, 'IN ($1)').replace(/\$(\d+)/g, (_m, n: string) => {
+    ordered.push(params[Number(n) - 1]);
+    return '?';
+  });
+  return [text, ordered];
 }
