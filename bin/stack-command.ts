@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
-import { startPostgresSource } from '../deploy/local/cdc-source.ts';
+import { startMysqlSource, startPostgresSource } from '../deploy/local/cdc-source.ts';
 import { ensureLocalStack, localStackStatus, stopLocalStack } from '../deploy/local/stack.ts';
 
 export function stackCommand(): Command {
@@ -11,12 +11,20 @@ export function stackCommand(): Command {
     .command('up')
     .description('start the local servers (reusing running ones) and wait until they answer')
     .option('--postgres', "also the CDC chain's source: PostgreSQL (wal_level=logical) with seed 004's ecommerce database, and Kafka Connect with Debezium's connector writing ecommerce.public.<table>")
-    .action(async (options: { postgres?: boolean }) => {
+    .option('--mysql', "also the MySQL side: MariaDB (binlog in row format) with seed 004's ecommerce database, PostgreSQL for the analytics, and Kafka Connect with Debezium's MariaDB connector writing ecommerce_mysql.ecommerce.<table>")
+    .action(async (options: { postgres?: boolean; mysql?: boolean }) => {
       const config = loadConfig();
       const logger = createLogger('stack');
       const result = await ensureLocalStack(config, logger);
       console.log(`kafka ${result.brokers.join(',')} (${result.outcome.kafka})`);
       console.log(`nats  ${result.natsUrl} (${result.outcome.nats})`);
+      if (options.mysql === true) {
+        const mysqlSide = await startMysqlSource(config, result.brokers, logger);
+        console.log(`mysql    ${mysqlSide.sourceUrl} (${mysqlSide.mysql ?? 'reused'})`);
+        console.log(`postgres ${mysqlSide.postgresUrl} (${mysqlSide.postgres})`);
+        console.log(`connect  ${mysqlSide.connectUrl} (${mysqlSide.connect})`);
+        console.log('debezium connector ecommerce_mysql running: ecommerce_mysql.ecommerce.{users,products,orders,order_items}');
+      }
       if (options.postgres !== true) return;
       const source = await startPostgresSource(config, result.brokers, logger);
       console.log(`postgres ${source.postgresUrl} (${source.postgres})`);

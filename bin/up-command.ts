@@ -5,11 +5,12 @@
  * the `demo.public.*` topics, the job `ecommerce` reading them under the name `demo`. With
  * `--cdc postgres` it runs the real chain instead: PostgreSQL, Kafka Connect with Debezium
  * (topics `ecommerce.public.*`), the `ecommerce` job writing seed 004's analytics tables in
- * the same database, and a workload of transactions on it.
+ * the same database, and a workload of transactions on it; `--cdc mysql` the same from MariaDB
+ * (topics `ecommerce_mysql.ecommerce.*`, job `ecommerce_mysql`), the analytics in PostgreSQL.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureError } from '../common/errors.ts';
-import { ecommerceConnector, startPostgresSource, type CdcSource } from '../deploy/local/cdc-source.ts';
+import { ecommerceConnector, ecommerceMysqlConnector, startMysqlSource, startPostgresSource, type CdcSource } from '../deploy/local/cdc-source.ts';
 import { runDbWorkload } from '../loadtest/cdc/db-workload.ts';
 import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
@@ -24,7 +25,7 @@ import { printCluster } from './status-command.ts';
 interface UpFlags {
   workers: number;
   job?: string;
-  cdc?: 'postgres';
+  cdc?: 'postgres' | 'mysql';
   workloadRate: number;
   seed: number;
   adminPort?: number;
@@ -37,7 +38,7 @@ export function upCommand(): Command {
     .description('run Kafka, NATS, a coordinator and N workers on this machine until Ctrl-C')
     .option('--workers <n>', 'number of worker processes', integerOption('--workers', 1, 64), 3)
     .option('--job <name|path>', 'built-in job name (eos-check, ecommerce) or path of a job module (with --cdc: ecommerce)')
-    .option('--cdc <database>', 'the real CDC chain: postgres (PostgreSQL, Debezium, the ecommerce job writing analytics.* tables, a workload)', cdcOption)
+    .option('--cdc <database>', 'the real CDC chain from postgres or mysql (MariaDB): the database, Debezium, the ecommerce job writing analytics.* in PostgreSQL, a workload', cdcOption)
     .option('--workload-rate <tx/s>', 'with --cdc: transactions per second of the workload on the database (0: none)', integerOption('--workload-rate', 0), 20)
     .option('--seed <n>', 'with --cdc: seed of the workload', integerOption('--seed', 0), 1)
     .option('--admin-port <port>', 'coordinator admin HTTP port (default: config, 8080)', portOption('--admin-port'))
@@ -52,12 +53,14 @@ export function upCommand(): Command {
       onExit(() => stack.stopStarted());
       const env: Record<string, string> = {};
       let source: CdcSource | undefined;
-      if (flags.cdc === 'postgres') {
-        source = await startPostgresSource(config, stack.brokers, logger);
+      if (flags.cdc !== undefined) {
+        const mysqlSide = flags.cdc === 'mysql';
+        source = mysqlSide ? await startMysqlSource(config, stack.brokers, logger) : await startPostgresSource(config, stack.brokers, logger);
         const started = source;
         onExit(() => started.stopStarted());
         env.EDDY_POSTGRES_URL = source.postgresUrl;
-        env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), output: 'postgres', topicPrefix: ecommerceConnector.topicPrefix });
+        const topics = mysqlSide ? { topicPrefix: ecommerceMysqlConnector.topicPrefix, sourceSchema: ecommerceMysqlConnector.database } : { topicPrefix: ecommerceConnector.topicPrefix };
+        env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), output: 'postgres', ...topics });
       } else if (flags.generate !== undefined && flags.job === 'ecommerce') {
         env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), topicPrefix: demoTopicPrefix });
       }
@@ -111,11 +114,11 @@ function reportThroughput(cluster: LocalCluster): NodeJS.Timeout {
 /** Transactions on the source database until stopped, with a line every 30 s; what a user watches arrive in analytics.*. */
 async function runWorkload(source: CdcSource, flags: UpFlags, stop: () => boolean): Promise<void> {
   const shown = `psql ${source.postgresUrl} -c 'SELECT * FROM analytics.revenue_analytics ORDER BY window_start DESC LIMIT 5'`;
-  console.log(`workload: ${flags.workloadRate} transactions/s on ${source.postgresUrl} (seed ${flags.seed}); watch the results with\n  ${shown}\n  npx eddy status`);
+  console.log(`workload: ${flags.workloadRate} transactions/s on ${source.sourceUrl} (seed ${flags.seed}); watch the results with\n  ${shown}\n  npx eddy status`);
   let last = Date.now();
   try {
     const report = await runDbWorkload({
-      url: source.postgresUrl, seed: flags.seed, transactions: Number.POSITIVE_INFINITY, rate: flags.workloadRate,
+      url: source.sourceUrl, seed: flags.seed, transactions: Number.POSITIVE_INFINITY, rate: flags.workloadRate,
       stop: () => {
         if (Date.now() - last >= 30_000) {
           last = Date.now();
@@ -130,9 +133,9 @@ async function runWorkload(source: CdcSource, flags: UpFlags, stop: () => boolea
   }
 }
 
-function cdcOption(value: string): 'postgres' {
-  if (value === 'postgres') return value;
-  throw new InvalidArgumentError(value === 'mysql' ? 'mysql is not supported yet: only postgres' : "expected 'postgres'");
+function cdcOption(value: string): 'postgres' | 'mysql' {
+  if (value === 'postgres' || value === 'mysql') return value;
+  throw new InvalidArgumentError("expected 'postgres' or 'mysql'");
 }
 
 /** A JSON object from an environment variable, or {} when unset. */

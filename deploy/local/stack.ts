@@ -9,6 +9,7 @@ import { kafkaAnswers, kafkaPid, startKafka, stopKafka, type StartOutcome } from
 import { natsAnswers, natsPid, startNats, stopNats } from './nats.ts';
 import { connectAnswers, connectPid, connectUrl, stopConnect } from './connect.ts';
 import { postgresAnswers, postgresPid, postgresUrl, stopPostgres } from './postgres.ts';
+import { mysqlAnswers, mysqlPid, stopMysql } from './mysql.ts';
 
 export type ServerName = 'kafka' | 'nats';
 export type ServerOutcome = StartOutcome | 'external';
@@ -53,17 +54,18 @@ async function requireAnswer(what: string, where: string, check: () => Promise<b
 }
 
 /** Stops the local servers whoever started them (Kafka Connect and PostgreSQL too, when running). Idempotent. */
-export async function stopLocalStack(config: EddyConfig): Promise<(ServerName | 'connect' | 'postgres')[]> {
-  const stopped: (ServerName | 'connect' | 'postgres')[] = [];
+export async function stopLocalStack(config: EddyConfig): Promise<(ServerName | 'connect' | 'postgres' | 'mysql')[]> {
+  const stopped: (ServerName | 'connect' | 'postgres' | 'mysql')[] = [];
   if (await stopConnect(config)) stopped.push('connect'); // first: it writes to Kafka and reads PostgreSQL
   if (await stopKafka(config)) stopped.push('kafka');
   if (await stopNats(config)) stopped.push('nats');
   if (await stopPostgres(config)) stopped.push('postgres');
+  if (await stopMysql(config)) stopped.push('mysql');
   return stopped;
 }
 
 export interface ServerStatus {
-  name: ServerName | 'connect' | 'postgres';
+  name: ServerName | 'connect' | 'postgres' | 'mysql';
   address: string;
   pid: number | undefined;
   external: boolean;
@@ -77,6 +79,7 @@ export async function localStackStatus(config: EddyConfig): Promise<ServerStatus
     { name: 'kafka', address: brokers.join(','), pid: kafkaPid(config), external: config.kafka.brokers !== undefined, answers: await kafkaAnswers(brokers) },
     { name: 'nats', address: url, pid: natsPid(config), external: config.nats.url !== undefined, answers: await natsAnswers(url) },
     { name: 'postgres', address: `${config.local.host}:${config.local.postgresPort}`, pid: postgresPid(config), external: false, answers: await postgresAnswers(postgresUrl(config, 'postgres')) },
+    { name: 'mysql', address: `${config.local.host}:${config.local.mysqlPort}`, pid: mysqlPid(config), external: false, answers: await mysqlAnswers(config) },
     { name: 'connect', address: connectUrl(config), pid: connectPid(config), external: false, answers: await connectAnswers(connectUrl(config)) },
   ];
 }

@@ -8,7 +8,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -36,8 +36,9 @@ describe('the ecommerce job on the real CDC chain from MariaDB (binlog -> Debezi
     await deleteConnector(config, prefix).catch(() => undefined);
     await stopConnect(config);
     await stopMysql(config);
-    rmSync(process.getuid?.() === 0 ? dirname(mysqlDir(config)) : mysqlDir(config), { recursive: true, force: true });
+    // Stops Connect and PostgreSQL and removes their directory, which (as root) holds MariaDB's too.
     await stopCdcChain(config, 'none');
+    rmSync(mysqlDir(config), { recursive: true, force: true });
   });
 
   it('writes revenue windows equal to MariaDB SQL over the source tables, with a worker killed during the run', async () => {
