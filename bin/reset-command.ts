@@ -13,6 +13,8 @@ import { createLogger } from '../common/logger.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
 import { loadJob } from '../job/load.ts';
 import { commitsTopic, internalTopics } from '../job/topics.ts';
+import type { JobDefinition } from '../job/contract/job.ts';
+import pg from 'pg';
 
 export function resetCommand(): Command {
   return new Command('reset')
@@ -27,8 +29,9 @@ export function resetCommand(): Command {
       // Repartition topics hold records of the old run; read again, they would count twice.
       const internal = internalTopics(job);
       const internalText = internal.length === 0 ? '' : `, and the repartition topics ${internal.join(', ')}`;
+      const postgresText = Object.values(job.sinks).some((s) => s.kind === 'postgres') ? ', its PostgreSQL sinks\' marks (eddy_sink.epochs; the rows it wrote stay)' : '';
       if (flags.yes !== true) {
-        console.log(`would delete the checkpoint store ${store.root}, the topic and consumer group ${topic}${internalText}; run again with --yes to do it`);
+        console.log(`would delete the checkpoint store ${store.root}, the topic and consumer group ${topic}${internalText}${postgresText}; run again with --yes to do it`);
         return;
       }
       const kafka = createKafka(kafkaBrokers(config), `eddy-${job.name}-reset`, createLogger('reset', 'warn'));
@@ -44,6 +47,39 @@ export function resetCommand(): Command {
         await admin.disconnect();
       }
       await rm(store.root, { recursive: true, force: true });
-      console.log(`job ${job.name} reset: deleted ${store.root} and ${topic}${internalText}; its next run starts from the beginning of its input`);
+      const databases = await forgetPostgresMarks(job);
+      const databaseText = databases.length === 0 ? '' : `, and its marks in eddy_sink.epochs of ${databases.join(', ')}`;
+      console.log(`job ${job.name} reset: deleted ${store.root} and ${topic}${internalText}${databaseText}; its next run starts from the beginning of its input`);
     });
+}
+
+/**
+ * Deletes the job's marks (and kept dead letters) in each database its PostgreSQL sinks write:
+ * they name the deleted checkpoint store, and a new run would refuse to start from them.
+ * Returns the databases cleared (as host/database, no credentials).
+ */
+async function forgetPostgresMarks(job: JobDefinition): Promise<string[]> {
+  const connections = new Set<string>();
+  for (const [name, sink] of Object.entries(job.sinks)) {
+    if (sink.kind !== 'postgres') continue;
+    const connection = sink.connection ?? process.env.EDDY_POSTGRES_URL;
+    if (connection === undefined || connection === '') throw new Error(`sink '${name}' writes PostgreSQL but no EDDY_POSTGRES_URL is set: set it as the workers have it, so that reset can clear the job's marks there`);
+    connections.add(connection);
+  }
+  const cleared: string[] = [];
+  for (const connection of connections) {
+    const client = new pg.Client({ connectionString: connection });
+    await client.connect();
+    try {
+      const exists = await client.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'eddy_sink' AND table_name = 'epochs'");
+      if (exists.rowCount !== 0) {
+        await client.query('DELETE FROM eddy_sink.epochs WHERE job = $1', [job.name]);
+        await client.query('DELETE FROM eddy_sink.rejects WHERE job = $1', [job.name]);
+      }
+      cleared.push(`${client.host}:${client.port}/${client.database ?? ''}`);
+    } finally {
+      await client.end();
+    }
+  }
+  return cleared;
 }

@@ -68,23 +68,33 @@ export class PostgresTaskSink {
   async fence(): Promise<void> {
     await this.withRetries('fence', async (client) => {
       await client.query('BEGIN');
-      // One DDL at a time across tasks: CREATE ... IF NOT EXISTS races with itself otherwise.
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('eddy_sink.epochs'))");
-      await client.query('CREATE SCHEMA IF NOT EXISTS eddy_sink');
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS eddy_sink.epochs (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, store text, generation bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job, task))',
-      );
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS eddy_sink.rejects (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, seq integer NOT NULL, dead_letter jsonb NOT NULL, PRIMARY KEY (job, task, checkpoint_id, seq))',
-      );
-      const { rows } = await client.query<{ generation: string }>(
-        'INSERT INTO eddy_sink.epochs (job, task, checkpoint_id, generation) VALUES ($1, $2, 0, 1) ON CONFLICT (job, task) DO UPDATE SET generation = eddy_sink.epochs.generation + 1, updated_at = now() RETURNING generation',
-        [this.options.job, this.options.task],
-      );
-      await client.query('COMMIT');
-      this.generation = Number(rows[0]?.generation);
+      try {
+        await this.takeGeneration(client);
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
       for (const { name, sink } of this.options.sinks) this.tables.set(name, await this.describe(client, name, sink));
     });
+  }
+
+  /** Inside an open transaction: Eddy's tables, and the next generation of this task, committed. */
+  private async takeGeneration(client: pg.Client): Promise<void> {
+    // One DDL at a time across tasks: CREATE ... IF NOT EXISTS races with itself otherwise.
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('eddy_sink.epochs'))");
+    await client.query('CREATE SCHEMA IF NOT EXISTS eddy_sink');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS eddy_sink.epochs (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, store text, generation bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job, task))',
+    );
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS eddy_sink.rejects (job text NOT NULL, task integer NOT NULL, checkpoint_id bigint NOT NULL, seq integer NOT NULL, dead_letter jsonb NOT NULL, PRIMARY KEY (job, task, checkpoint_id, seq))',
+    );
+    const { rows } = await client.query<{ generation: string }>(
+      'INSERT INTO eddy_sink.epochs (job, task, checkpoint_id, generation) VALUES ($1, $2, 0, 1) ON CONFLICT (job, task) DO UPDATE SET generation = eddy_sink.epochs.generation + 1, updated_at = now() RETURNING generation',
+      [this.options.job, this.options.task],
+    );
+    await client.query('COMMIT');
+    this.generation = Number(rows[0]?.generation);
   }
 
   /** The newest checkpoint whose rows this task committed here, and its store. */
@@ -157,10 +167,12 @@ export class PostgresTaskSink {
     const table = this.tables.get(name) as TableInfo;
     const rejects: DeadLetter[] = [];
     const reject = (output: OutputRecord, field: string, reason: string) => rejects.push(sinkDeadLetter(target, this.options.task, checkpointId, output, field, reason));
-    // Last output per key (a statement may not touch a row twice); appends keep every row.
+    // The last output per row, identified by its key columns' values (a statement may not touch
+    // a row twice, and a later delete or upsert of a row replaces an earlier one); appends keep every row.
     const upserts = new Map<string, { output: OutputRecord; row: Record<string, unknown> }>();
     const deletes = new Map<string, { output: OutputRecord; row: Record<string, unknown> }>();
     const appends: { output: OutputRecord; row: Record<string, unknown> }[] = [];
+    const identity = (row: Record<string, unknown>) => JSON.stringify(target.key.map((column) => String(row[column])));
     for (const output of outputs) {
       const parsed = parseRow(output, target, table);
       if ('field' in parsed) {
@@ -169,35 +181,37 @@ export class PostgresTaskSink {
       }
       if (target.mode === 'append') appends.push({ output, row: parsed.row });
       else if (parsed.tombstone) {
-        upserts.delete(output.key as string);
-        deletes.set(output.key as string, { output, row: parsed.row });
+        upserts.delete(identity(parsed.row));
+        deletes.set(identity(parsed.row), { output, row: parsed.row });
       } else {
-        deletes.delete(output.key as string);
-        upserts.set(output.key as string, { output, row: parsed.row });
+        deletes.delete(identity(parsed.row));
+        upserts.set(identity(parsed.row), { output, row: parsed.row });
       }
     }
     const key = target.key.map(quoteIdent).join(', ');
-    const run = async (kind: 'upsert' | 'delete' | 'append', rows: { output: OutputRecord; row: Record<string, unknown> }[]) => {
-      for (let i = 0; i < rows.length; i += chunkRows) {
-        const chunk = rows.slice(i, i + chunkRows);
-        const sql = statement(kind, table, key, target.key, chunk);
-        await client.query('SAVEPOINT eddy_chunk');
-        try {
-          await client.query(sql, [JSON.stringify(chunk.map((r) => r.row))]);
-          await client.query('RELEASE SAVEPOINT eddy_chunk');
-        } catch (err) {
-          await client.query('ROLLBACK TO SAVEPOINT eddy_chunk');
-          if (!isPermanent(err)) throw err;
-          // Find the rows at fault one by one; the others are written.
-          for (const one of chunk) {
-            await client.query('SAVEPOINT eddy_row');
-            try {
-              await client.query(statement(kind, table, key, target.key, [one]), [JSON.stringify([one.row])]);
-              await client.query('RELEASE SAVEPOINT eddy_row');
-            } catch (rowErr) {
-              await client.query('ROLLBACK TO SAVEPOINT eddy_row');
-              if (!isPermanent(rowErr)) throw rowErr;
-              reject(one.output, (rowErr as pg.DatabaseError).column ?? '', databaseReason(rowErr as pg.DatabaseError));
+    const run = async (kind: 'upsert' | 'delete' | 'append', all: { output: OutputRecord; row: Record<string, unknown> }[]) => {
+      for (const rows of byFields(all)) {
+        for (let i = 0; i < rows.length; i += chunkRows) {
+          const chunk = rows.slice(i, i + chunkRows);
+          const sql = statement(kind, table, key, target.key, chunk);
+          await client.query('SAVEPOINT eddy_chunk');
+          try {
+            await client.query(sql, [JSON.stringify(chunk.map((r) => r.row))]);
+            await client.query('RELEASE SAVEPOINT eddy_chunk');
+          } catch (err) {
+            await client.query('ROLLBACK TO SAVEPOINT eddy_chunk');
+            if (!isPermanent(err)) throw err;
+            // Find the rows at fault one by one; the others are written.
+            for (const one of chunk) {
+              await client.query('SAVEPOINT eddy_row');
+              try {
+                await client.query(statement(kind, table, key, target.key, [one]), [JSON.stringify([one.row])]);
+                await client.query('RELEASE SAVEPOINT eddy_row');
+              } catch (rowErr) {
+                await client.query('ROLLBACK TO SAVEPOINT eddy_row');
+                if (!isPermanent(rowErr)) throw rowErr;
+                reject(one.output, (rowErr as pg.DatabaseError).column ?? '', databaseReason(rowErr as pg.DatabaseError));
+              }
             }
           }
         }
@@ -251,6 +265,22 @@ export class PostgresTaskSink {
   }
 }
 
+/**
+ * Rows grouped by the fields they name, in order of first appearance: one statement names one
+ * set of columns, so a row never sets a column it did not name (to NULL) and the others keep
+ * their values or defaults.
+ */
+function byFields<T extends { row: Record<string, unknown> }>(rows: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const r of rows) {
+    const fields = Object.keys(r.row).sort().join('\u0000');
+    const group = groups.get(fields);
+    if (group === undefined) groups.set(fields, [r]);
+    else group.push(r);
+  }
+  return [...groups.values()];
+}
+
 type Parsed = { row: Record<string, unknown>; tombstone: boolean } | { field: string; reason: string };
 
 function parseRow(output: OutputRecord, sink: PostgresSink, table: TableInfo): Parsed {
@@ -293,7 +323,7 @@ function keyRow(key: string | null, sink: PostgresSink): Record<string, unknown>
 function statement(kind: 'upsert' | 'delete' | 'append', table: TableInfo, key: string, keyColumns: readonly string[], rows: { row: Record<string, unknown> }[]): string {
   const source = `jsonb_populate_recordset(NULL::${table.quoted}, $1::jsonb)`;
   if (kind === 'delete') return `DELETE FROM ${table.quoted} WHERE (${key}) IN (SELECT ${key} FROM ${source})`;
-  // The columns some row of the batch names: the others keep their defaults (or, on update, their values).
+  // The columns the rows name (one set per statement, see byFields): the others keep their defaults (or, on update, their values).
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.row)))];
   const columns = names.map(quoteIdent).join(', ');
   const insert = `INSERT INTO ${table.quoted} (${columns}) SELECT ${columns} FROM ${source}`;

@@ -74,12 +74,13 @@ export class TaskSinks implements ExactlyOnceSink {
       const mark = this.databaseMarks.get(database) ?? 0;
       if (mark < checkpointId) {
         const rows = outputs.flatMap((o) => ('output' in o && o.epoch > mark && database.sinkNames.has(o.output.sink) ? [o.output] : []));
-        rejects.push(...(await database.publish(checkpointId, rows, this.kafkaMark)));
+        await database.publish(checkpointId, rows, this.kafkaMark);
         this.databaseMarks.set(database, checkpointId);
-      } else if (this.kafkaMark < checkpointId) {
-        // Published by an earlier owner that died before its Kafka transaction: its rejects wait in the database.
-        rejects.push(...(await database.rejectsBetween(this.kafkaMark, checkpointId)));
       }
+      // The dead letters of every checkpoint the database has and Kafka not yet, as the database
+      // kept them: those of this publish, of a retry whose first attempt committed unseen, and of
+      // checkpoints an earlier owner published there before dying.
+      if (this.kafkaMark < checkpointId) rejects.push(...(await database.rejectsBetween(this.kafkaMark, checkpointId)));
     }
     if (this.kafkaMark >= checkpointId) return;
     const kafkaMark = this.kafkaMark;

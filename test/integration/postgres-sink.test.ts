@@ -151,6 +151,40 @@ describe('the PostgreSQL sink (real PostgreSQL)', () => {
     expect(published?.outputs.flatMap((o) => ('deadLetter' in o ? [o.deadLetter.reason] : []))).toEqual([expect.stringMatching(/null value in column "product_id"/)]);
     expect(await query('SELECT level FROM sinktest.alerts WHERE product_id = 40')).toEqual([{ level: 'one' }]);
     expect(await next.lastPublished()).toEqual({ checkpointId: 1, store: 'store-1', oldest: 1 });
+
+    // The database two checkpoints ahead of Kafka's publish: restore publishes a newer checkpoint
+    // (2) than the one the database alone has (1), and Kafka still gets checkpoint 1's dead letter.
+    const kafka5 = new FakeKafkaPart();
+    const third = new TaskSinks(kafka5.asTransactions(), [sinkFor(5, 'composite')]);
+    await third.fence();
+    await third.lastPublished();
+    const early: BufferedOutput[] = [{ epoch: 1, output: row('alerts', null, { product_id: null, level: 'refused-1' }) }];
+    kafka5.failNext = true;
+    await expect(third.publish(1, early)).rejects.toThrow('Kafka is away');
+    const fourth = new TaskSinks(kafka5.asTransactions(), [sinkFor(5, 'composite')]);
+    await fourth.fence();
+    expect(await fourth.lastPublished()).toEqual({ checkpointId: 1, store: 'store-1', oldest: 0 });
+    await fourth.publish(2, [...early, { epoch: 2, output: row('alerts', null, { product_id: null, level: 'refused-2' }) }, { epoch: 2, output: row('alerts', null, { product_id: 52, level: 'two' }) }]);
+    expect(kafka5.published.map((p) => p.checkpointId)).toEqual([2]);
+    const letters = kafka5.published[0]?.outputs.flatMap((o) => ('deadLetter' in o ? [Buffer.from(o.deadLetter.source.value ?? []).toString()] : []));
+    expect(letters).toEqual([expect.stringContaining('refused-1'), expect.stringContaining('refused-2')]);
+    expect(await query('SELECT level FROM sinktest.alerts WHERE product_id = 52')).toEqual([{ level: 'two' }]);
+  });
+
+  it('writes one statement per set of named columns, so a row never nulls a column it did not name, and knows a row by its key columns', async () => {
+    const sink = sinkFor(6);
+    await sink.fence();
+    const day = '2026-12-03';
+    await sink.publish(1, [row('totals', JSON.stringify(['x', day]), { region: 'x', day, amount: 5, orders: 3 })], 0);
+    await sink.publish(2, [
+      row('totals', JSON.stringify(['x', day]), { region: 'x', day, amount: 6 }), // orders not named: kept
+      row('totals', JSON.stringify(['y', day]), { region: 'y', day, amount: 1, orders: 1 }),
+      row('totals', '["y", "2026-12-03"]', { region: 'y', day, amount: 2, orders: 2 }), // the same row under other key text: the last wins
+    ], 0);
+    expect(await query(`SELECT region, amount::text, orders FROM sinktest.totals WHERE day = '${day}' ORDER BY region`)).toEqual([
+      { region: 'x', amount: '6.00', orders: 3 },
+      { region: 'y', amount: '2.00', orders: 2 },
+    ]);
   });
 });
 
