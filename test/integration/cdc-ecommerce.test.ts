@@ -7,8 +7,9 @@
  * analytics.revenue_analytics equals the same aggregate computed by SQL over the source tables
  * (test/support/ecommerce-sql-oracle.ts), and analytics.inventory_alerts holds exactly one row
  * per stock-level crossing, counted independently from the products' change events; NATS
- * carries each of them at least once. A column whose type changes under the job and a record
- * that is not JSON land in the dead-letter topic with their reasons.
+ * carries each of them at least once. Changes after a column is added go on through the job; a
+ * column whose type changes under it and a record that is not JSON land in the dead-letter topic
+ * with their reasons.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,6 +83,11 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
     // dead letters with their reasons, and the pipeline goes on.
     const alter = new pg.Client({ connectionString: postgresUrl(config) });
     await alter.connect();
+    // A column added while the pipeline runs: the changes that carry it go on through the job
+    // (product 2 back in stock, then at -7: an alert only the job can have computed from them).
+    await alter.query('ALTER TABLE products ADD COLUMN color TEXT');
+    await alter.query("UPDATE products SET color = 'red', stock_quantity = 100 WHERE product_id = 2");
+    await alter.query("UPDATE products SET color = 'blue', stock_quantity = -7 WHERE product_id = 2");
     await alter.query('ALTER TABLE products ALTER COLUMN stock_quantity TYPE TEXT');
     await alter.query("UPDATE products SET stock_quantity = '5' WHERE product_id = 1");
     await alter.end();
@@ -103,6 +109,7 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
     expect(crossings.length).toBeGreaterThan(0);
     const alerts = await db(postgresUrl(config), 'SELECT product_id, product_name, current_stock, threshold, alert_level FROM analytics.inventory_alerts');
     expect(sortAlerts(alerts as InventoryAlert[])).toEqual(sortAlerts(crossings));
+    expect(alerts).toContainEqual(expect.objectContaining({ product_id: 2, current_stock: -7, alert_level: 'out_of_stock' }));
     // NATS got every alert, at least once (a replay after the kill may repeat some).
     await nats.flush();
     subscription.unsubscribe();
