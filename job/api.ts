@@ -37,7 +37,8 @@ export { optionsFromEnv } from './builders/options.ts';
 
 export type { Change, Op } from './contract/change.ts';
 export { changesBetween, emitChanges, isAddition, sameJson, upsertValue } from './changes/change.ts';
-export { applyDebezium, cdcTable, changePosition, UNAVAILABLE_VALUE, type CdcTableSpec, type TableState, type TableUpdate } from './changes/table.ts';
+export { UNAVAILABLE_VALUE } from './formats/debezium.ts';
+export { applyDebezium, cdcTable, changePosition, type CdcTableSpec, type TableState, type TableUpdate } from './changes/table.ts';
 export { aggregate, avg, count, max, min, sum, topN, type Aggregate, type AggregateState, type Aggregator, type DecimalOptions, type Ordered, type Ranked, type TopNOptions, topNWeighted } from './changes/aggregates.ts';
 export { manyToOne, streamTable, type JoinKind, type JoinState, type JoinUpdate, type LookupState, type ManyToOneJoin, type StreamTableJoin } from './changes/join.ts';
 export { addToSession, hopping, isClosed, isoUtc, lateReason, tumbling, type Session, type SessionUpdate, type Window } from './changes/windows.ts';

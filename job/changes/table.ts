@@ -18,7 +18,7 @@ import { keyedActor } from '../builders/keyed-actor.ts';
 import type { Change } from '../contract/change.ts';
 import type { ActorContext } from '../contract/context.ts';
 import type { KeyedActor, KeyedActorSpec } from '../contract/job.ts';
-import type { DebeziumChange } from '../formats/debezium.ts';
+import { isUnavailable, type DebeziumChange } from '../formats/debezium.ts';
 import { changesBetween } from './change.ts';
 
 /**
@@ -35,8 +35,7 @@ export function changePosition(change: DebeziumChange<object>): string {
   return `T${pad(source.ts_ms, 16)}`;
 }
 
-/** What Debezium writes for a TOASTed column a change did not touch (PostgreSQL `unavailable.value.placeholder`). */
-export const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
+
 
 /** A table row as the state of its key's actor, and the changes that got it there. */
 export type TableUpdate<Row> = { row: Row | null; changes: Change<Row>[] };
@@ -56,7 +55,7 @@ export function applyDebezium<Row extends object>(current: Row | null, change: D
     case 'r':
     case 'u': {
       if (change.after === null) throw new BadRecordError(where, 'after', `op '${change.op}' without an after image`);
-      const row = fillUnavailable(change.after, current, where);
+      const row = fillUnavailable(change.after, change.unavailable ?? [], current, where);
       return { row, changes: changesBetween(current, row, ts) };
     }
     case 'd':
@@ -66,11 +65,14 @@ export function applyDebezium<Row extends object>(current: Row | null, change: D
   }
 }
 
-/** `after` with every unchanged-TOAST placeholder replaced by the column's last known value. */
-function fillUnavailable<Row extends object>(after: Row, current: Row | null, where: string): Row {
+/**
+ * `after` with every column the database did not send (`unavailable`, as debezium() reports it,
+ * or a placeholder left in the row by another decoder) set to the column's last known value.
+ */
+function fillUnavailable<Row extends object>(after: Row, unavailable: readonly string[], current: Row | null, where: string): Row {
   let filled: Record<string, unknown> | undefined;
-  for (const [column, value] of Object.entries(after)) {
-    if (!isUnavailable(value)) continue;
+  const columns = new Set([...unavailable, ...Object.entries(after).flatMap(([column, value]) => (isUnavailable(value) ? [column] : []))]);
+  for (const column of columns) {
     const known = current === null ? undefined : (current as Record<string, unknown>)[column];
     if (known === undefined) throw new BadRecordError(where, `after.${column}`, 'unchanged TOAST value (__debezium_unavailable_value) and no earlier value of the row is known');
     filled ??= { ...(after as Record<string, unknown>) };
@@ -79,12 +81,7 @@ function fillUnavailable<Row extends object>(after: Row, current: Row | null, wh
   return (filled ?? after) as Row;
 }
 
-function isUnavailable(value: unknown): boolean {
-  // Text columns carry the placeholder itself; bytea columns carry its bytes, base64 encoded.
-  return value === UNAVAILABLE_VALUE || value === UNAVAILABLE_BASE64 || (Array.isArray(value) && value.length > 0 && value.every(isUnavailable));
-}
 
-const UNAVAILABLE_BASE64 = Buffer.from(UNAVAILABLE_VALUE).toString('base64');
 
 /** The state of a {@link cdcTable} actor: the key's current row. */
 export type TableState<Row> = { row: Row | null };

@@ -69,7 +69,22 @@ export type DebeziumChange<Row = Record<string, unknown>> = {
    * the new one (`oldKey` set), from its `__debezium.newkey` / `__debezium.oldkey` headers.
    */
   keyChange?: { newKey: Record<string, unknown> } | { oldKey: Record<string, unknown> };
+  /**
+   * Columns of `after` whose value the database did not send (PostgreSQL: an unchanged TOASTed
+   * value, which Debezium marks with {@link UNAVAILABLE_VALUE}). They are absent from `after`,
+   * never the placeholder; a table fills them from the row it holds.
+   */
+  unavailable?: string[];
 };
+
+/** What Debezium writes for a TOASTed column a change did not touch (PostgreSQL `unavailable.value.placeholder`). */
+export const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
+const UNAVAILABLE_BASE64 = Buffer.from(UNAVAILABLE_VALUE).toString('base64');
+
+/** The placeholder as text columns carry it, bytea columns (base64) or arrays of either. */
+export function isUnavailable(value: unknown): boolean {
+  return value === UNAVAILABLE_VALUE || value === UNAVAILABLE_BASE64 || (Array.isArray(value) && value.length > 0 && value.every(isUnavailable));
+}
 
 const row = z.record(z.string(), z.unknown(), { error: 'expected an object (a row) or null' });
 
@@ -154,6 +169,13 @@ export function decodeDebezium(value: Buffer | null, where: string, options: Deb
     source: envelope.source,
     tsMs: envelope.ts_ms,
   };
+  if (change.after !== null) {
+    const unavailable = Object.keys(change.after).filter((column) => isUnavailable((change.after as Record<string, unknown>)[column]));
+    if (unavailable.length > 0) {
+      change.after = Object.fromEntries(Object.entries(change.after).filter(([column]) => !unavailable.includes(column)));
+      change.unavailable = unavailable;
+    }
+  }
   if (envelope.transaction != null) change.transaction = toTransaction(envelope.transaction);
   if (envelope.op === 'm') {
     if (envelope.message == null) throw new BadRecordError(where, `${prefix}message`, "op 'm' requires a 'message' block");

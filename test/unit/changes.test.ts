@@ -51,6 +51,9 @@ describe('applyDebezium', () => {
   it('replaces the unchanged-TOAST placeholder with the last known value', () => {
     const update = applyDebezium(ann, dbz('u', null, { id: 1, name: 'bo', note: UNAVAILABLE_VALUE }), 2);
     expect(update.row).toEqual({ id: 1, name: 'bo', note: 'long text' });
+    // As debezium() hands it over: the column absent from after and named as unavailable.
+    const decoded = { ...dbz('u', null, { id: 1, name: 'cy' } as Row), unavailable: ['note'] };
+    expect(applyDebezium(ann, decoded, 3).row).toEqual({ id: 1, name: 'cy', note: 'long text' });
   });
 
   it('refuses a placeholder it cannot fill, and a truncate, naming record and field', () => {
