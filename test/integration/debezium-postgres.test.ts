@@ -206,6 +206,15 @@ describe('Debezium PostgreSQL connector on Kafka Connect, against a real Postgre
     expect([decodedMessage.op, decodedMessage.message?.prefix, Buffer.from(decodedMessage.message?.content ?? '', 'base64').toString()]).toEqual(['m', 'eddy-prefix', 'hello content']);
     expect(decodedMessage.transaction?.id).toEqual(expect.any(String));
 
+    // Other temporal settings: interval.handling.mode=string (Interval, ISO-8601 text) and
+    // time.precision.mode=connect (Kafka Connect's Date, Time and Timestamp, in ms).
+    const other = `${name}_tpm`;
+    await registerConnector(config, other, postgresConnectorConfig(config, { name: other, topicPrefix: other, slot: other, partitions: 1, settings: { 'table.include.list': 'public.kinds', 'interval.handling.mode': 'string', 'time.precision.mode': 'connect' } }), 120_000);
+    await waitForTopics(kafka, [`${other}.public.kinds`]);
+    const otherRow = (await readUntil(kafka, { topics: [`${other}.public.kinds`], timeoutMs: 60_000, done: (r) => r.length >= 2 })).find((r) => String(r.key).includes('9007199254740993'));
+    expect((decode(otherRow as ReadRecord, { int64: 'string', temporal: 'iso' }) as DebeziumChange).after).toMatchObject({ iv: 'P1Y2M3DT4H5M6.789S', ts3: '2026-12-01T10:00:00.123', ts6: '2026-12-01T10:00:00.123', d: '2026-12-01', t6: '10:00:00.123' });
+    expect((decode(otherRow as ReadRecord, { int64: 'string' }) as DebeziumChange).after).toMatchObject({ ts6: 1796119200123, d: 20788, t6: 36000123 });
+
     // Without the schema (schemas.enable=false): the values beyond 2^53 are found in the text all the same.
     const bare = `${name}_nos`;
     const schemaless = { 'key.converter.schemas.enable': 'false', 'value.converter.schemas.enable': 'false', 'key.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter': 'org.apache.kafka.connect.json.JsonConverter' };
