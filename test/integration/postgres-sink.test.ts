@@ -6,8 +6,13 @@
  * part of the task's sinks behind (the worker died between the two commits), the next owner
  * publishes to Kafka only, rejects included.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { EddyConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
@@ -20,6 +25,7 @@ import type { BufferedOutput, OutputRecord } from '../../worker/thread-protocol.
 import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
 
 const logger = createLogger('test-postgres-sink');
+const run = promisify(execFile);
 const sinks = [
   { name: 'totals', sink: postgresSink('sinktest.totals', { key: ['region', 'day'] }) },
   { name: 'alerts', sink: postgresSink('sinktest.alerts') },
@@ -170,6 +176,19 @@ describe('the PostgreSQL sink (real PostgreSQL)', () => {
     expect(letters).toEqual([expect.stringContaining('refused-1'), expect.stringContaining('refused-2')]);
     expect(await query('SELECT level FROM sinktest.alerts WHERE product_id = 52')).toEqual([{ level: 'two' }]);
   });
+
+  it('forgets a job\'s marks on eddy reset, so its next run can start over', async () => {
+    const sink = sinkFor(7, 'resetjob');
+    await sink.fence();
+    await sink.publish(3, [row('alerts', null, { product_id: 70, level: 'kept' })], 0);
+    const marks = async () => (await query("SELECT count(*)::int AS n FROM eddy_sink.epochs WHERE job = 'resetjob'"))[0]?.n;
+    expect(await marks()).toBe(1);
+    const env = { ...process.env, EDDY_POSTGRES_URL: url, EDDY_PG_SINK_JOB: JSON.stringify({ name: 'resetjob', topic: 'resetjob-in', table: 'sinktest.none', partitions: 1 }), EDDY_CHECKPOINT_DIR: mkdtempSync(join(tmpdir(), 'eddy-reset-pg-')), EDDY_KAFKA_BROKERS: inject('brokers').join(',') };
+    const done = await run('npx', ['tsx', 'bin/eddy.ts', 'reset', '--job', 'test/integration/jobs/pg-sink-job.ts', '--yes'], { env });
+    expect(done.stdout).toContain('and its marks in eddy_sink.epochs of');
+    expect(await marks()).toBe(0);
+    expect(await query('SELECT level FROM sinktest.alerts WHERE product_id = 70')).toEqual([{ level: 'kept' }]); // the rows it wrote stay
+  }, 60_000);
 
   it('writes one statement per set of named columns, so a row never nulls a column it did not name, and knows a row by its key columns', async () => {
     const sink = sinkFor(6);
