@@ -103,7 +103,7 @@ export default async function handle(request: ThreadRequest): Promise<ThreadResp
       runtimeOf(task, 'outputs-published').outputsPublished(request.checkpointId);
       return { type: 'outputs-published', task, checkpointId: request.checkpointId };
     case 'discard-replayed':
-      return { type: 'replayed-discarded', task, discarded: runtimeOf(task, 'discard-replayed').discardUnsealed() };
+      return { type: 'replayed-discarded', task, discarded: runtimeOf(task, 'discard-replayed').discardUnsealed(request.publishedThrough) };
     case 'close':
       return close(task);
     default:

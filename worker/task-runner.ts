@@ -284,7 +284,7 @@ export class TaskRunner {
 
   /** The replay reached checkpoint `publishedThrough`'s offsets: what it emitted was published before. */
   private async endReplay(): Promise<void> {
-    const { discarded } = await this.call({ type: 'discard-replayed', task: this.task }, 'replayed-discarded');
+    const { discarded } = await this.call({ type: 'discard-replayed', task: this.task, publishedThrough: this.publishedThrough }, 'replayed-discarded');
     this.deps.logger.info({ task: this.task, publishedThrough: this.publishedThrough, discarded }, 'replay done: its outputs were published by an earlier owner and are discarded');
     this.replay = undefined;
   }

@@ -70,10 +70,14 @@ export class TaskSinks implements ExactlyOnceSink {
 
   async publish(checkpointId: number, outputs: readonly BufferedOutput[], progress?: Readonly<Record<string, number>>): Promise<void> {
     const rejects: DeadLetter[] = [];
+    // The parts at the lowest mark take every output given (the caller gives what they lack); a
+    // part ahead of them (only after a restore, between two parts' commits) skips the epochs it has.
+    const lowest = Math.min(this.kafkaMark, ...this.databaseMarks.values());
+    const newFor = (mark: number) => (o: BufferedOutput) => mark === lowest || o.epoch > mark;
     for (const database of this.databases) {
       const mark = this.databaseMarks.get(database) ?? 0;
       if (mark < checkpointId) {
-        const rows = outputs.flatMap((o) => ('output' in o && o.epoch > mark && database.sinkNames.has(o.output.sink) ? [o.output] : []));
+        const rows = outputs.flatMap((o) => ('output' in o && newFor(mark)(o) && database.sinkNames.has(o.output.sink) ? [o.output] : []));
         await database.publish(checkpointId, rows, this.kafkaMark);
         this.databaseMarks.set(database, checkpointId);
       }
@@ -83,8 +87,7 @@ export class TaskSinks implements ExactlyOnceSink {
       if (this.kafkaMark < checkpointId) rejects.push(...(await database.rejectsBetween(this.kafkaMark, checkpointId)));
     }
     if (this.kafkaMark >= checkpointId) return;
-    const kafkaMark = this.kafkaMark;
-    const forKafka: BufferedOutput[] = outputs.filter((o) => o.epoch > kafkaMark && ('deadLetter' in o || !this.databases.some((d) => d.sinkNames.has(o.output.sink))));
+    const forKafka: BufferedOutput[] = outputs.filter((o) => newFor(this.kafkaMark)(o) && ('deadLetter' in o || !this.databases.some((d) => d.sinkNames.has(o.output.sink))));
     for (const deadLetter of rejects) forKafka.push({ epoch: checkpointId, deadLetter });
     await this.kafka.publish(checkpointId, forKafka, progress);
     this.kafkaMark = checkpointId;

@@ -70,7 +70,7 @@ export type ThreadRequest =
    * from a checkpoint older than its marker): drop every output and dead letter added since the
    * last barrier or restore, none of which may be published again.
    */
-  | { type: 'discard-replayed'; task: number }
+  | { type: 'discard-replayed'; task: number; publishedThrough: number }
   /** Handle records of the task, in order. `nowMs` is the main thread's processing time. */
   | { type: 'records'; task: number; records: SourceRecord[]; nowMs: number }
   /** Fire due processing-time timers. */

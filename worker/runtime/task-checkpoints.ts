@@ -42,6 +42,14 @@ export class TaskCheckpoints {
     return this.lastCheckpoint + 1;
   }
 
+  /**
+   * After a replay up to checkpoint `checkpointId`'s input (published by an earlier owner): what
+   * the task emits from now on belongs to the epoch after it. Never goes back.
+   */
+  skipTo(checkpointId: number): void {
+    this.lastCheckpoint = Math.max(this.lastCheckpoint, checkpointId);
+  }
+
   /** Writes the batch, opens a view of the store right after it, and starts the snapshot. */
   async barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
     if (!Number.isSafeInteger(checkpointId) || checkpointId <= this.lastCheckpoint) {

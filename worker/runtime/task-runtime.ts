@@ -176,10 +176,17 @@ export class TaskRuntime {
     this.checkpoints.outputsPublished(checkpointId);
   }
 
-  /** Drops the outputs added since the last barrier or restore (a replay's); returns how many. */
-  discardUnsealed(): number {
+  /**
+   * Ends a replay up to checkpoint `publishedThrough`'s offsets: drops the outputs added since
+   * the restore (published before) and returns how many. Later outputs belong to the epoch after
+   * `publishedThrough`, not after the older checkpoint restored: they are not published yet, and a
+   * sink that filters by epoch against its mark (a restore after a crash) must see them as newer.
+   */
+  discardUnsealed(publishedThrough: number): number {
     this.assertOpen('discard-replayed');
-    return this.parts.buffer.discardFresh();
+    const discarded = this.parts.buffer.discardFresh();
+    this.checkpoints.skipTo(publishedThrough);
+    return discarded;
   }
 
   /** Closes the store without writing anything; snapshots in flight end as failed. Later calls do nothing. */
