@@ -101,6 +101,9 @@ describe('TaskRunner: replay after a fallback past a published checkpoint', () =
     const values = transactions.published[0]?.outputs.map((o) => ('output' in o ? o.output.value : null));
     // Only what followed checkpoint 2's offsets, counted on top of the replayed state.
     expect(values).toEqual(['{"key":"b","seq":2,"count":2}', '{"key":"a","seq":5,"count":5}']);
+    // Of the epoch after the published checkpoint (2), not after the one restored (1): a later
+    // restore that publishes a buffer's epochs above the marker keeps them (the nemesis lost such outputs once).
+    expect(transactions.published[0]?.outputs.map((o) => o.epoch)).toEqual([3, 3]);
     expect(reports.filter((r) => r.kind === 'declined')).toEqual([]);
     await runner.stop();
   });
