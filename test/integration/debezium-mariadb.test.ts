@@ -5,6 +5,7 @@
  * off the real connector, with the binlog positions truncates are ordered by.
  */
 import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { EddyConfig } from '../../common/config.ts';
@@ -25,7 +26,8 @@ describe('Debezium MariaDB connector on Kafka Connect, against a real MariaDB', 
     await deleteConnector(config, prefix).catch(() => undefined);
     await stopConnect(config);
     await stopMysql(config);
-    rmSync(mysqlDir(config), { recursive: true, force: true });
+    // As root MariaDB lives in /var/lib/eddy/<id>/mysql: the id directory is the test's too.
+    rmSync(process.getuid?.() === 0 ? dirname(mysqlDir(config)) : mysqlDir(config), { recursive: true, force: true });
     rmSync(config.local.stateDir, { recursive: true, force: true });
   });
 
