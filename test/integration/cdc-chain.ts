@@ -8,6 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
+import type { LocalCluster } from '../../deploy/local/local-cluster.ts';
+import type { RevenueWindow } from '../../examples/ecommerce/job.ts';
+import { waitRunning } from '../../loadtest/chaos/run-chaos.ts';
+import { byKey } from './example-cluster.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type EddyConfig } from '../../common/config.ts';
 import { deleteConnector, stopConnect } from '../../deploy/local/connect.ts';
 import { freePort } from '../../deploy/local/local-cluster.ts';
@@ -54,3 +59,36 @@ export async function waitForTopics(kafka: Kafka, topics: readonly string[], tim
     await admin.disconnect();
   }
 }
+
+/** SIGKILLs the cluster's first worker, waits for the others to take its tasks, and starts it again. */
+export async function killOneWorker(cluster: LocalCluster): Promise<void> {
+  const victim = cluster.workerNames()[0] as string;
+  await cluster.kill(victim, 'SIGKILL');
+  await waitRunning(cluster, cluster.workerNames().length - 1, 60_000);
+  cluster.restart(victim);
+  await waitRunning(cluster, cluster.workerNames().length, 60_000);
+}
+
+/** The rows of one query, on a connection of its own. */
+export async function db(url: string, sql: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<Record<string, unknown>>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** analytics.revenue_analytics as windows, polled until it equals `expected` or time runs out (then what it holds). */
+export async function revenueTableUntil(url: string, expected: ReadonlyMap<string, RevenueWindow>, timeoutMs: number): Promise<Map<string, RevenueWindow>> {
+  const want = JSON.stringify([...byKey(expected)]);
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const rows = await db(url, `SELECT to_char(window_start, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_start, to_char(window_end, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_end,
+      total_revenue::float8 AS total_revenue, order_count, avg_order_value::float8 AS avg_order_value, top_category FROM analytics.revenue_analytics`);
+    const table = byKey(new Map(rows.map((r) => [r.window_start as string, r as RevenueWindow])));
+    if (JSON.stringify([...table]) === want || Date.now() > deadline) return table;
+    await sleep(1_000);
+  }
+}
+

@@ -22,16 +22,14 @@ import { postgresConnectorConfig, registerConnector, startConnect } from '../../
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
 import { DEFAULTS, type EcommerceOptions, type InventoryAlert } from '../../examples/ecommerce/job.ts';
-import { waitRunning } from '../../loadtest/chaos/run-chaos.ts';
 import { runDbWorkload } from '../../loadtest/cdc/db-workload.ts';
 import { revenueBySql } from '../support/ecommerce-sql-oracle.ts';
-import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
+import { cdcChainConfig, db, killOneWorker, revenueTableUntil, stopCdcChain } from './cdc-chain.ts';
 import { byKey } from './example-cluster.ts';
 import { readRecords, readUntil, testKafka, uniqueName, type ReadRecord } from './support.ts';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { connect } from 'nats';
-import type { RevenueWindow } from '../../examples/ecommerce/job.ts';
 
 describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kafka -> Eddy)', () => {
   const kafka = testKafka();
@@ -68,11 +66,7 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
       done = true;
     });
     await sleep(8_000);
-    const victim = cluster.workerNames()[0] as string;
-    await cluster.kill(victim, 'SIGKILL');
-    await waitRunning(cluster, 2, 60_000);
-    cluster.restart(victim);
-    await waitRunning(cluster, 3, 60_000);
+    await killOneWorker(cluster);
     const report = await workload;
     expect(done).toBe(true);
     expect(report.orders).toBeGreaterThan(400);
@@ -119,28 +113,6 @@ describe('the ecommerce job on the real CDC chain (PostgreSQL -> Debezium -> Kaf
     console.log(`ecommerce on the real CDC chain: ${report.transactions} transactions (${report.orders} orders, ${report.statuses} status changes, ${report.deletes} item deletes, ${report.truncates} truncate of order_items), 1 worker kill, ${expected.size} windows equal to SQL over the source tables, ${alerts.length} inventory alerts, one per crossing`);
   }, 600_000);
 });
-
-async function db(url: string, sql: string): Promise<Record<string, unknown>[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<Record<string, unknown>>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** analytics.revenue_analytics as windows, polled until it equals `expected` or time runs out (then what it holds). */
-async function revenueTableUntil(url: string, expected: ReadonlyMap<string, RevenueWindow>, timeoutMs: number): Promise<Map<string, RevenueWindow>> {
-  const want = JSON.stringify([...byKey(expected)]);
-  for (const deadline = Date.now() + timeoutMs; ; ) {
-    const rows = await db(url, `SELECT to_char(window_start, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_start, to_char(window_end, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_end,
-      total_revenue::float8 AS total_revenue, order_count, avg_order_value::float8 AS avg_order_value, top_category FROM analytics.revenue_analytics`);
-    const table = byKey(new Map(rows.map((r) => [r.window_start as string, r as RevenueWindow])));
-    if (JSON.stringify([...table]) === want || Date.now() > deadline) return table;
-    await sleep(1_000);
-  }
-}
 
 /** Every record of a topic (read_committed), up to its end offsets now. */
 async function readWholeTopic(kafka: Kafka, topic: string): Promise<ReadRecord[]> {

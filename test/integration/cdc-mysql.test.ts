@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { EddyConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
@@ -18,11 +17,10 @@ import { deleteConnector, mysqlConnectorConfig, registerConnector, startConnect,
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { mysqlDir, mysqlUrl, startMysql, stopMysql } from '../../deploy/local/mysql.ts';
 import { postgresUrl, startPostgres } from '../../deploy/local/postgres.ts';
-import { DEFAULTS, type EcommerceOptions, type RevenueWindow } from '../../examples/ecommerce/job.ts';
-import { waitRunning } from '../../loadtest/chaos/run-chaos.ts';
+import { DEFAULTS, type EcommerceOptions } from '../../examples/ecommerce/job.ts';
 import { runDbWorkload } from '../../loadtest/cdc/db-workload.ts';
 import { revenueByMysql } from '../support/ecommerce-sql-oracle.ts';
-import { cdcChainConfig, stopCdcChain } from './cdc-chain.ts';
+import { cdcChainConfig, killOneWorker, revenueTableUntil, stopCdcChain } from './cdc-chain.ts';
 import { byKey } from './example-cluster.ts';
 import { uniqueName } from './support.ts';
 
@@ -60,30 +58,14 @@ describe('the ecommerce job on the real CDC chain from MariaDB (binlog -> Debezi
 
     const workload = runDbWorkload({ url: mysqlUrl(config), seed: 3031, transactions: 900, rate: 40, truncateItemsAt: 600 });
     await sleep(8_000);
-    const victim = cluster.workerNames()[0] as string;
-    await cluster.kill(victim, 'SIGKILL');
-    await waitRunning(cluster, 2, 60_000);
-    cluster.restart(victim);
-    await waitRunning(cluster, 3, 60_000);
+    await killOneWorker(cluster);
     const report = await workload;
     expect(report.orders).toBeGreaterThan(200);
     expect(report.truncates).toBe(1);
 
     const expected = await revenueByMysql(mysqlUrl(config), options.windowMs);
     expect(expected.size).toBeGreaterThan(2);
-    const db = new pg.Client({ connectionString: postgresUrl(config) });
-    await db.connect();
-    let revenue = new Map<string, RevenueWindow>();
-    try {
-      for (const deadline = Date.now() + 180_000; Date.now() < deadline; await sleep(1_000)) {
-        const rows = await db.query<RevenueWindow>(`SELECT to_char(window_start, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_start, to_char(window_end, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS window_end,
-          total_revenue::float8 AS total_revenue, order_count, avg_order_value::float8 AS avg_order_value, top_category FROM analytics.revenue_analytics`);
-        revenue = byKey(new Map(rows.rows.map((r) => [r.window_start, r])));
-        if (JSON.stringify([...revenue]) === JSON.stringify([...byKey(expected)])) break;
-      }
-    } finally {
-      await db.end();
-    }
+    const revenue = await revenueTableUntil(postgresUrl(config), expected, 180_000);
     expect(revenue).toEqual(byKey(expected));
     expect(cluster.unexpectedExits()).toEqual([]);
     console.log(`ecommerce on the MariaDB chain: ${report.transactions} transactions (${report.orders} orders, ${report.statuses} status changes, ${report.deletes} item deletes, ${report.truncates} truncate), 1 worker kill, ${expected.size} windows equal to MariaDB SQL`);
