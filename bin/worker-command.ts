@@ -46,6 +46,7 @@ export function workerCommand(): Command {
         natsUrl: natsUrl(config),
         ingest: config.ingest,
         limits: config.worker,
+        compaction: config.checkpoint.compaction,
         fetchMaxWaitMs: config.worker.fetchMaxWaitMs,
         fetchMinBytes: config.worker.fetchMinBytes,
         logger,

@@ -57,6 +57,18 @@ export const configSchema = z
         retain: z.number().int().min(1).default(3),
         /** The checkpoint store; default `<local.stateDir>/checkpoints`. Shared by all processes of a job. */
         dir: z.string().min(1).optional(),
+        /**
+         * Incremental checkpoints: each checkpoint writes what changed since the previous one (a
+         * delta); a task writes a new base in the background once its deltas number `maxDeltas`
+         * or add up to `deltaRatio` times its base.
+         */
+        compaction: z
+          .object({
+            maxDeltas: z.number().int().min(1).default(100),
+            deltaRatio: z.number().positive().default(1),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -6,6 +6,13 @@
  * checkpoint exists only once the coordinator has written its manifest `manifests/chk-<n>.json`
  * atomically (temp file, fsync, rename, fsync of the directory). Readers trust manifests only.
  *
+ * A task's snapshot in a checkpoint is a chain of files (a base and deltas, see
+ * snapshot-chain.ts) that later checkpoints share, so a file goes only when no retained manifest
+ * names it, and only from the directories of checkpoints older than the oldest retained one: a
+ * snapshot in flight builds on files a retained manifest names or on files of checkpoints newer
+ * than the newest complete one (a task's chain only grows by its own barriers, and no checkpoint
+ * completes without the task's newest barrier).
+ *
  * `store.json` names the store (a random id, written once): commit markers carry it, so a task
  * can tell markers written from this store's checkpoints from those of a lost or other store.
  */
@@ -13,20 +20,27 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskOffsets } from '../worker/thread-protocol.ts';
+import { chainOf, type SnapshotLink } from './snapshot-chain.ts';
 
-/** 2 added each task's owner and generation; a format-1 manifest still restores, but proves no claim. */
-export const manifestFormat = 2;
+/**
+ * 2 added each task's owner and generation (a format-1 manifest still restores, but proves no
+ * claim); 3 added each task's snapshot chain (an entry without one is a single base).
+ */
+export const manifestFormat = 3;
 
 export interface TaskCheckpoint {
   task: number;
   /** The worker whose ack put the snapshot here, and the generation of its Assign: the proof a claim is checked against. */
   owner: string;
   generation: number;
-  /** Snapshot file relative to the store root. */
+  /** The newest file of `chain`, relative to the store root. */
   snapshot: string;
+  /** What this checkpoint wrote for the task (0 when nothing changed since the previous one). */
   bytes: number;
   records: number;
   offsets: TaskOffsets;
+  /** The task's state: a base, then the deltas after it (absent before format 3: `snapshot` alone, a base). */
+  chain?: SnapshotLink[];
 }
 
 export interface CheckpointManifest {
@@ -116,7 +130,11 @@ export class CheckpointStore {
     return ids.length === 0 ? 0 : Math.max(...ids);
   }
 
-  /** Keeps the newest `keep` complete checkpoints; deletes older ones and abandoned attempts below them. */
+  /**
+   * Keeps the newest `keep` complete checkpoints and deletes the older manifests; then, in the
+   * directories of checkpoints older than the oldest kept, every file no kept manifest names
+   * (abandoned attempts, links no chain uses any more), and the directories left empty.
+   */
   async retain(keep: number): Promise<number[]> {
     const complete = await this.completed();
     const kept = complete.slice(0, keep);
@@ -127,10 +145,26 @@ export class CheckpointStore {
       await rm(join(this.root, 'manifests', `chk-${id}.json`), { force: true });
       removed.push(id);
     }
+    const needed = new Set<string>();
+    for (const id of kept) {
+      for (const entry of (await this.readManifest(id)).tasks) for (const link of chainOf(entry, id)) needed.add(join(this.root, link.ref));
+    }
     for (const id of await this.idsIn(this.root, snapshotDirName)) {
-      if (id < oldestKept) await rm(join(this.root, `chk-${id}`), { recursive: true, force: true });
+      if (id >= oldestKept) continue;
+      const dir = join(this.root, `chk-${id}`);
+      const names = await readdir(dir).catch(() => []);
+      const unneeded = names.filter((name) => !needed.has(join(dir, name)));
+      if (unneeded.length === names.length) await rm(dir, { recursive: true, force: true });
+      else for (const name of unneeded) await rm(join(dir, name), { force: true });
     }
     return removed;
+  }
+
+  /** The files a checkpoint's snapshot of `task` is made of, oldest first (a base, then deltas). */
+  async chainOf(checkpointId: number, task: number): Promise<SnapshotLink[]> {
+    const entry = (await this.readManifest(checkpointId)).tasks.find((t) => t.task === task);
+    if (entry === undefined) throw new Error(`checkpoint ${checkpointId} has no snapshot of task ${task}`);
+    return chainOf(entry, checkpointId);
   }
 
   private async idsIn(dir: string, pattern: RegExp): Promise<number[]> {

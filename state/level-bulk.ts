@@ -5,7 +5,8 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import { openLevel, TaskStoreLockedError, type Db } from './level-open.ts';
-import { PREFIX } from './store-keys.ts';
+import { DELTA_DELETE, DELTA_PUT } from './snapshot-layout.ts';
+import { PREFIX, prefixRange } from './store-keys.ts';
 
 /** One entry, key and value as raw bytes. */
 export type RawEntry = [Uint8Array, Uint8Array];
@@ -33,21 +34,51 @@ export function openView(db: Db): DbView {
   return { batches, close: () => iterator.close() };
 }
 
-/** Writes `entries` into `db` in batches of `batchRecords`. */
-export async function loadEntries(db: Db, entries: AsyncIterable<RawEntry>, batchRecords = 4_096): Promise<number> {
-  let batch: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
-  let loaded = 0;
+type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/** Writes `ops` into `db` in batches of `batchRecords`; returns how many. */
+async function writeInBatches(db: Db, ops: AsyncIterable<Op>, batchRecords: number): Promise<number> {
+  let batch: Op[] = [];
+  let written = 0;
   const write = async (): Promise<void> => {
     await db.batch<Uint8Array, Uint8Array>(batch, { keyEncoding: 'view', valueEncoding: 'view' });
-    loaded += batch.length;
+    written += batch.length;
     batch = [];
   };
-  for await (const [key, value] of entries) {
-    batch.push({ type: 'put', key, value });
+  for await (const op of ops) {
+    batch.push(op);
     if (batch.length >= batchRecords) await write();
   }
   if (batch.length > 0) await write();
-  return loaded;
+  return written;
+}
+
+/** Writes `entries` into `db` in batches of `batchRecords`. */
+export function loadEntries(db: Db, entries: AsyncIterable<RawEntry>, batchRecords = 4_096): Promise<number> {
+  async function* puts(): AsyncGenerator<Op> {
+    for await (const [key, value] of entries) yield { type: 'put', key, value };
+  }
+  return writeInBatches(db, puts(), batchRecords);
+}
+
+/**
+ * Applies a delta snapshot's entries (values opened by an op byte, see snapshot-layout.ts) to
+ * `db`: first drops the buffered outputs (a delta carries the whole buffer of its checkpoint),
+ * then puts and deletes in batches of `batchRecords`. Returns how many entries it applied.
+ * @throws Error naming `source` on an unknown op byte
+ */
+export async function applyDelta(db: Db, entries: AsyncIterable<RawEntry>, source: string, batchRecords = 4_096): Promise<number> {
+  await db.clear(prefixRange(PREFIX.buffer));
+  async function* ops(): AsyncGenerator<Op> {
+    let at = 0;
+    for await (const [key, value] of entries) {
+      if (value[0] === DELTA_PUT) yield { type: 'put', key, value: value.subarray(1) };
+      else if (value[0] === DELTA_DELETE && value.length === 1) yield { type: 'del', key };
+      else throw new Error(`delta snapshot ${source}: entry ${at} has no valid op byte`);
+      at += 1;
+    }
+  }
+  return writeInBatches(db, ops(), batchRecords);
 }
 
 /**

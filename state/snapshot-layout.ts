@@ -3,7 +3,8 @@
  * throws for a file that does not follow it. Kept apart so both sides agree on every offset.
  * All integers are big-endian:
  *
- *   header  magic "EDDYSNAP" | u32 format version | u32 task | u64 checkpointId        (24 bytes)
+ *   header  magic "EDDYSNAP" | u32 format version | u32 task | u64 checkpointId
+ *           | u32 kind (0 base, 1 delta) | u64 parent checkpointId (0 for a base)      (36 bytes)
  *   block   u32 payload length | u32 crc32(payload) | payload                          (repeated)
  *           payload = records, each u32 key length | key | u32 value length | value
  *   footer  u32 0xFFFFFFFF | u64 records | u32 blocks | u32 crc32(header ‖ each block's crc
@@ -11,17 +12,35 @@
  *
  * The footer opens with a length no block can have, so a reader walking the blocks knows a
  * footer from a block, and tells a missing footer from a truncated block.
+ *
+ * A **base** holds the task's whole store at its checkpoint. A **delta** holds what changed
+ * since its parent (the previous link of the task's chain, see state/snapshot-chain.ts): each
+ * record's value starts with one op byte, {@link DELTA_PUT} followed by the new value or
+ * {@link DELTA_DELETE} alone, and applying a delta first drops the parent's buffered outputs (`b`
+ * entries): a delta carries the whole buffer as of its checkpoint. Format 1 (a 24-byte header
+ * without kind and parent) was always a base and is still read.
  */
+
+/** A whole store, or the changes since a parent snapshot. */
+export type SnapshotKind = 'base' | 'delta';
 
 /** What a snapshot file says about itself. */
 export type SnapshotHeader = {
   task: number;
   /** The checkpoint the snapshot belongs to, ≥ 1. */
   checkpointId: number;
+  /** Default 'base'. */
+  kind?: SnapshotKind;
+  /** A delta's parent: the checkpoint of the link it applies on. 0 (the default) for a base. */
+  parent?: number;
 };
 
-/** The current (and only) format version. */
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** The format version written. */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+
+/** The op byte opening a delta record's value. */
+export const DELTA_PUT = 1;
+export const DELTA_DELETE = 0;
 
 /** A block is closed once the next record would take it past this (a bigger record gets a block of its own). */
 export const BLOCK_TARGET_BYTES = 64 * 1024;
@@ -29,7 +48,9 @@ export const BLOCK_TARGET_BYTES = 64 * 1024;
 /** The marker opening the footer where a block's length would be. Blocks are always shorter. */
 export const FOOTER_MARKER = 0xffff_ffff;
 
-export const HEADER_BYTES = 24;
+export const HEADER_BYTES = 36;
+/** Format 1's header: no kind, no parent. */
+export const HEADER_BYTES_V1 = 24;
 export const BLOCK_FRAME_BYTES = 8;
 export const FOOTER_BYTES = 28;
 
@@ -63,15 +84,32 @@ export function encodeHeader(header: SnapshotHeader): Buffer {
   bytes.writeUInt32BE(SNAPSHOT_FORMAT_VERSION, 8);
   bytes.writeUInt32BE(header.task, 12);
   bytes.writeBigUInt64BE(BigInt(header.checkpointId), 16);
+  bytes.writeUInt32BE(header.kind === 'delta' ? 1 : 0, 24);
+  bytes.writeBigUInt64BE(BigInt(header.parent ?? 0), 28);
   return bytes;
 }
 
-/** @throws SnapshotCorruptError on a wrong magic or version */
-export function decodeHeader(bytes: Buffer, path: string): SnapshotHeader {
-  if (!bytes.subarray(0, 8).equals(HEADER_MAGIC)) throw new SnapshotCorruptError(path, -1, 'not a snapshot file (bad header magic)');
-  const version = bytes.readUInt32BE(8);
-  if (version !== SNAPSHOT_FORMAT_VERSION) throw new SnapshotCorruptError(path, -1, `format version ${version}, this reader knows ${SNAPSHOT_FORMAT_VERSION}`);
-  return { task: bytes.readUInt32BE(12), checkpointId: Number(bytes.readBigUInt64BE(16)) };
+/**
+ * The header's length, from its first 12 bytes (magic and version).
+ * @throws SnapshotCorruptError on a wrong magic or an unknown version
+ */
+export function headerLength(start: Buffer, path: string): number {
+  if (!start.subarray(0, 8).equals(HEADER_MAGIC)) throw new SnapshotCorruptError(path, -1, 'not a snapshot file (bad header magic)');
+  const version = start.readUInt32BE(8);
+  if (version === 1) return HEADER_BYTES_V1;
+  if (version === SNAPSHOT_FORMAT_VERSION) return HEADER_BYTES;
+  throw new SnapshotCorruptError(path, -1, `format version ${version}, this reader knows 1 and ${SNAPSHOT_FORMAT_VERSION}`);
+}
+
+/** @throws SnapshotCorruptError on a wrong magic, version or kind */
+export function decodeHeader(bytes: Buffer, path: string): Required<SnapshotHeader> {
+  const length = headerLength(bytes, path);
+  const task = bytes.readUInt32BE(12);
+  const checkpointId = Number(bytes.readBigUInt64BE(16));
+  if (length === HEADER_BYTES_V1) return { task, checkpointId, kind: 'base', parent: 0 };
+  const kind = bytes.readUInt32BE(24);
+  if (kind > 1) throw new SnapshotCorruptError(path, -1, `unknown snapshot kind ${kind}`);
+  return { task, checkpointId, kind: kind === 1 ? 'delta' : 'base', parent: Number(bytes.readBigUInt64BE(28)) };
 }
 
 export function encodeBlockFrame(payloadBytes: number, crc: number): Buffer {

@@ -10,11 +10,11 @@ import {
   BLOCK_FRAME_BYTES,
   FOOTER_BYTES,
   FOOTER_MARKER,
-  HEADER_BYTES,
-  SnapshotCorruptError,
+    SnapshotCorruptError,
   decodeFooter,
   decodeHeader,
   decodeRecords,
+  headerLength,
   u32Bytes,
   type SnapshotHeader,
 } from './snapshot-layout.ts';
@@ -35,6 +35,16 @@ export async function* readSnapshot(path: string, expect: SnapshotHeader): Async
 }
 
 /**
+ * The entries of snapshot `path` that {@link verifySnapshot} already passed, in key order,
+ * without a second full read first; each block is still checked as it is read, and the footer
+ * at the end, so a file changed since throws then (the caller discards what it applied).
+ * @throws SnapshotCorruptError when the file is missing, damaged, or not `expect`'s snapshot
+ */
+export async function* readVerifiedSnapshot(path: string, expect: SnapshotHeader): AsyncGenerator<Entry, void, undefined> {
+  for await (const records of scan(path, expect)) yield* records;
+}
+
+/**
  * Reads the whole of snapshot `path` and checks it.
  * @throws SnapshotCorruptError when the file is missing, damaged, or not `expect`'s snapshot
  */
@@ -49,10 +59,11 @@ async function* scan(path: string, expect: SnapshotHeader, summary?: SnapshotSum
   const file = await openSnapshot(path);
   try {
     const reader = new PositionalReader(file, (await file.stat()).size);
-    const headerBytes = await reader.readAt(0, HEADER_BYTES);
+    const start = await reader.readAt(0, 12);
+    const headerBytes = start === undefined ? undefined : await reader.readAt(0, headerLength(start, path));
     if (headerBytes === undefined) throw new SnapshotCorruptError(path, -1, `truncated: ${reader.size} bytes, not even a header`);
     checkHeader(decodeHeader(headerBytes, path), expect, path);
-    const walk = { position: HEADER_BYTES, blocks: 0, records: 0, crc: crc32(headerBytes), lastKey: undefined as Uint8Array | undefined };
+    const walk = { position: headerBytes.length, blocks: 0, records: 0, crc: crc32(headerBytes), lastKey: undefined as Uint8Array | undefined };
     for (;;) {
       const frame = await readFrame(reader, walk.position, walk.blocks, path);
       const length = frame.readUInt32BE(0);
@@ -88,10 +99,11 @@ async function openSnapshot(path: string): Promise<FileHandle> {
   }
 }
 
-function checkHeader(header: SnapshotHeader, expect: SnapshotHeader, path: string): void {
-  if (header.task === expect.task && header.checkpointId === expect.checkpointId) return;
-  const says = `task ${header.task} checkpoint ${header.checkpointId}`;
-  throw new SnapshotCorruptError(path, -1, `header says ${says}, expected task ${expect.task} checkpoint ${expect.checkpointId}`);
+function checkHeader(header: Required<SnapshotHeader>, expect: SnapshotHeader, path: string): void {
+  const wanted: Required<SnapshotHeader> = { kind: 'base', parent: 0, ...expect };
+  if (header.task === wanted.task && header.checkpointId === wanted.checkpointId && header.kind === wanted.kind && header.parent === wanted.parent) return;
+  const describe = (h: Required<SnapshotHeader>) => `task ${h.task} checkpoint ${h.checkpointId} ${h.kind === 'base' ? 'base' : `delta on ${h.parent}`}`;
+  throw new SnapshotCorruptError(path, -1, `header says ${describe(header)}, expected ${describe(wanted)}`);
 }
 
 /** The 8 bytes at `position`: a block's frame, or the start of the footer. */

@@ -28,7 +28,7 @@ type Entry = readonly [Uint8Array, Uint8Array];
  * for: per-entry awaits cost more than the encoding itself. A failure (including one thrown by
  * the `batches` iterator, e.g. to abort) removes the temporary file and rethrows.
  */
-export async function writeSnapshot(path: string, header: SnapshotHeader, batches: AsyncIterable<readonly Entry[]>): Promise<SnapshotWritten> {
+export async function writeSnapshot(path: string, header: SnapshotHeader, batches: AsyncIterable<readonly Entry[]> | Iterable<readonly Entry[]>): Promise<SnapshotWritten> {
   assertHeader(header);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
@@ -51,7 +51,7 @@ export async function writeSnapshot(path: string, header: SnapshotHeader, batche
   return written;
 }
 
-async function writeBody(writer: BlockWriter, header: SnapshotHeader, batches: AsyncIterable<readonly Entry[]>): Promise<SnapshotWritten> {
+async function writeBody(writer: BlockWriter, header: SnapshotHeader, batches: AsyncIterable<readonly Entry[]> | Iterable<readonly Entry[]>): Promise<SnapshotWritten> {
   writer.writeHeader(encodeHeader(header));
   let lastKey: Uint8Array | undefined;
   for await (const batch of batches) {
@@ -130,9 +130,11 @@ class BlockWriter {
   }
 }
 
-function assertHeader({ task, checkpointId }: SnapshotHeader): void {
+function assertHeader({ task, checkpointId, kind = 'base', parent = 0 }: SnapshotHeader): void {
   if (!Number.isInteger(task) || task < 0 || task > 0xffff_ffff) throw new RangeError(`snapshot task must be a u32, got ${task}`);
   if (!Number.isSafeInteger(checkpointId) || checkpointId < 1) throw new RangeError(`snapshot checkpointId must be a safe integer ≥ 1, got ${checkpointId}`);
+  const parentOk = kind === 'base' ? parent === 0 : Number.isSafeInteger(parent) && parent >= 1 && parent < checkpointId;
+  if (!parentOk) throw new RangeError(`snapshot ${kind} of checkpoint ${checkpointId} cannot have parent ${parent}`);
 }
 
 /** Makes a rename in `dir` durable. */

@@ -17,7 +17,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { IllegalStateError } from '../common/errors.ts';
-import { loadEntries, openView, type DbView, type RawEntry } from './level-bulk.ts';
+import { applyDelta, loadEntries, openView, type DbView, type RawEntry } from './level-bulk.ts';
 import { openLevel, type Db } from './level-open.ts';
 import {
   PREFIX,
@@ -77,9 +77,15 @@ export type TaskStoreOptions = {
 
 type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
+/** One entry a flush wrote: its new value, or null when it deleted it. What a delta snapshot holds. */
+export type StoreChange = { key: string; value: string | null };
+
 /** A task's LevelDB. Methods must not overlap (the task's thread calls them one at a time). */
 export class TaskStore {
   private closed = false;
+  /** The watermark and offsets as last written or read: a flush rewrites them only when they changed. */
+  private lastWatermark: string | undefined;
+  private readonly lastOffsets = new Map<string, string>();
 
   private constructor(
     /** The directory, for messages. */
@@ -118,7 +124,10 @@ export class TaskStore {
   /** Next offset per topic; empty for a fresh task. */
   async readOffsets(): Promise<Record<string, string>> {
     const offsets: Record<string, string> = {};
-    for await (const [key, value] of this.db.iterator(prefixRange(PREFIX.offset))) offsets[topicOfOffsetKey(key)] = value;
+    for await (const [key, value] of this.db.iterator(prefixRange(PREFIX.offset))) {
+      offsets[topicOfOffsetKey(key)] = value;
+      this.lastOffsets.set(key, value);
+    }
     return offsets;
   }
 
@@ -131,6 +140,7 @@ export class TaskStore {
 
   async readWatermark(): Promise<StoredWatermark | undefined> {
     const value = await this.db.get(WATERMARK_KEY);
+    this.lastWatermark = value;
     return value === undefined ? undefined : (JSON.parse(value) as StoredWatermark);
   }
 
@@ -150,13 +160,22 @@ export class TaskStore {
     return openView(this.db);
   }
 
-  /** Bulk-loads raw entries (a snapshot's) into the store; returns how many. */
+  /** Bulk-loads raw entries (a base snapshot's) into the store; returns how many. */
   load(entries: AsyncIterable<RawEntry>): Promise<number> {
     return loadEntries(this.db, entries);
   }
 
-  /** Writes one flush atomically. */
-  async commit(flush: FlushBatch): Promise<void> {
+  /** Applies a delta snapshot's entries (`source` names it in errors); returns how many. */
+  applyDelta(entries: AsyncIterable<RawEntry>, source: string): Promise<number> {
+    return applyDelta(this.db, entries, source);
+  }
+
+  /**
+   * Writes one flush atomically and returns what it changed in the snapshotted entries (eviction
+   * entries left out; a watermark or offset equal to the one stored is not rewritten): with
+   * nothing changed, it writes nothing.
+   */
+  async commit(flush: FlushBatch): Promise<StoreChange[]> {
     const ops: BatchOp[] = flush.actors.map(({ actor, key, json }) => (json === null ? { type: 'del', key: actorKey(actor, key) } : { type: 'put', key: actorKey(actor, key), value: json }));
     const promoted = await this.db.getMany(flush.promoteEvicted.map(({ actor, key }) => actorKey(actor, key, true)));
     flush.promoteEvicted.forEach(({ actor, key }, i) => {
@@ -167,9 +186,17 @@ export class TaskStore {
     for (const { actor, key } of flush.dropEvicted) ops.push({ type: 'del', key: actorKey(actor, key, true) });
     for (const timer of flush.timerDels) ops.push({ type: 'del', key: timerKey(timer) });
     for (const timer of flush.timerPuts) ops.push({ type: 'put', key: timerKey(timer), value: JSON.stringify(timer) });
-    ops.push({ type: 'put', key: WATERMARK_KEY, value: JSON.stringify(flush.watermark) });
-    for (const [topic, offset] of Object.entries(flush.offsets)) ops.push({ type: 'put', key: offsetKey(topic), value: offset });
+    const watermark = JSON.stringify(flush.watermark);
+    if (watermark !== this.lastWatermark) ops.push({ type: 'put', key: WATERMARK_KEY, value: watermark });
+    const offsets = Object.entries(flush.offsets).map(([topic, offset]) => [offsetKey(topic), offset] as const);
+    for (const [key, offset] of offsets) if (this.lastOffsets.get(key) !== offset) ops.push({ type: 'put', key, value: offset });
+    if (ops.length === 0) return [];
     await this.db.batch(ops);
+    this.lastWatermark = watermark;
+    for (const [key, offset] of offsets) this.lastOffsets.set(key, offset);
+    // Eviction entries never outlive a barrier and are in no snapshot.
+    const evicted = `${PREFIX.evicted}\x00`;
+    return ops.flatMap((op) => (op.key.startsWith(evicted) ? [] : [{ key: op.key, value: op.type === 'put' ? op.value : null }]));
   }
 
   /** Closes the database; later calls do nothing. */

@@ -12,7 +12,7 @@ import { IllegalStateError } from '../common/errors.ts';
 import { createTaskStore, restoreTaskStore } from '../state/task-store-open.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
 import { loadJob } from '../job/load.ts';
-import { TaskRuntime, type ProcessResult } from './runtime/task-runtime.ts';
+import { TaskRuntime, type ProcessResult, type TaskRuntimeOptions } from './runtime/task-runtime.ts';
 import type { ActorThreadData, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 
 type Request<T extends ThreadRequest['type']> = Extract<ThreadRequest, { type: T }>;
@@ -33,15 +33,18 @@ function runtimeOf(task: number, request: ThreadRequest['type']): TaskRuntime {
 }
 
 /** Wipes the task's directory, rebuilds it from the snapshot if there is one, and opens the runtime on it. */
-async function open({ task, dataDir, restore, taskCount }: Request<'open'>): Promise<ThreadResponse> {
+async function open({ task, dataDir, restore, taskCount, compaction }: Request<'open'>): Promise<ThreadResponse> {
   if (runtimes.has(task)) throw new IllegalStateError(`task ${task} is already open on this thread`);
   job ??= loadJob(threadData().jobRef);
   const definition = await job;
   const dir = join(dataDir, `task-${task}`);
-  const store = restore === null ? await createTaskStore(dir) : await restoreTaskStore(dir, { task, ...restore });
+  const store = restore === null ? await createTaskStore(dir) : await restoreTaskStore(dir, { task, root: restore.root, chain: restore.chain });
   const restoredFrom = restore?.checkpointId ?? 0;
   try {
-    const runtime = await TaskRuntime.open(definition, task, store, taskCount === undefined ? { restoredFrom } : { restoredFrom, taskCount });
+    const options: TaskRuntimeOptions = { restoredFrom, restoredChain: restore?.chain ?? [] };
+    if (taskCount !== undefined) options.taskCount = taskCount;
+    if (compaction !== undefined) options.compaction = compaction;
+    const runtime = await TaskRuntime.open(definition, task, store, options);
     runtimes.set(task, runtime);
     return { type: 'opened', task, offsets: runtime.offsets(), restoredFrom };
   } catch (thrown) {
@@ -51,10 +54,10 @@ async function open({ task, dataDir, restore, taskCount }: Request<'open'>): Pro
 }
 
 /** Takes the barrier; the snapshot's result goes to `done` later, and then the port is closed. */
-async function barrier({ task, checkpointId, snapshotPath, done }: Request<'barrier'>): Promise<ThreadResponse> {
+async function barrier({ task, checkpointId, target, done }: Request<'barrier'>): Promise<ThreadResponse> {
   let taken;
   try {
-    taken = await runtimeOf(task, 'barrier').barrier(checkpointId, snapshotPath);
+    taken = await runtimeOf(task, 'barrier').barrier(checkpointId, target);
   } catch (thrown) {
     done.close();
     throw thrown;

@@ -1,5 +1,5 @@
 /** What a task reports about a barrier once its snapshot is done: an ack or a typed decline. */
-import type { TaskOffsets } from './thread-protocol.ts';
+import type { SnapshotLink, TaskOffsets } from './thread-protocol.ts';
 
 export type DeclineReason = 'TASK_NOT_RUNNING' | 'SNAPSHOT_FAILED' | 'BARRIER_FAILED';
 
@@ -10,9 +10,13 @@ export type CheckpointReport =
       generation: number;
       checkpointId: number;
       offsets: TaskOffsets;
+      /** The newest link of `chain`. */
       snapshotRef: string;
+      /** What this barrier wrote (0 when nothing changed since the previous one). */
       bytes: number;
       records: number;
       snapshotMs: number;
+      /** The task's snapshot chain at the barrier: a base and the deltas after it. */
+      chain: SnapshotLink[];
     }
   | { kind: 'declined'; task: number; generation: number; checkpointId: number; reason: DeclineReason; detail: string };

@@ -9,8 +9,8 @@
  *    m if m is newer (the coordinator's view was behind: m completed while the Assign was on
  *    its way). A marker of another checkpoint store, or one newer than every manifest here,
  *    is refused with an error naming the task, the checkpoint and the marker;
- * 4. restore state from it, or from the next older complete one if a snapshot fails
- *    verification (the error names the file);
+ * 4. restore state from its snapshot chain (a base and deltas), or from the next older complete
+ *    checkpoint if a link fails verification (the error names the file);
  * 5. publish the restored buffer's outputs of epochs in (m, restored], with marker restored,
  *    in one transaction, and drop the rest (already published). A sink of several parts
  *    (Kafka and databases, committed one after another) reports the oldest part's mark too;
@@ -22,8 +22,9 @@
 import { ensureError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { CheckpointStore } from '../state/checkpoint-store.ts';
+import { chainOf } from '../state/snapshot-chain.ts';
 import type { ExactlyOnceSink } from '../job/contract/sink.ts';
-import type { TaskOffsets, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
+import type { CompactionPolicy, RestoreSource, TaskOffsets, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 
 /** Complete checkpoints tried, newest first, before giving up. */
 const fallbackDepth = 3;
@@ -35,6 +36,8 @@ export interface RestoreDeps {
   dataDir: string;
   checkpoints: CheckpointStore;
   transactions: ExactlyOnceSink & { taskCount(): Promise<number> };
+  /** When the task writes a new snapshot base in the background (default: worker/runtime/snapshot-jobs.ts). */
+  compaction?: CompactionPolicy;
   logger: Logger;
   call<T extends ThreadResponse['type']>(request: ThreadRequest, expect: T): Promise<Extract<ThreadResponse, { type: T }>>;
 }
@@ -116,7 +119,8 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
 
 async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Extract<ThreadResponse, { type: 'opened' }>> {
   const taskCount = await deps.transactions.taskCount();
-  const open = (restore: { checkpointId: number; snapshotPath: string } | null) => deps.call({ type: 'open', task: deps.task, dataDir: deps.dataDir, restore, taskCount }, 'opened');
+  const open = (restore: RestoreSource | null) =>
+    deps.call({ type: 'open', task: deps.task, dataDir: deps.dataDir, restore, taskCount, ...(deps.compaction === undefined ? {} : { compaction: deps.compaction }) }, 'opened');
   if (target === 0) return open(null);
   const candidates = (await deps.checkpoints.completed()).filter((id) => id <= target).slice(0, fallbackDepth);
   const failures: string[] = [];
@@ -125,7 +129,7 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
       const manifest = await deps.checkpoints.readManifest(checkpointId);
       const entry = manifest.tasks.find((t) => t.task === deps.task);
       if (entry === undefined) throw new Error(`checkpoint ${checkpointId} has no snapshot of task ${deps.task}`);
-      return await open({ checkpointId, snapshotPath: deps.checkpoints.resolve(entry.snapshot) });
+      return await open({ checkpointId, root: deps.checkpoints.root, chain: chainOf(entry, checkpointId) });
     } catch (err) {
       const message = ensureError(err).message;
       failures.push(`checkpoint ${checkpointId}: ${message}`);

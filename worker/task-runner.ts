@@ -21,7 +21,7 @@ import type { PublishLane } from './publish-lane.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { restoreTask } from './task-restore.ts';
 import type { AtLeastOnceSink, ExactlyOnceSink } from '../job/contract/sink.ts';
-import type { SnapshotResult, SourceRecord, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
+import type { CompactionPolicy, SnapshotResult, SourceRecord, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
 
 export type TaskRunnerState = 'starting' | 'restoring' | 'running' | 'revoking' | 'stopped' | 'failed';
 
@@ -49,6 +49,8 @@ export interface TaskRunnerDeps {
   sinks: AtLeastOnceSink;
   transactions: ExactlyOnceSink & { taskCount(): Promise<number> };
   checkpoints: CheckpointStore;
+  /** When the task writes a new snapshot base in the background (default: worker/runtime/snapshot-jobs.ts). */
+  compaction?: CompactionPolicy;
   dataDir: string;
   limits: TaskLimits;
   metrics: WorkerMetrics;
@@ -333,7 +335,8 @@ export class TaskRunner {
     const snapshotRef = this.deps.checkpoints.snapshotRef(checkpointId, this.task, this.deps.owner, generation);
     const startedMs = this.deps.clock();
     try {
-      const taken = await this.call({ type: 'barrier', task: this.task, checkpointId, snapshotPath: this.deps.checkpoints.resolve(snapshotRef), done: port2 }, 'barrier-taken', [port2]);
+      const target = { root: this.deps.checkpoints.root, ref: snapshotRef };
+      const taken = await this.call({ type: 'barrier', task: this.task, checkpointId, target, done: port2 }, 'barrier-taken', [port2]);
       this.barriers.push(checkpointId);
       this.barriers.splice(0, Math.max(0, this.barriers.length - barriersRemembered));
       this.deps.metrics.barriers.inc(this.label);
@@ -346,7 +349,8 @@ export class TaskRunner {
           if (this.stateValue === 'running') this.deps.metrics.snapshotBytes.set(this.label, result.bytes);
           this.acked.push({ checkpointId, generation });
           this.acked.splice(0, Math.max(0, this.acked.length - ackedRemembered));
-          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation, checkpointId, offsets: taken.offsets, snapshotRef, bytes: result.bytes, records: result.records, snapshotMs });
+          const { bytes, records, chain } = result;
+          this.deps.onCheckpoint({ kind: 'ack', task: this.task, generation, checkpointId, offsets: taken.offsets, snapshotRef: chain.at(-1)?.ref ?? snapshotRef, bytes, records, snapshotMs, chain });
         } else {
           this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation: this.generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: result.reason });
         }

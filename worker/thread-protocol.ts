@@ -5,6 +5,9 @@
  * offset order and nothing else touches its state. Tagged unions, one response type per request.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { CompactionPolicy, SnapshotLink, SnapshotTarget } from '../state/snapshot-chain.ts';
+
+export type { CompactionPolicy, SnapshotLink, SnapshotTarget } from '../state/snapshot-chain.ts';
 
 export type { BufferedOutput, DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
 import type { BufferedOutput, DeadLetter, OutputRecord, SourceRecord } from '../job/contract/records.ts';
@@ -33,34 +36,55 @@ export interface TaskRuntimeStats {
   watermarkMs: number | null;
 }
 
-/** A completed checkpoint's snapshot of one task, to restore from. */
+/** A completed checkpoint's snapshot chain of one task, to restore from. */
 export interface RestoreSource {
   checkpointId: number;
-  /** Absolute path of the snapshot file (state/snapshot-format.ts). */
-  snapshotPath: string;
+  /** The checkpoint store's root, which the links' refs are relative to. */
+  root: string;
+  /** A base and the deltas after it (state/snapshot-chain.ts). */
+  chain: SnapshotLink[];
 }
 
 /** Posted on a barrier's `done` port once the asynchronous snapshot finished. */
 export type SnapshotResult =
-  | { type: 'snapshot-written'; checkpointId: number; bytes: number; records: number; durationMs: number }
+  | {
+      type: 'snapshot-written';
+      checkpointId: number;
+      /** What this barrier wrote (0: nothing changed, the chain is the previous one). */
+      bytes: number;
+      records: number;
+      durationMs: number;
+      /** The task's state at the barrier: a base and the deltas after it. */
+      chain: SnapshotLink[];
+    }
   | { type: 'snapshot-failed'; checkpointId: number; reason: string };
 
 
 export type ThreadRequest =
   /**
    * Open the task under `dataDir`: with `restore`, wipe `<dataDir>/task-<n>` and rebuild it from
-   * the snapshot (checksums verified; a bad snapshot throws SnapshotCorruptError naming the file);
+   * the snapshot chain (checksums verified; a bad link throws SnapshotCorruptError naming the file);
    * without, start from empty state. Reports where to resume reading.
    */
-  | { type: 'open'; task: number; dataDir: string; restore: RestoreSource | null; /** The job's task count (see TaskRuntimeOptions.taskCount). */ taskCount?: number }
+  | {
+      type: 'open';
+      task: number;
+      dataDir: string;
+      restore: RestoreSource | null;
+      /** The job's task count (see TaskRuntimeOptions.taskCount). */
+      taskCount?: number;
+      /** When the task writes a new base in the background (default: snapshot-jobs.ts). */
+      compaction?: CompactionPolicy;
+    }
   /**
    * Barrier `checkpointId`: everything before it is in the checkpoint, nothing after. Write dirty
-   * actors, timers, watermark, offsets and the output buffer in one batch; open a LevelDB
-   * iterator (an implicit snapshot) and stream it to `snapshotPath` (temp file, fsync, rename)
-   * in the background while later requests are handled; post a SnapshotResult on `done`.
-   * Outputs after the barrier belong to epoch `checkpointId + 1`.
+   * actors, timers, watermark and offsets in one batch; write what it changed and the sealed
+   * output buffer as a delta on the previous snapshot (or the whole store as a base, from a
+   * LevelDB iterator opened at once) to `target` (temp file, fsync, rename) in the background
+   * while later requests are handled; post a SnapshotResult on `done`. Outputs after the barrier
+   * belong to epoch `checkpointId + 1`.
    */
-  | { type: 'barrier'; task: number; checkpointId: number; snapshotPath: string; done: MessagePort }
+  | { type: 'barrier'; task: number; checkpointId: number; target: SnapshotTarget; done: MessagePort }
   /** The buffered outputs (dead letters included) of epochs <= `checkpointId`, in emission order. */
   | { type: 'committed-outputs'; task: number; checkpointId: number }
   /** Those outputs are published: drop them from the buffer, in memory and in LevelDB (one small batch, at once). */

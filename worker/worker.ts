@@ -14,6 +14,7 @@ import type { Logger } from '../common/logger.ts';
 import type { CoordinatorMessage__Output } from '../proto/control.ts';
 import { checkpointStoreFor, type CheckpointStore } from '../state/checkpoint-store.ts';
 import type { CheckpointReport } from './checkpoint-report.ts';
+import type { CompactionPolicy } from './thread-protocol.ts';
 import { ActorThreads } from './actor-threads.ts';
 import { WorkerControlClient } from './control-client.ts';
 import { startWorkerHttp } from './http-server.ts';
@@ -48,6 +49,8 @@ export interface WorkerOptions {
   natsUrl: string;
   ingest: EddyConfig['ingest'];
   limits: TaskLimits;
+  /** When a task writes a new snapshot base in the background (default: worker/runtime/snapshot-jobs.ts). */
+  compaction?: CompactionPolicy;
   fetchMaxWaitMs: number;
   fetchMinBytes: number;
   logger: Logger;
@@ -207,8 +210,9 @@ export class Worker {
     // Without a lease the coordinator may have given the task to another worker already.
     if (this.control?.leaseValid !== true) return;
     if (report.kind === 'ack') {
-      const { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs } = report;
-      this.control?.send({ checkpointAck: { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs } });
+      const { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs, chain } = report;
+      const links = chain.map(({ ref, checkpointId: id, kind, bytes: linkBytes, records: linkRecords }) => ({ ref, checkpointId: id, delta: kind === 'delta', bytes: linkBytes, records: linkRecords }));
+      this.control?.send({ checkpointAck: { task, generation, checkpointId, offsets, snapshotRef, bytes, records, snapshotMs, chain: links } });
     } else {
       const { task, generation, checkpointId, reason, detail } = report;
       this.control?.send({ checkpointDeclined: { task, generation, checkpointId, reason, detail } });
@@ -244,6 +248,7 @@ export class Worker {
       owner: `${this.options.id}-${this.options.instance}`,
       threads: this.threads, source: this.source, sinks: this.sinks, transactions,
       checkpoints: this.store, dataDir: this.dataDir, limits: this.options.limits, metrics: this.metrics, clock: Date.now, logger: this.options.logger,
+      ...(this.options.compaction === undefined ? {} : { compaction: this.options.compaction }),
       onFailed: (failed, reason) => void this.serially(failed, () => Promise.resolve(this.taskFailed(failed, reason))),
       onCheckpoint: (report) => this.report(report),
       acks: this.ingest?.acks,

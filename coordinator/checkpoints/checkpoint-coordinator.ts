@@ -9,6 +9,7 @@ import { ensureError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { CheckpointAck__Output, CheckpointDeclined__Output, CoordinatorMessage } from '../../proto/control.ts';
 import { manifestFormat, type CheckpointStore, type TaskCheckpoint } from '../../state/checkpoint-store.ts';
+import type { SnapshotLink } from '../../state/snapshot-chain.ts';
 import { CheckpointHistory, type AbandonReason, type CheckpointRecord } from './checkpoint-history.ts';
 import { PendingCheckpoint, type Participant } from './pending-checkpoint.ts';
 
@@ -121,8 +122,10 @@ export class CheckpointCoordinator {
   ack(worker: string, ack: CheckpointAck__Output): void {
     const pending = this.pending;
     if (pending === undefined || ack.checkpointId !== pending.id) return; // late ack of an abandoned checkpoint
+    const chain: SnapshotLink[] = ack.chain.map((link) => ({ ref: link.ref, checkpointId: link.checkpointId, kind: link.delta ? 'delta' : 'base', bytes: link.bytes, records: link.records }));
     const outcome = pending.ack(worker, ack.generation, {
       task: ack.task, owner: worker, generation: ack.generation, snapshot: ack.snapshotRef, bytes: ack.bytes, records: ack.records, offsets: ack.offsets,
+      chain: chain.length > 0 ? chain : [{ ref: ack.snapshotRef, checkpointId: ack.checkpointId, kind: 'base', bytes: ack.bytes, records: ack.records }],
     });
     if (outcome !== 'accepted') {
       this.options.logger.debug({ worker, task: ack.task, checkpoint: ack.checkpointId, outcome }, 'checkpoint ack ignored');

@@ -24,7 +24,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
-import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
+import { createTaskStore, restoreTaskStore, type SnapshotLink } from '../../state/task-store-open.ts';
 import { watermarkMarkerHeaders } from '../../worker/runtime/call-context.ts';
 import { TaskRuntime, type ProcessResult } from '../../worker/runtime/task-runtime.ts';
 import type { JobDefinition, KafkaSink } from '../contract/job.ts';
@@ -65,7 +65,7 @@ export interface TestOutput {
   task: number;
 }
 
-type Task = { runtime: TaskRuntime; snapshot?: string };
+type Task = { runtime: TaskRuntime; chain?: SnapshotLink[] };
 
 export class JobTestDriver {
   private readonly logs = new Map<string, SourceRecord[][]>();
@@ -172,11 +172,11 @@ export class JobTestDriver {
   async checkpoint(): Promise<number> {
     const id = this.lastCheckpoint + 1;
     for (const [task, state] of this.tasks.entries()) {
-      const path = join(this.dir, 'checkpoints', `chk-${id}`, `task-${task}.snap`);
-      const { snapshot } = await state.runtime.barrier(id, path);
+      const target = { root: join(this.dir, 'checkpoints'), ref: join(`chk-${id}`, `task-${task}.snap`) };
+      const { snapshot } = await state.runtime.barrier(id, target);
       const result = await snapshot;
       if (result.type !== 'snapshot-written') throw new Error(`task ${task}: snapshot of checkpoint ${id} failed: ${result.reason}`);
-      state.snapshot = path;
+      state.chain = result.chain;
     }
     this.lastCheckpoint = id;
     for (const [task, { runtime }] of this.tasks.entries()) {
@@ -204,14 +204,12 @@ export class JobTestDriver {
     for (const [task, state] of this.tasks.entries()) {
       await state.runtime.close();
       const dir = join(this.dir, `task-${task}`);
-      const store =
-        state.snapshot === undefined
-          ? await createTaskStore(dir)
-          : await restoreTaskStore(dir, { task, checkpointId: this.lastCheckpoint, snapshotPath: state.snapshot });
-      state.runtime = await TaskRuntime.open(this.job, task, store, { restoredFrom: state.snapshot === undefined ? 0 : this.lastCheckpoint, taskCount: this.partitions });
+      const chain = state.chain;
+      const store = chain === undefined ? await createTaskStore(dir) : await restoreTaskStore(dir, { task, root: join(this.dir, 'checkpoints'), chain });
+      state.runtime = await TaskRuntime.open(this.job, task, store, { restoredFrom: chain === undefined ? 0 : this.lastCheckpoint, restoredChain: chain ?? [], taskCount: this.partitions });
       // The snapshot holds the outputs its checkpoint published; a worker learns that from the
       // task's commit marker and drops them, and so does the driver.
-      if (state.snapshot !== undefined) state.runtime.outputsPublished(this.lastCheckpoint);
+      if (chain !== undefined) state.runtime.outputsPublished(this.lastCheckpoint);
     }
   }
 

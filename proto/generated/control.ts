@@ -15,6 +15,7 @@ import type { Hello as _eddy_control_v1_Hello, Hello__Output as _eddy_control_v1
 import type { Reject as _eddy_control_v1_Reject, Reject__Output as _eddy_control_v1_Reject__Output } from './eddy/control/v1/Reject.ts';
 import type { Revoke as _eddy_control_v1_Revoke, Revoke__Output as _eddy_control_v1_Revoke__Output } from './eddy/control/v1/Revoke.ts';
 import type { Revoked as _eddy_control_v1_Revoked, Revoked__Output as _eddy_control_v1_Revoked__Output } from './eddy/control/v1/Revoked.ts';
+import type { SnapshotLink as _eddy_control_v1_SnapshotLink, SnapshotLink__Output as _eddy_control_v1_SnapshotLink__Output } from './eddy/control/v1/SnapshotLink.ts';
 import type { TaskClaim as _eddy_control_v1_TaskClaim, TaskClaim__Output as _eddy_control_v1_TaskClaim__Output } from './eddy/control/v1/TaskClaim.ts';
 import type { TaskFailed as _eddy_control_v1_TaskFailed, TaskFailed__Output as _eddy_control_v1_TaskFailed__Output } from './eddy/control/v1/TaskFailed.ts';
 import type { TaskReady as _eddy_control_v1_TaskReady, TaskReady__Output as _eddy_control_v1_TaskReady__Output } from './eddy/control/v1/TaskReady.ts';
@@ -45,6 +46,7 @@ export interface ProtoGrpcType {
         Reject: MessageTypeDefinition<_eddy_control_v1_Reject, _eddy_control_v1_Reject__Output>
         Revoke: MessageTypeDefinition<_eddy_control_v1_Revoke, _eddy_control_v1_Revoke__Output>
         Revoked: MessageTypeDefinition<_eddy_control_v1_Revoked, _eddy_control_v1_Revoked__Output>
+        SnapshotLink: MessageTypeDefinition<_eddy_control_v1_SnapshotLink, _eddy_control_v1_SnapshotLink__Output>
         TaskClaim: MessageTypeDefinition<_eddy_control_v1_TaskClaim, _eddy_control_v1_TaskClaim__Output>
         TaskFailed: MessageTypeDefinition<_eddy_control_v1_TaskFailed, _eddy_control_v1_TaskFailed__Output>
         TaskReady: MessageTypeDefinition<_eddy_control_v1_TaskReady, _eddy_control_v1_TaskReady__Output>

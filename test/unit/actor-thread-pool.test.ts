@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EOS_TOPICS } from '../../examples/eos-check/job.ts';
 import type { ActorThreadData, SnapshotResult, ThreadRequest, ThreadResponse } from '../../worker/thread-protocol.ts';
-import { bufferedOutputs, record, tempDir, values } from './task-harness.ts';
+import { bufferedOutputs, record, snapshotTarget, tempDir, values } from './task-harness.ts';
 
 const pools: Piscina[] = [];
 afterEach(async () => {
@@ -35,13 +35,14 @@ function actorThread(jobRef: string): Run {
 }
 
 /** Sends barrier `checkpointId`; returns its answer and the snapshot result to come. */
-async function barrier(run: Run, task: number, checkpointId: number, snapshotPath: string) {
+async function barrier(run: Run, task: number, checkpointId: number, dataDir: string) {
+  const target = snapshotTarget(dataDir, checkpointId, task);
   const { port1, port2 } = new MessageChannel();
   const result = once(port1, 'message').then(([message]) => {
     port1.close();
     return message as SnapshotResult;
   });
-  const taken = await run<'barrier-taken'>({ type: 'barrier', task, checkpointId, snapshotPath, done: port2 });
+  const taken = await run<'barrier-taken'>({ type: 'barrier', task, checkpointId, target, done: port2 });
   return { taken, snapshot: result };
 }
 
@@ -61,10 +62,11 @@ describe('actor thread (real piscina pool)', () => {
     expect(processed.timerFailures).toBeUndefined();
     expect(await run({ type: 'tick', task: 3, nowMs: 10 })).toMatchObject({ type: 'processed', outputs: [] });
 
-    const snapshotPath = join(dataDir, 'checkpoints', '1', 'task-3.snap');
-    const { taken, snapshot } = await barrier(run, 3, 1, snapshotPath);
+    const { taken, snapshot } = await barrier(run, 3, 1, dataDir);
     expect(taken).toEqual({ type: 'barrier-taken', task: 3, checkpointId: 1, offsets: { [EOS_TOPICS.input]: '2' } });
-    expect(await snapshot).toMatchObject({ type: 'snapshot-written', checkpointId: 1, records: 5 }); // actor, 2 outputs, offset, watermark
+    const written = await snapshot;
+    expect(written).toMatchObject({ type: 'snapshot-written', checkpointId: 1, records: 5 }); // actor, 2 outputs, offset, watermark
+    const chain = written.type === 'snapshot-written' ? written.chain : [];
     const committed = await run<'committed-outputs'>({ type: 'committed-outputs', task: 3, checkpointId: 1 });
     expect(committed.outputs.map((item) => item.epoch)).toEqual([1, 1]);
     expect(values(bufferedOutputs(committed.outputs))).toEqual([
@@ -76,7 +78,7 @@ describe('actor thread (real piscina pool)', () => {
     await run({ type: 'records', task: 3, records: [input(2, 'a', 3)], nowMs: 0 }); // after the barrier: lost with the close
     expect(await run({ type: 'close', task: 3 })).toEqual({ type: 'closed', task: 3 });
 
-    const reopened = await run({ type: 'open', task: 3, dataDir, restore: { checkpointId: 1, snapshotPath } });
+    const reopened = await run({ type: 'open', task: 3, dataDir, restore: { checkpointId: 1, root: join(dataDir, 'checkpoints'), chain } });
     expect(reopened).toEqual({ type: 'opened', task: 3, offsets: { [EOS_TOPICS.input]: '2' }, restoredFrom: 1 });
     expect((await run<'committed-outputs'>({ type: 'committed-outputs', task: 3, checkpointId: 1 })).outputs).toHaveLength(2); // the snapshot predates the publish
     const again = await run<'processed'>({ type: 'records', task: 3, records: [input(2, 'a', 3)], nowMs: 0 });
@@ -90,20 +92,27 @@ describe('actor thread (real piscina pool)', () => {
     await run({ type: 'open', task: 0, dataDir, restore: null });
     await run({ type: 'records', task: 0, records: Array.from({ length: 2_000 }, (_, i) => big(i, `k${i}`, 10_000)), nowMs: 0 }); // ~20 MB of state
     const events: string[] = [];
-    const first = await barrier(run, 0, 1, join(dataDir, '1.snap'));
+    const first = await barrier(run, 0, 1, dataDir);
     void first.snapshot.then(() => events.push('snapshot 1'));
     await run({ type: 'records', task: 0, records: [big(2_000, 'late', 10)], nowMs: 0 });
     events.push('records');
-    const second = await barrier(run, 0, 2, join(dataDir, '2.snap'));
+    const second = await barrier(run, 0, 2, dataDir);
     events.push('barrier 2');
     expect(await first.snapshot).toMatchObject({ type: 'snapshot-written', checkpointId: 1 });
-    expect(await second.snapshot).toMatchObject({ type: 'snapshot-written', checkpointId: 2 });
+    const secondWritten = await second.snapshot;
+    // A delta: the late actor and the offset (the watermark did not move), and the buffer's 2,001 unpublished outputs.
+    expect(secondWritten).toMatchObject({ type: 'snapshot-written', checkpointId: 2, records: 2_003 });
     expect(events).toEqual(['records', 'barrier 2', 'snapshot 1']);
+    const chain = secondWritten.type === 'snapshot-written' ? secondWritten.chain : [];
+    expect(chain.map(({ kind, checkpointId }) => `${kind} ${checkpointId}`)).toEqual(['base 1', 'delta 2']);
 
-    const third = await barrier(run, 0, 3, join(dataDir, '3.snap'));
+    // Every key changes again: a delta as big as the base, cut short by the close.
+    await run({ type: 'records', task: 0, records: Array.from({ length: 2_000 }, (_, i) => big(2_001 + i, `k${i}`, 10_000)), nowMs: 0 });
+    const third = await barrier(run, 0, 3, dataDir);
     expect(await run({ type: 'close', task: 0 })).toEqual({ type: 'closed', task: 0 });
     expect(await third.snapshot).toEqual({ type: 'snapshot-failed', checkpointId: 3, reason: 'task closed' });
-    await run({ type: 'open', task: 0, dataDir, restore: { checkpointId: 2, snapshotPath: join(dataDir, '2.snap') } }); // the thread lives on
+    const reopened = await run({ type: 'open', task: 0, dataDir, restore: { checkpointId: 2, root: join(dataDir, 'checkpoints'), chain } }); // the thread lives on
+    expect(reopened).toMatchObject({ offsets: { 'big-state.input': '2001' }, restoredFrom: 2 });
     await run({ type: 'close', task: 0 });
    }, 30_000);
 
@@ -111,7 +120,8 @@ describe('actor thread (real piscina pool)', () => {
     const run = actorThread('eos-check');
     const dataDir = await tempDir();
     const snapshotPath = join(dataDir, 'missing.snap');
-    await expect(run({ type: 'open', task: 1, dataDir, restore: { checkpointId: 4, snapshotPath } })).rejects.toThrow(`snapshot ${snapshotPath} is corrupt at header/footer: missing file`);
+    const chain = [{ ref: 'missing.snap', checkpointId: 4, kind: 'base' as const, bytes: 100, records: 1 }];
+    await expect(run({ type: 'open', task: 1, dataDir, restore: { checkpointId: 4, root: dataDir, chain } })).rejects.toThrow(`snapshot ${snapshotPath} is corrupt at header/footer: missing file`);
     await expect(run({ type: 'records', task: 1, records: [], nowMs: 0 })).rejects.toThrow(/task 1 is not open/);
   });
 

@@ -35,7 +35,7 @@ function setup(options: { tasks?: number; running?: boolean } = {}) {
   const ackAll = (id: number, c = coordinator, except?: number) => {
     for (let task = 0; task < tasks; task++) {
       if (task === except) continue;
-      c.ack(task % 2 === 0 ? 'a' : 'b', { checkpointId: id, task, generation: 7, offsets: { in: String(task * 10) }, snapshotRef: store.snapshotRef(id, task, 'w-1', 7), bytes: 100, records: 3, snapshotMs: 5 });
+      c.ack(task % 2 === 0 ? 'a' : 'b', { checkpointId: id, task, generation: 7, offsets: { in: String(task * 10) }, snapshotRef: store.snapshotRef(id, task, 'w-1', 7), bytes: 100, records: 3, snapshotMs: 5, chain: [] });
     }
   };
   // Lets every manifest write in flight finish (real files: its time varies with the machine's load).
@@ -81,7 +81,7 @@ describe('CheckpointCoordinator', () => {
   it('ignores acks from the wrong owner, the wrong generation or an abandoned checkpoint', async () => {
     const { coordinator, broadcasts, store, settle } = setup({ tasks: 1 });
     coordinator.tick();
-    const ack = { checkpointId: 1, task: 0, offsets: {}, snapshotRef: 'x', bytes: 1, records: 1, snapshotMs: 1 };
+    const ack = { checkpointId: 1, task: 0, offsets: {}, snapshotRef: 'x', bytes: 1, records: 1, snapshotMs: 1, chain: [] };
     coordinator.ack('b', { ...ack, generation: 7 });
     coordinator.ack('a', { ...ack, generation: 6 });
     coordinator.ack('a', { ...ack, generation: 7, checkpointId: 0 });

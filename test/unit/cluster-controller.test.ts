@@ -206,7 +206,7 @@ describe('ClusterController', () => {
     const owners = controller.view().tasks.map((t) => t.worker as string);
     for (const [task, worker] of owners.entries()) {
       const generation = Number(controller.tasks.list()[task]?.generation);
-      checkpoints.ack(worker, { checkpointId: 1, task, generation, offsets: {}, snapshotRef: `s${task}`, bytes: 1, records: 1, snapshotMs: 1 });
+      checkpoints.ack(worker, { checkpointId: 1, task, generation, offsets: {}, snapshotRef: `s${task}`, bytes: 1, records: 1, snapshotMs: 1, chain: [] });
     }
     // The manifest of 1 is being written when b dies: its task must not go to a with restoreFrom 0.
     controller.disconnected('b', links.get('b') as FakeLink);

@@ -106,7 +106,7 @@ describe('snapshot format', () => {
   it('refuses a wrong magic, version, task or checkpoint, and a damaged footer', async () => {
     const { path, size } = await written();
     const good = await readFile(path);
-    await expect(corruptError(path, { task: 3, checkpointId: 8 })).resolves.toMatchObject({ block: -1, reason: 'header says task 3 checkpoint 7, expected task 3 checkpoint 8' });
+    await expect(corruptError(path, { task: 3, checkpointId: 8 })).resolves.toMatchObject({ block: -1, reason: 'header says task 3 checkpoint 7 base, expected task 3 checkpoint 8 base' });
     await expect(corruptError(path, { task: 4, checkpointId: 7 })).resolves.toMatchObject({ block: -1 });
     const damaged = async (at: number, reason: RegExp) => {
       await writeFile(path, flipped(good, at));

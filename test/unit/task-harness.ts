@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
-import { createTaskStore, restoreTaskStore } from '../../state/task-store-open.ts';
+import { createTaskStore, restoreTaskStore, type ChainSource } from '../../state/task-store-open.ts';
 import type { JobDefinition } from '../../job/api.ts';
 import { TaskRuntime, type TaskRuntimeOptions } from '../../worker/runtime/task-runtime.ts';
 import type { BufferedOutput, OutputRecord, SourceRecord } from '../../worker/thread-protocol.ts';
@@ -27,18 +27,25 @@ export async function openRuntime(job: JobDefinition, dir: string, task = 0, opt
   return TaskRuntime.open(job, task, store, options);
 }
 
-/** Takes barrier `checkpointId`, waits for its snapshot (which must succeed) and returns the snapshot's path. */
-export async function checkpoint(runtime: TaskRuntime, dir: string, checkpointId: number): Promise<string> {
-  const snapshotPath = join(dir, 'checkpoints', `${checkpointId}`, `task-${runtime.task}.snap`);
-  const { snapshot } = await runtime.barrier(checkpointId, snapshotPath);
-  expect(await snapshot).toMatchObject({ type: 'snapshot-written', checkpointId });
-  return snapshotPath;
+/** Where a test's barrier `checkpointId` writes its snapshot. */
+export function snapshotTarget(dir: string, checkpointId: number, task = 0): { root: string; ref: string } {
+  return { root: join(dir, 'checkpoints'), ref: join(`${checkpointId}`, `task-${task}.snap`) };
 }
 
-/** Opens a task runtime under `dir`, rebuilt from the snapshot of checkpoint `checkpointId`. */
-export async function restoreRuntime(job: JobDefinition, dir: string, snapshotPath: string, checkpointId: number, task = 0, options: TaskRuntimeOptions = {}): Promise<TaskRuntime> {
-  const store = await restoreTaskStore(join(dir, `task-${task}`), { task, checkpointId, snapshotPath });
-  return TaskRuntime.open(job, task, store, { ...options, restoredFrom: checkpointId });
+/** Takes barrier `checkpointId`, waits for its snapshot (which must succeed) and returns its chain. */
+export async function checkpoint(runtime: TaskRuntime, dir: string, checkpointId: number): Promise<ChainSource> {
+  const target = snapshotTarget(dir, checkpointId, runtime.task);
+  const { snapshot } = await runtime.barrier(checkpointId, target);
+  const result = await snapshot;
+  expect(result).toMatchObject({ type: 'snapshot-written', checkpointId });
+  if (result.type !== 'snapshot-written') throw new Error('unreachable');
+  return { task: runtime.task, root: target.root, chain: result.chain };
+}
+
+/** Opens a task runtime under `dir`, rebuilt from the snapshot chain of checkpoint `checkpointId`. */
+export async function restoreRuntime(job: JobDefinition, dir: string, source: ChainSource, checkpointId: number, task = 0, options: TaskRuntimeOptions = {}): Promise<TaskRuntime> {
+  const store = await restoreTaskStore(join(dir, `task-${task}`), { ...source, task });
+  return TaskRuntime.open(job, task, store, { ...options, restoredFrom: checkpointId, restoredChain: source.chain });
 }
 
 /** The outputs (not dead letters) among buffered entries. */

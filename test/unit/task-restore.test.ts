@@ -61,13 +61,13 @@ async function twoCheckpoints() {
     const { port1, port2 } = new MessageChannel();
     const done = once(port1, 'message');
     const snapshot = store.snapshotRef(checkpointId, task, 'w1-i1', 7);
-    const taken = await call<'barrier-taken'>({ type: 'barrier', task, checkpointId, snapshotPath: store.resolve(snapshot), done: port2 });
+    const taken = await call<'barrier-taken'>({ type: 'barrier', task, checkpointId, target: { root: store.root, ref: snapshot }, done: port2 });
     const [result] = (await done) as [SnapshotResult];
     port1.close();
-    expect(result.type).toBe('snapshot-written');
+    if (result.type !== 'snapshot-written') throw new Error(`snapshot failed: ${result.reason}`);
     await store.writeManifest({
-      format: 2, job: 'eos-check', checkpointId, triggeredAtMs: 0, completedAtMs: 0,
-      tasks: [{ task, owner: 'w1', generation: 7, snapshot, bytes: 0, records: 0, offsets: taken.offsets }],
+      format: 3, job: 'eos-check', checkpointId, triggeredAtMs: 0, completedAtMs: 0,
+      tasks: [{ task, owner: 'w1', generation: 7, snapshot, bytes: 0, records: 0, offsets: taken.offsets, chain: result.chain }],
     });
   };
   await call({ type: 'records', task, records: [input(0, 'a', 1), input(1, 'a', 2)], nowMs: 0 });

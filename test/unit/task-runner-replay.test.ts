@@ -59,10 +59,12 @@ describe('TaskRunner: replay after a fallback past a published checkpoint', () =
       const { port1, port2 } = new MessageChannel();
       const done = once(port1, 'message');
       const snapshot = store.snapshotRef(checkpointId, task, 'old-1', 3);
-      const taken = (await call({ type: 'barrier', task, checkpointId, snapshotPath: store.resolve(snapshot), done: port2 })) as Extract<ThreadResponse, { type: 'barrier-taken' }>;
-      expect(((await done) as [SnapshotResult])[0].type).toBe('snapshot-written');
+      const taken = (await call({ type: 'barrier', task, checkpointId, target: { root: store.root, ref: snapshot }, done: port2 })) as Extract<ThreadResponse, { type: 'barrier-taken' }>;
+      const [result] = (await done) as [SnapshotResult];
+      if (result.type !== 'snapshot-written') throw new Error(`snapshot failed: ${result.reason}`);
       port1.close();
-      await store.writeManifest({ format: 2, job: 'eos-check', checkpointId, triggeredAtMs: 0, completedAtMs: 0, tasks: [{ task, owner: 'old', generation: 3, snapshot, bytes: 0, records: 0, offsets: taken.offsets }] });
+      const chain = result.chain;
+      await store.writeManifest({ format: 3, job: 'eos-check', checkpointId, triggeredAtMs: 0, completedAtMs: 0, tasks: [{ task, owner: 'old', generation: 3, snapshot, bytes: 0, records: 0, offsets: taken.offsets, chain }] });
       return store.resolve(snapshot);
     };
     await call({ type: 'records', task, records: [input(0, 'a', 1), input(1, 'a', 2)], nowMs: 0 });

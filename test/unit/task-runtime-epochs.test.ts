@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 import type { BufferedOutput } from '../../worker/thread-protocol.ts';
-import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
+import { checkpoint, openRuntime, record, restoreRuntime, snapshotTarget, tempDir, values } from './task-harness.ts';
 
 type Ev = { user: string; n: number };
 
@@ -63,7 +63,7 @@ describe('TaskRuntime epochs and the output buffer', () => {
     expect(summary(runtime.committedOutputs(1))).toEqual([[1, 0], [1, 'dead', '1']]);
     expect(summary(runtime.committedOutputs(3))).toEqual([[1, 0], [1, 'dead', '1'], [2, 2]]);
     expect(() => runtime.committedOutputs(4)).toThrow(/last checkpoint is 3/);
-    await expect(runtime.barrier(3, `${dir}/again`)).rejects.toThrow(/barrier 3 does not follow checkpoint 3/);
+    await expect(runtime.barrier(3, snapshotTarget(dir, 3))).rejects.toThrow(/barrier 3 does not follow checkpoint 3/);
     await runtime.close();
   });
 
@@ -120,7 +120,7 @@ describe('TaskRuntime epochs and the output buffer', () => {
     await runtime.close();
     const restored = await restoreRuntime(job, await tempDir(), snapshot, 5);
     expect(restored.epoch).toBe(6);
-    await expect(restored.barrier(5, `${dir}/x`)).rejects.toThrow(/does not follow checkpoint 5/);
+    await expect(restored.barrier(5, snapshotTarget(dir, 5))).rejects.toThrow(/does not follow checkpoint 5/);
     await restored.close();
   });
 });

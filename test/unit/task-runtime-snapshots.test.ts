@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 import type { TaskRuntime } from '../../worker/runtime/task-runtime.ts';
 import { TASK_CLOSED } from '../../worker/runtime/snapshot-jobs.ts';
-import { checkpoint, openRuntime, record, restoreRuntime, tempDir } from './task-harness.ts';
+import { checkpoint, openRuntime, record, restoreRuntime, snapshotTarget, tempDir } from './task-harness.ts';
 
 type Ev = { user: string; at: number; pad?: number };
 
@@ -76,19 +76,23 @@ describe('TaskRuntime barriers and snapshots', () => {
     const runtime = await openRuntime(job, dir);
     await runtime.process(Array.from({ length: 2_000 }, (_, i) => ev(`u${i}`, 100, 10_000)), 1_000); // ~20 MB of state
     const events: string[] = [];
-    const first = await runtime.barrier(1, join(dir, '1.snap'));
+    const first = await runtime.barrier(1, snapshotTarget(dir, 1));
     void first.snapshot.then(() => events.push('snapshot 1'));
     await runtime.process([ev('late', 200)], 1_000);
     events.push('records');
-    const second = await runtime.barrier(2, join(dir, '2.snap'));
+    const second = await runtime.barrier(2, snapshotTarget(dir, 2));
     events.push('barrier 2');
-    expect(await first.snapshot).toMatchObject({ type: 'snapshot-written', checkpointId: 1, records: expect.any(Number) as number });
-    expect(await second.snapshot).toMatchObject({ type: 'snapshot-written', checkpointId: 2 });
+    const one = await first.snapshot;
+    const two = await second.snapshot;
+    expect(one).toMatchObject({ type: 'snapshot-written', checkpointId: 1, records: expect.any(Number) as number });
+    expect(two).toMatchObject({ type: 'snapshot-written', checkpointId: 2 });
     expect(events).toEqual(['records', 'barrier 2', 'snapshot 1']);
     await runtime.close();
+    if (one.type !== 'snapshot-written' || two.type !== 'snapshot-written') throw new Error('unreachable');
 
-    const from1 = await restoreRuntime(job, await tempDir(), join(dir, '1.snap'), 1);
-    const from2 = await restoreRuntime(job, await tempDir(), join(dir, '2.snap'), 2);
+    const root = join(dir, 'checkpoints');
+    const from1 = await restoreRuntime(job, await tempDir(), { task: 0, root, chain: one.chain }, 1);
+    const from2 = await restoreRuntime(job, await tempDir(), { task: 0, root, chain: two.chain }, 2);
     expect(BigInt(from2.offsets().events ?? 0) - BigInt(from1.offsets().events ?? 0)).toBe(1n); // the late record is in 2 only
     await Promise.all([from1.close(), from2.close()]);
    }, 30_000);
@@ -98,7 +102,7 @@ describe('TaskRuntime barriers and snapshots', () => {
     const dir = await tempDir();
     const runtime = await openRuntime(job, dir);
     await runtime.process([ev('ann', 100)], 1_000);
-    const { snapshot } = await runtime.barrier(1, join(dir, 'cp', '1.snap'));
+    const { snapshot } = await runtime.barrier(1, { root: join(dir, 'cp'), ref: '1.snap' });
     await runtime.close();
     expect(await snapshot).toEqual({ type: 'snapshot-failed', checkpointId: 1, reason: TASK_CLOSED });
     expect(await readdir(join(dir, 'cp')).catch(() => [])).toEqual([]);
@@ -110,7 +114,7 @@ describe('TaskRuntime barriers and snapshots', () => {
     await writeFile(join(dir, 'not-a-dir'), '');
     const runtime = await openRuntime(job, dir);
     await runtime.process([ev('ann', 100)], 1_000);
-    const { snapshot } = await runtime.barrier(1, join(dir, 'not-a-dir', '1.snap'));
+    const { snapshot } = await runtime.barrier(1, { root: join(dir, 'not-a-dir'), ref: '1.snap' });
     expect(await snapshot).toMatchObject({ type: 'snapshot-failed', checkpointId: 1, reason: expect.stringMatching(/EEXIST|ENOTDIR/) as string });
     await runtime.process([ev('ann', 110)], 1_000);
     await checkpoint(runtime, dir, 2);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 import { nextOffset } from '../../worker/runtime/source-offsets.ts';
-import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
+import { checkpoint, openRuntime, record, restoreRuntime, snapshotTarget, tempDir, values } from './task-harness.ts';
 
 type Event = { user: string; n?: number; fail?: boolean };
 
@@ -135,11 +135,13 @@ describe('TaskRuntime', () => {
     const dir = await tempDir();
     const runtime = await openRuntime(job, dir, 0, { actorCacheMax: 1 });
     await runtime.process([ev(0, 'ann')], 5);
-    const { snapshot } = await runtime.barrier(1, `${dir}/1.snap`);
+    const target = snapshotTarget(dir, 1);
+    const { snapshot } = await runtime.barrier(1, target);
     await runtime.process([ev(1, 'ann'), ev(2, 'bob')], 5); // ann (count 2) goes to an eviction entry, after the barrier
-    expect(await snapshot).toMatchObject({ type: 'snapshot-written' });
+    const written = await snapshot;
+    if (written.type !== 'snapshot-written') throw new Error(written.reason);
     await runtime.close();
-    const restored = await restoreRuntime(job, await tempDir(), `${dir}/1.snap`, 1);
+    const restored = await restoreRuntime(job, await tempDir(), { task: 0, root: target.root, chain: written.chain }, 1);
     expect(restored.offsets()).toEqual({ events: '1' });
     const result = await restored.process([ev(1, 'ann'), ev(2, 'bob')], 5);
     expect(values(result.outputs)).toEqual([

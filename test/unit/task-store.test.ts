@@ -114,15 +114,16 @@ describe('TaskStore', () => {
     const entries: RawEntry[] = [[Buffer.from('o\x00t'), Buffer.from('42')], [Buffer.from('w'), Buffer.from('{"watermarkMs":7,"sources":{}}')]];
     await writeSnapshot(path, { task: 0, checkpointId: 4 }, batchesOf(entries));
     const dir = join(root, 'task-0');
-    const store = await restoreTaskStore(dir, { task: 0, checkpointId: 4, snapshotPath: path });
+    const chain = (checkpointId: number) => [{ ref: '4.snap', checkpointId, kind: 'base' as const, bytes: 0, records: 0 }];
+    const store = await restoreTaskStore(dir, { task: 0, root, chain: chain(4) });
     expect(await store.readOffsets()).toEqual({ t: '42' });
     expect(await store.readWatermark()).toEqual({ watermarkMs: 7, sources: {} });
     await store.close();
 
-    await expect(restoreTaskStore(dir, { task: 0, checkpointId: 5, snapshotPath: path })).rejects.toBeInstanceOf(SnapshotCorruptError);
+    await expect(restoreTaskStore(dir, { task: 0, root, chain: chain(5) })).rejects.toBeInstanceOf(SnapshotCorruptError);
     await expect(access(dir)).rejects.toThrow(/ENOENT/);
     await truncate(path, 40);
-    await expect(restoreTaskStore(dir, { task: 0, checkpointId: 4, snapshotPath: path })).rejects.toThrow(/4\.snap is corrupt/);
+    await expect(restoreTaskStore(dir, { task: 0, root, chain: chain(4) })).rejects.toThrow(/4\.snap is corrupt/);
     await expect(access(dir)).rejects.toThrow(/ENOENT/);
   });
 });

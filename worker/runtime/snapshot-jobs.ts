@@ -1,68 +1,238 @@
 /**
- * The asynchronous half of a barrier: streaming the LevelDB view a barrier opened into the
- * snapshot file while the task goes on handling requests. A task may have several in flight
- * (one per barrier). Each ends in a SnapshotResult and never rejects: a failed snapshot only
- * declines its checkpoint. Closing the task aborts those in flight (`snapshot-failed`, reason
- * {@link TASK_CLOSED}) and waits for them to let go of the store.
+ * The asynchronous half of a barrier: writing the task's snapshot while it goes on handling
+ * requests. Snapshots are incremental (state/snapshot-chain.ts): a barrier writes a **delta**
+ * of what its flush changed, on top of the chain the previous barrier wrote, so its cost
+ * follows the rate of change, not the size of the state; a barrier that changed nothing writes
+ * no file at all and its checkpoint names the same chain. A **base** (the whole store, streamed
+ * from the LevelDB view the barrier opened) is written only when there is no chain to build on:
+ * a fresh task, or after a snapshot failed (a delta is only as good as the link below it).
+ *
+ * **Compaction** keeps the chain short: once the deltas add up to `deltaRatio` times the base, or
+ * number `maxDeltas`, a barrier also starts writing a new base from its view in the background
+ * (beside its delta, which its checkpoint waits for alone). A later barrier adopts the finished
+ * base: it moves the file into its own checkpoint's directory (so the store, which deletes
+ * files no retained manifest names only below the oldest retained checkpoint, cannot have
+ * deleted it by the time a manifest names it; a base the store already took is simply not
+ * adopted) and drops the links it replaces from the chain.
+ *
+ * Several snapshots may be in flight (one per barrier). Each ends in a SnapshotResult and never
+ * rejects: a failed snapshot only declines its checkpoint, and the next barrier writes a base.
+ * Closing the task aborts those in flight (`snapshot-failed`, reason {@link TASK_CLOSED}) and
+ * waits for them to let go of the store.
  */
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ensureError } from '../../common/errors.ts';
-import { writeSnapshot, type SnapshotHeader } from '../../state/snapshot-format.ts';
-import type { DbView, RawEntry } from '../../state/task-store.ts';
+import { chainSize, type CompactionPolicy, type SnapshotLink, type SnapshotTarget } from '../../state/snapshot-chain.ts';
+import { DELTA_DELETE, DELTA_PUT, writeSnapshot, type SnapshotHeader } from '../../state/snapshot-format.ts';
+import type { DbView, RawEntry, StoreChange } from '../../state/task-store.ts';
 import type { SnapshotResult } from '../thread-protocol.ts';
+
+export type { CompactionPolicy, SnapshotTarget } from '../../state/snapshot-chain.ts';
 
 /** The reason of a snapshot cut short because its task closed. */
 export const TASK_CLOSED = 'task closed';
 
-type Job = { controller: AbortController; done: Promise<SnapshotResult> };
+export const defaultCompaction: CompactionPolicy = { maxDeltas: 100, deltaRatio: 1 };
+
+/** Below this many bytes of deltas only `maxDeltas` starts a compaction: rewriting a small base often gains nothing. */
+const COMPACTION_FLOOR_BYTES = 1 << 20;
+
+/** Entries handed to the writer at a time. */
+const WRITE_BATCH = 1_000;
+
+/** What one barrier hands over. */
+export type BarrierSnapshot = {
+  checkpointId: number;
+  target: SnapshotTarget;
+  /** What the barrier's flush wrote to the store. */
+  changes: readonly StoreChange[];
+  /** The output buffer as sealed at the barrier, in key order (keys not among `changes`). */
+  sealed: readonly RawEntry[];
+  /** Opens a view of the store as of now; called at once, before anything else writes, or not at all. */
+  openView: () => DbView;
+};
+
+type Written = { chain: SnapshotLink[]; link: SnapshotLink | undefined };
 
 export class SnapshotJobs {
-  private readonly running = new Set<Job>();
+  private readonly running = new Set<{ controller: AbortController; done: Promise<unknown> }>();
+  /** The chain as the newest barrier's snapshot will leave it; undefined once that snapshot failed. */
+  private tip: Promise<SnapshotLink[] | undefined>;
+  /** The newest chain written: what compaction weighs. */
+  private settled: SnapshotLink[];
+  private needsBase: boolean;
+  /** The newest link holds buffered outputs: a delta must replace them even if nothing else changed. */
+  private tipHasBuffer: boolean;
+  /** A background base: running, or written and waiting to be adopted. */
+  private compaction: { checkpointId: number; staged?: SnapshotLink } | undefined;
 
-  /** @param nowMs a monotonic clock in ms, for `durationMs` */
-  constructor(private readonly nowMs: () => number = () => performance.now()) {}
+  /**
+   * @param restored the chain the store was rebuilt from ([] for a fresh task), and whether its
+   *   newest link holds buffered outputs
+   * @param nowMs a monotonic clock in ms, for `durationMs`
+   */
+  constructor(
+    private readonly task: number,
+    restored: { chain: readonly SnapshotLink[]; buffered: boolean } = { chain: [], buffered: false },
+    private readonly policy: CompactionPolicy = defaultCompaction,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {
+    this.settled = [...restored.chain];
+    this.tip = Promise.resolve(this.settled);
+    this.needsBase = restored.chain.length === 0;
+    this.tipHasBuffer = restored.buffered;
+  }
 
-  /** Snapshots in flight. */
+  /** Snapshots (and compactions) in flight. */
   get size(): number {
     return this.running.size;
   }
 
-  /**
-   * Starts writing `view`, merged with `extra` (entries in key order whose keys are not in the
-   * view), to `path`; the view is closed when the job ends.
-   */
-  start(view: DbView, extra: readonly RawEntry[], header: SnapshotHeader, path: string): Promise<SnapshotResult> {
-    const controller = new AbortController();
-    const job: Job = { controller, done: this.write(view, extra, header, path, controller.signal) };
-    this.running.add(job);
-    void job.done.then(() => this.running.delete(job));
-    return job.done;
+  /** Starts barrier `checkpointId`'s snapshot: a base, a delta on the previous one, or none (nothing changed). */
+  take(barrier: BarrierSnapshot): Promise<SnapshotResult> {
+    const { checkpointId, target, changes, sealed } = barrier;
+    const header = { task: this.task, checkpointId };
+    let work: (signal: AbortSignal) => Promise<Written>;
+    if (this.needsBase) {
+      this.needsBase = false;
+      const view = barrier.openView();
+      work = async (signal) => {
+        const link = await this.writeBase(view, sealed, header, target, signal);
+        return { chain: [link], link };
+      };
+    } else {
+      const parent = this.tip;
+      const unchanged = changes.length === 0 && sealed.length === 0 && !this.tipHasBuffer;
+      if (this.compactionDue()) this.compact(barrier.openView(), sealed, header, target);
+      work = async (signal) => {
+        const chain = await parent;
+        if (chain === undefined) throw new Error(`the snapshot before checkpoint ${checkpointId} failed, so this delta has nothing to apply on (the next barrier writes a base)`);
+        const based = await this.adoptCompaction(chain, target);
+        if (unchanged) return { chain: based, link: undefined };
+        const link = await this.writeDelta(changes, sealed, { ...header, kind: 'delta', parent: based.at(-1)!.checkpointId }, target, signal);
+        return { chain: [...based, link], link };
+      };
+    }
+    this.tipHasBuffer = sealed.length > 0;
+    const done = this.run(checkpointId, work);
+    this.tip = done.then((result) => (result.type === 'snapshot-written' ? result.chain : undefined));
+    return done;
   }
 
-  /** Aborts every snapshot in flight and waits until they have ended. */
+  /** Aborts every snapshot and compaction in flight and waits until they have ended. */
   async abortAll(): Promise<void> {
     const jobs = [...this.running];
     for (const { controller } of jobs) controller.abort();
     await Promise.all(jobs.map(({ done }) => done));
   }
 
-  private async write(view: DbView, extra: readonly RawEntry[], header: SnapshotHeader, path: string, signal: AbortSignal): Promise<SnapshotResult> {
-    const { checkpointId } = header;
+  private async run(checkpointId: number, work: (signal: AbortSignal) => Promise<Written>): Promise<SnapshotResult> {
     const startedMs = this.nowMs();
-    try {
-      let written;
+    const result = await this.track(async (signal) => {
       try {
-        written = await writeSnapshot(path, header, abortable(mergeSorted(view.batches(), extra), signal));
-      } finally {
-        await view.close();
+        const { chain, link } = await work(signal);
+        this.settled = chain;
+        return { type: 'snapshot-written', checkpointId, bytes: link?.bytes ?? 0, records: link?.records ?? 0, durationMs: this.nowMs() - startedMs, chain } as const;
+      } catch (thrown) {
+        this.needsBase = true;
+        return { type: 'snapshot-failed', checkpointId, reason: signal.aborted ? TASK_CLOSED : ensureError(thrown).message } as const;
       }
-      return { type: 'snapshot-written', checkpointId, ...written, durationMs: this.nowMs() - startedMs };
-    } catch (thrown) {
-      return { type: 'snapshot-failed', checkpointId, reason: signal.aborted ? TASK_CLOSED : ensureError(thrown).message };
+    });
+    return result;
+  }
+
+  private track<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const done = work(controller.signal);
+    const job = { controller, done };
+    this.running.add(job);
+    void done.then(() => this.running.delete(job), () => this.running.delete(job));
+    return done;
+  }
+
+  private async writeBase(view: DbView, sealed: readonly RawEntry[], header: SnapshotHeader, target: SnapshotTarget, signal: AbortSignal): Promise<SnapshotLink> {
+    try {
+      const written = await writeSnapshot(join(target.root, target.ref), header, abortable(mergeSorted(view.batches(), sealed), signal));
+      return { ref: target.ref, checkpointId: header.checkpointId, kind: 'base', ...written };
+    } finally {
+      await view.close();
     }
+  }
+
+  private async writeDelta(changes: readonly StoreChange[], sealed: readonly RawEntry[], header: SnapshotHeader, target: SnapshotTarget, signal: AbortSignal): Promise<SnapshotLink> {
+    const entries = deltaEntries(changes, sealed);
+    const written = await writeSnapshot(join(target.root, target.ref), header, abortable(chunks(entries), signal));
+    return { ref: target.ref, checkpointId: header.checkpointId, kind: 'delta', ...written };
+  }
+
+  private compactionDue(): boolean {
+    if (this.compaction !== undefined || this.settled.length < 2) return false;
+    const { baseBytes, deltaBytes, deltas } = chainSize(this.settled);
+    return deltas >= this.policy.maxDeltas || (deltaBytes >= COMPACTION_FLOOR_BYTES && deltaBytes >= this.policy.deltaRatio * baseBytes);
+  }
+
+  /** Writes a base of the view in the background, staged in this checkpoint's directory until a later barrier adopts it. */
+  private compact(view: DbView, sealed: readonly RawEntry[], header: SnapshotHeader, target: SnapshotTarget): void {
+    const compaction: { checkpointId: number; staged?: SnapshotLink } = { checkpointId: header.checkpointId };
+    this.compaction = compaction;
+    const staged = { root: target.root, ref: target.ref.replace(/\.snap$/, '') + '.base.snap' };
+    void this.track(async (signal) => {
+      try {
+        compaction.staged = await this.writeBase(view, sealed, header, staged, signal);
+      } catch {
+        if (this.compaction === compaction) this.compaction = undefined; // tried again at a later barrier
+      }
+    });
+  }
+
+  /**
+   * `chain` with a finished compaction's base in place of the links it covers, once the base is
+   * moved into `target`'s directory; `chain` as it is when there is none, or it no longer fits
+   * (a base written since), or the store already deleted it.
+   */
+  private async adoptCompaction(chain: SnapshotLink[], target: SnapshotTarget): Promise<SnapshotLink[]> {
+    const staged = this.compaction?.staged;
+    if (staged === undefined) return chain;
+    this.compaction = undefined;
+    const from = join(target.root, staged.ref);
+    if (chain[0] === undefined || chain[0].checkpointId >= staged.checkpointId) {
+      await rm(from, { force: true });
+      return chain;
+    }
+    const ref = target.ref.replace(/\.snap$/, '') + `.base-${staged.checkpointId}.snap`;
+    try {
+      await mkdir(dirname(join(target.root, ref)), { recursive: true });
+      await rename(from, join(target.root, ref));
+    } catch {
+      return chain; // garbage-collected before it was needed: the chain stays as it was
+    }
+    return [{ ...staged, ref }, ...chain.filter((link) => link.checkpointId > staged.checkpointId)];
   }
 }
 
-async function* abortable<T>(batches: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+/** A delta's records in key order: each change with its op byte, and the sealed buffer as puts. */
+export function deltaEntries(changes: readonly StoreChange[], sealed: readonly RawEntry[]): RawEntry[] {
+  const byKey = new Map<string, string | null>();
+  for (const { key, value } of changes) byKey.set(key, value); // a later change of a key wins, as in the batch
+  const entries: RawEntry[] = [];
+  for (const [key, value] of byKey) entries.push([Buffer.from(key, 'utf8'), value === null ? Uint8Array.of(DELTA_DELETE) : opened(DELTA_PUT, Buffer.from(value, 'utf8'))]);
+  for (const [key, value] of sealed) entries.push([key, opened(DELTA_PUT, value)]);
+  return entries.sort(([a], [b]) => Buffer.compare(a, b));
+}
+
+function opened(op: number, value: Uint8Array): Uint8Array {
+  const bytes = Buffer.allocUnsafe(value.length + 1);
+  bytes[0] = op;
+  bytes.set(value, 1);
+  return bytes;
+}
+
+function* chunks(entries: readonly RawEntry[]): Generator<RawEntry[]> {
+  for (let at = 0; at < entries.length; at += WRITE_BATCH) yield entries.slice(at, at + WRITE_BATCH);
+}
+
+async function* abortable<T>(batches: AsyncIterable<T> | Iterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   signal.throwIfAborted();
   for await (const batch of batches) {
     signal.throwIfAborted();

@@ -1,16 +1,17 @@
 /**
  * The checkpoint side of one task: which epoch its outputs belong to, the barrier (one batch of
- * everything changed since the last one, then a background snapshot of the store as of that
- * batch, merged with the output buffer as sealed at that moment), and the buffer's commit and
- * publish steps. Kept apart from the record path in task-runtime.ts, which only appends to the
+ * everything changed since the last one, then a background snapshot of what that batch changed,
+ * with the output buffer as sealed at that moment: see snapshot-jobs.ts), and the buffer's
+ * commit and publish steps. Kept apart from the record path in task-runtime.ts, which only appends to the
  * buffer under {@link TaskCheckpoints.epoch}.
  */
 import { IllegalStateError } from '../../common/errors.ts';
-import type { TaskStore } from '../../state/task-store.ts';
+import type { StoreChange, TaskStore } from '../../state/task-store.ts';
 import type { BufferedOutput, SnapshotResult, TaskOffsets } from '../thread-protocol.ts';
 import type { ActorCache } from './actor-cache.ts';
 import type { OutputBuffer } from './output-buffer.ts';
-import { SnapshotJobs } from './snapshot-jobs.ts';
+import type { SnapshotLink } from '../../state/snapshot-chain.ts';
+import { SnapshotJobs, type CompactionPolicy, type SnapshotTarget } from './snapshot-jobs.ts';
 import type { SourceOffsets } from './source-offsets.ts';
 import type { TimerQueue } from './timer-queue.ts';
 import type { ActorWatermarks } from './watermark-tracker.ts';
@@ -30,11 +31,12 @@ export class TaskCheckpoints {
     private readonly task: number,
     private readonly store: TaskStore,
     private readonly parts: TaskParts,
-    restoredFrom: number,
+    restored: { checkpointId: number; chain: readonly SnapshotLink[]; buffered: boolean },
+    compaction?: CompactionPolicy,
     clockMs?: () => number,
   ) {
-    this.lastCheckpoint = restoredFrom;
-    this.snapshots = new SnapshotJobs(clockMs);
+    this.lastCheckpoint = restored.checkpointId;
+    this.snapshots = new SnapshotJobs(task, restored, compaction, clockMs);
   }
 
   /** The epoch of what the task emits now: the last checkpoint taken (or restored) + 1. */
@@ -50,16 +52,16 @@ export class TaskCheckpoints {
     this.lastCheckpoint = Math.max(this.lastCheckpoint, checkpointId);
   }
 
-  /** Writes the batch, opens a view of the store right after it, and starts the snapshot. */
-  async barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
+  /** Writes the batch and starts the snapshot (a view of the store, when it needs one, is opened right after the batch). */
+  async barrier(checkpointId: number, target: SnapshotTarget): Promise<BarrierTaken> {
     if (!Number.isSafeInteger(checkpointId) || checkpointId <= this.lastCheckpoint) {
       throw new IllegalStateError(`task ${this.task}: barrier ${checkpointId} does not follow checkpoint ${this.lastCheckpoint}`);
     }
-    await this.flush();
-    const view = this.store.openView(); // nothing can write between the batch and this
-    const buffered = this.parts.buffer.seal();
+    const changes = await this.flush();
+    const sealed = this.parts.buffer.seal();
     this.lastCheckpoint = checkpointId;
-    const snapshot = this.snapshots.start(view, buffered, { task: this.task, checkpointId }, snapshotPath);
+    // Nothing can write between the batch and a view opened here: the thread is ours until we return.
+    const snapshot = this.snapshots.take({ checkpointId, target, changes, sealed, openView: () => this.store.openView() });
     return { offsets: this.parts.offsets.snapshot(), snapshot };
   }
 
@@ -78,11 +80,11 @@ export class TaskCheckpoints {
     return this.snapshots.abortAll();
   }
 
-  /** Changed actors, timers, the watermark and the offsets, in one batch. */
-  private async flush(): Promise<void> {
+  /** Changed actors, timers, the watermark and the offsets, in one batch; returns what it wrote. */
+  private async flush(): Promise<StoreChange[]> {
     const { cache, timers, watermark, offsets } = this.parts;
     const timerChanges = timers.changesSinceFlush();
-    await this.store.commit({
+    const changes = await this.store.commit({
       ...cache.flushParts(),
       timerPuts: timerChanges.puts,
       timerDels: timerChanges.dels,
@@ -91,6 +93,7 @@ export class TaskCheckpoints {
     });
     cache.markFlushed();
     timers.markFlushed();
+    return changes;
   }
 
   private assertTaken(request: string, checkpointId: number): void {

@@ -18,6 +18,8 @@ import { Emission, exactlyOnceSinks } from './emission.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import { RecordRouter, recordMeta } from './record-router.ts';
 import { SourceOffsets } from './source-offsets.ts';
+import type { SnapshotLink } from '../../state/snapshot-chain.ts';
+import type { CompactionPolicy, SnapshotTarget } from './snapshot-jobs.ts';
 import { TaskCheckpoints, type BarrierTaken, type TaskParts } from './task-checkpoints.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { UserCodeError } from './user-code-error.ts';
@@ -45,6 +47,10 @@ export type TaskRuntimeOptions = {
   actorCacheMax?: number;
   /** The checkpoint the store was restored from; 0 (the default) for a fresh task. */
   restoredFrom?: number;
+  /** The snapshot chain the store was rebuilt from: the next barrier writes a delta on it. Default none (the next barrier writes a base). */
+  restoredChain?: readonly SnapshotLink[];
+  /** When a new base is written in the background. */
+  compaction?: CompactionPolicy;
   /** A monotonic clock in ms, for snapshot durations. Default `performance.now`. */
   clockMs?: () => number;
   /**
@@ -89,11 +95,13 @@ export class TaskRuntime {
     private readonly parts: TaskParts,
     job: JobDefinition,
     options: TaskRuntimeOptions,
+    restoredBuffer: boolean,
   ) {
     this.router = new RecordRouter(job, task);
     this.invoker = new ActorInvoker({ job, task, taskCount: options.taskCount ?? 0, cache: parts.cache, timers: parts.timers, watermark: parts.watermark });
     this.exactlyOnce = exactlyOnceSinks(job);
-    this.checkpoints = new TaskCheckpoints(task, store, parts, options.restoredFrom ?? 0, options.clockMs);
+    const restored = { checkpointId: options.restoredFrom ?? 0, chain: options.restoredChain ?? [], buffered: restoredBuffer };
+    this.checkpoints = new TaskCheckpoints(task, store, parts, restored, options.compaction, options.clockMs);
     this.repartitions = repartitionSources(job);
     this.broadcasts = broadcastSources(job);
   }
@@ -105,7 +113,7 @@ export class TaskRuntime {
     timers.load(storedTimers);
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
     const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitionSources(job), options.taskCount ?? 0);
-    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options);
+    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options, storedBuffer.length > 0);
   }
 
   /** The epoch of what the task emits now: the last checkpoint taken (or restored) + 1. */
@@ -143,13 +151,13 @@ export class TaskRuntime {
 
   /**
    * Barrier `checkpointId`: writes changed actors, timers, the watermark and the offsets in one
-   * batch, opens a view of the store right after it, seals the output buffer, and starts
-   * writing both to `snapshotPath`. Later outputs belong to epoch `checkpointId + 1`.
+   * batch, seals the output buffer, and starts writing the snapshot (a delta of that batch and
+   * the buffer, or a base) to `target`. Later outputs belong to epoch `checkpointId + 1`.
    */
-  barrier(checkpointId: number, snapshotPath: string): Promise<BarrierTaken> {
+  barrier(checkpointId: number, target: SnapshotTarget): Promise<BarrierTaken> {
     this.assertOpen('barrier');
     this.progressAt.set(checkpointId, this.progressSinceLast());
-    return this.checkpoints.barrier(checkpointId, snapshotPath);
+    return this.checkpoints.barrier(checkpointId, target);
   }
 
   /**

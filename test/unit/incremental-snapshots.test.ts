@@ -1,0 +1,160 @@
+// Incremental checkpoints on a real LevelDB and real snapshot files: a base, then deltas of what
+// changed, nothing when nothing changed, a base again after a failed snapshot, compaction into a
+// new base in the background, and restores from every chain equal to the state they name.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
+import { SnapshotCorruptError } from '../../state/snapshot-format.ts';
+import { restoreTaskStore, type ChainSource } from '../../state/task-store-open.ts';
+import type { TaskRuntime } from '../../worker/runtime/task-runtime.ts';
+import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
+
+type Add = { key: string; n: number };
+
+// `n: 0` puts a key back to its initial state, which a flush deletes.
+const job = defineJob({
+  name: 'tally',
+  sources: { input: kafkaSource('tally.input', { format: json<Add>() }) },
+  sinks: { out: kafkaSink('tally.out') },
+  actors: {
+    tally: keyedActor({
+      from: 'input',
+      key: (input: Add) => input.key,
+      initial: () => ({ total: 0 }),
+      onRecord(input, state, ctx) {
+        state.total = input.n === 0 ? 0 : state.total + input.n;
+        ctx.emit('out', input.key, { key: input.key, total: state.total });
+      },
+    }),
+  },
+});
+
+let offset = 0;
+const add = (key: string, n: number) => record('tally.input', offset++, { key, n });
+
+/** The totals the task holds for `keys`, read from the outputs of adding 1 to each (the runtime is not used afterwards). */
+async function totals(runtime: TaskRuntime, keys: readonly string[]): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  const probe = keys.map((key) => add(key, 1));
+  const result = await runtime.process(probe, 1_000);
+  for (const value of values(result.buffered.flatMap((item) => ('output' in item ? [item.output] : [])))) {
+    const { key, total } = value as { key: string; total: number };
+    seen[key] = total - 1;
+  }
+  return seen;
+}
+
+const summary = (source: ChainSource) => source.chain.map(({ kind, checkpointId }) => `${kind} ${checkpointId}`);
+
+describe('incremental checkpoints', () => {
+  it('writes a base, then only what changed, then nothing; each chain restores its own state', async () => {
+    offset = 0;
+    const dir = await tempDir();
+    const runtime = await openRuntime(job, dir);
+    const keys = Array.from({ length: 1_000 }, (_, i) => `k${i}`);
+    await runtime.process(keys.map((key) => add(key, 5)), 1_000);
+    const one = await checkpoint(runtime, dir, 1);
+    expect(summary(one)).toEqual(['base 1']);
+    expect(one.chain[0]!.records).toBeGreaterThan(1_000); // every actor, the outputs, offset, watermark
+    runtime.outputsPublished(1);
+
+    await runtime.process([add('k1', 2), add('k2', 0)], 1_000); // k2 back to its initial state: deleted
+    const two = await checkpoint(runtime, dir, 2);
+    expect(summary(two)).toEqual(['base 1', 'delta 2']);
+    // k1's new state, k2's deletion, the offset and two buffered outputs: not the 1,000 keys.
+    expect(two.chain[1]!.records).toBe(5);
+    runtime.outputsPublished(2);
+
+    const three = await checkpoint(runtime, dir, 3); // the buffer still held epoch 2's outputs: this delta empties it
+    expect(summary(three)).toEqual(['base 1', 'delta 2', 'delta 3']);
+    expect(three.chain[2]!.records).toBe(0);
+    const four = await checkpoint(runtime, dir, 4); // nothing at all changed: no file, the same chain
+    expect(four.chain).toEqual(three.chain);
+    await runtime.close();
+
+    for (const [source, id, expected] of [
+      [one, 1, { k1: 5, k2: 5, k999: 5 }],
+      [two, 2, { k1: 7, k2: 0, k999: 5 }],
+      [four, 4, { k1: 7, k2: 0, k999: 5 }],
+    ] as const) {
+      const restored = await restoreRuntime(job, await tempDir(), source, id);
+      expect(restored.committedOutputs(id)).toHaveLength(id === 1 ? 1_000 : id === 2 ? 2 : 0);
+      restored.outputsPublished(id);
+      expect(await totals(restored, ['k1', 'k2', 'k999'])).toEqual(expected);
+      await restored.close();
+    }
+  });
+
+  it('writes a base again after a snapshot failed, since a delta needs the link below it', async () => {
+    offset = 0;
+    const dir = await tempDir();
+    const runtime = await openRuntime(job, dir);
+    await runtime.process([add('a', 1)], 1_000);
+    await checkpoint(runtime, dir, 1);
+    await runtime.process([add('a', 1)], 1_000);
+    await writeFile(join(dir, 'not-a-dir'), '');
+    const failed = await runtime.barrier(2, { root: join(dir, 'not-a-dir'), ref: '2.snap' });
+    expect(await failed.snapshot).toMatchObject({ type: 'snapshot-failed', checkpointId: 2 });
+    await runtime.process([add('b', 1)], 1_000);
+    const three = await checkpoint(runtime, dir, 3);
+    expect(summary(three)).toEqual(['base 3']);
+    runtime.outputsPublished(3);
+    await runtime.close();
+    const restored = await restoreRuntime(job, await tempDir(), three, 3);
+    expect(await totals(restored, ['a', 'b'])).toEqual({ a: 2, b: 1 });
+    await restored.close();
+  });
+
+  it('compacts a long chain into a new base in the background, moved into a later checkpoint', async () => {
+    offset = 0;
+    const dir = await tempDir();
+    const runtime = await openRuntime(job, dir, 0, { compaction: { maxDeltas: 2, deltaRatio: 100 } });
+    await runtime.process([add('a', 1), add('b', 1)], 1_000);
+    await checkpoint(runtime, dir, 1);
+    let last: ChainSource | undefined;
+    const chains: string[][] = [];
+    for (let id = 2; id <= 6; id++) {
+      await runtime.process([add('a', 1)], 1_000);
+      last = await checkpoint(runtime, dir, id);
+      runtime.outputsPublished(id);
+      chains.push(summary(last));
+      await setTimeout(100); // the time between checkpoints, in which a compaction finishes
+    }
+    // Checkpoint 4 finds two deltas and starts a base of its own state; checkpoint 5 adopts it.
+    expect(chains).toEqual([
+      ['base 1', 'delta 2'],
+      ['base 1', 'delta 2', 'delta 3'],
+      ['base 1', 'delta 2', 'delta 3', 'delta 4'],
+      ['base 4', 'delta 5'],
+      ['base 4', 'delta 5', 'delta 6'],
+    ]);
+    expect(last!.chain[0]!.ref).toBe(join('5', 'task-0.base-4.snap')); // moved out of checkpoint 4's directory
+    await runtime.close();
+    const restored = await restoreRuntime(job, await tempDir(), last!, 6);
+    expect(await totals(restored, ['a', 'b'])).toEqual({ a: 6, b: 1 });
+    await restored.close();
+  });
+
+  it('refuses a chain with a corrupt delta, naming the file, before loading anything', async () => {
+    offset = 0;
+    const dir = await tempDir();
+    const runtime = await openRuntime(job, dir);
+    await runtime.process([add('a', 1)], 1_000);
+    await checkpoint(runtime, dir, 1);
+    await runtime.process([add('a', 1)], 1_000);
+    const two = await checkpoint(runtime, dir, 2);
+    await runtime.close();
+    const path = join(two.root, two.chain[1]!.ref);
+    const bytes = readFileSync(path);
+    bytes.writeUInt8(bytes.readUInt8(Math.floor(bytes.length / 2)) ^ 0xff, Math.floor(bytes.length / 2));
+    writeFileSync(path, bytes);
+    const target = join(await tempDir(), 'task-0');
+    await expect(restoreTaskStore(target, two)).rejects.toBeInstanceOf(SnapshotCorruptError);
+    await expect(restoreTaskStore(target, two)).rejects.toThrow(path);
+    // A chain whose links are out of place is refused too.
+    await expect(restoreTaskStore(target, { ...two, chain: [two.chain[1]!] })).rejects.toThrow(/link 0 .* is a delta of checkpoint 2; expected a base/);
+  });
+});
