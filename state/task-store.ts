@@ -116,6 +116,18 @@ export class TaskStore {
     return keys;
   }
 
+  /**
+   * Up to `limit` stored states of `actor` (not eviction entries), in key order, after key
+   * `after` (from the first when undefined), as [key, stored value].
+   */
+  async scanActors(actor: string, after: string | undefined, limit: number): Promise<[string, string][]> {
+    const range = actorRange(actor);
+    const options = after === undefined ? { ...range, limit } : { gt: actorKey(actor, after), lt: range.lt, limit };
+    const page: [string, string][] = [];
+    for await (const [key, value] of this.db.iterator(options)) page.push([keyOfActorKey(key), value]);
+    return page;
+  }
+
   /** Writes an evicted actor's state to its eviction entry. */
   writeEvicted(actor: string, key: string, json: string): Promise<void> {
     return this.db.put(actorKey(actor, key, true), json);

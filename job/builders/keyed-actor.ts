@@ -19,5 +19,8 @@ import type { KeyedActor, KeyedActorSpec } from '../contract/job.ts';
  */
 export function keyedActor<In, S>(spec: KeyedActorSpec<In, S>): KeyedActor<In, S> {
   const from: readonly string[] = typeof spec.from === 'string' ? [spec.from] : [...spec.from];
+  if (spec.stateTtlMs !== undefined && !(Number.isSafeInteger(spec.stateTtlMs) && spec.stateTtlMs >= 1)) {
+    throw new RangeError(`keyedActor: stateTtlMs must be an integer number of ms ≥ 1, got ${String(spec.stateTtlMs)}`);
+  }
   return Object.freeze({ ...spec, kind: 'keyed' as const, from: Object.freeze(from) });
 }

@@ -93,6 +93,12 @@ export interface ActorContext {
   /** Processing time of the current batch or tick, ms since the epoch (the worker's clock). */
   now(): number;
   /**
+   * Removes this key's state when the call ends (whatever the handler returns): the next call of
+   * the key sees `initial()`, and from the next checkpoint on the key takes no space. The key's
+   * timers stay registered (cancel them with `timers.cancel`).
+   */
+  clearState(): void;
+  /**
    * Adds `by` (default 1) to the job counter `name`, exported as
    * `eddy_job_events_total{task, counter="<name>"}` (e.g. `duplicates`, `invalid_price`). Like
    * emits, it counts only if the call returns normally. Counters are metrics, not results: after

@@ -188,6 +188,15 @@ export interface ActorHandlers<In, S> {
    * back with them when a handler throws. Absent: the actor has none.
    */
   taskState?(): unknown;
+  /**
+   * State time-to-live, in ms of processing time: a key whose state has not changed for this
+   * long is removed, as if it had gone back to `initial()` (Flink's state TTL, updated on create
+   * and write). A handler never sees an expired state (it gets `initial()`), and expired keys
+   * are swept from the store in the background, so their space is freed without a record of
+   * theirs arriving. Timers of an expired key stay registered; the task state never expires.
+   * Absent: a key's state lives until it goes back to `initial()` or `ctx.clearState()` is called.
+   */
+  stateTtlMs?: number;
 }
 
 /**

@@ -17,6 +17,7 @@ import { profileMarkdown, readProfiles } from './profile-summary.ts';
 import { writeBenchResults, benchMarkdown } from './report.ts';
 import { defaultBenchOptions, runBench, smokeDefaults, type BenchOptions } from './run-bench.ts';
 import { ecommerceMarkdown, runEcommerceBench } from './ecommerce-bench.ts';
+import { runStateBench, stateMarkdown } from './state-bench.ts';
 import { loadConfig } from '../../common/config.ts';
 import { createKafka } from '../../common/kafka.ts';
 import { ensureLocalStack } from '../../deploy/local/stack.ts';
@@ -30,7 +31,7 @@ interface BenchFlags {
   keys: number;
   workers: number;
   threads?: number;
-  scenarios: (ScenarioName | 'ecommerce')[];
+  scenarios: (ScenarioName | 'ecommerce' | 'state')[];
   smoke?: boolean;
   rampStart: number;
   rampStep: number;
@@ -43,16 +44,20 @@ interface BenchFlags {
   ecommerce: boolean;
   ecommerceRate: number;
   ecommerceDuration: number;
+  stateKeys: number;
+  stateChurn: number;
+  stateIdle: number;
+  stateDuration: number;
 }
 
-function scenariosOption(value: string): (ScenarioName | 'ecommerce')[] {
+function scenariosOption(value: string): (ScenarioName | 'ecommerce' | 'state')[] {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const known = [...scenarioNames, 'ecommerce'];
+  const known = [...scenarioNames, 'ecommerce', 'state'];
   for (const name of names) {
     if (!known.includes(name)) throw new InvalidArgumentError(`--scenarios: unknown scenario '${name}' (known: ${known.join(', ')})`);
   }
   if (names.length === 0) throw new InvalidArgumentError('--scenarios: name at least one scenario');
-  return names as (ScenarioName | 'ecommerce')[];
+  return names as (ScenarioName | 'ecommerce' | 'state')[];
 }
 
 function failedScenarios(results: BenchResults): string[] {
@@ -70,7 +75,7 @@ const command = new Command('bench')
   .option('--keys <n>', 'distinct keys', integerOption('--keys', 1), d.keys)
   .option('--workers <n>', 'worker processes', integerOption('--workers', 1, 32), d.workers)
   .option('--threads <n>', 'actor threads per worker (default: the config\'s)', integerOption('--threads', 1, 64))
-  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce (default: all)`, scenariosOption, d.scenarios)
+  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce, state (default: all but state)`, scenariosOption, d.scenarios)
   .option('--smoke', `the CI check: ${smokeDefaults.durationSec} s of processed at ${smokeDefaults.rate} events/s after a ${smokeDefaults.warmupSec} s warm-up (explicit flags still win)`)
   .option('--ramp-start <n>', 'first ramp rate, events/s', integerOption('--ramp-start', 1), d.ramp.startEventsPerSec)
   .option('--ramp-step <n>', 'ramp increment, events/s', integerOption('--ramp-step', 1), d.ramp.stepEventsPerSec)
@@ -83,6 +88,10 @@ const command = new Command('bench')
   .option('--no-ecommerce', 'skip the ecommerce job scenario (skipped by --smoke too)')
   .option('--ecommerce-rate <n>', 'change events per second fed to the ecommerce job', integerOption('--ecommerce-rate', 1), 10_000)
   .option('--ecommerce-duration <s>', 'measured seconds of the ecommerce scenario (after a 20 s warm-up)', integerOption('--ecommerce-duration', 1), 60)
+  .option('--state-keys <n>', 'keys the state scenario loads', integerOption('--state-keys', 1), 10_000_000)
+  .option('--state-churn <pct>', 'percent of the keys the state scenario updates per second', Number, 1)
+  .option('--state-idle <s>', 'seconds of the state scenario\'s idle phase', integerOption('--state-idle', 1), 30)
+  .option('--state-duration <s>', 'seconds of the state scenario\'s churn phase', integerOption('--state-duration', 1), 60)
   .action(async (flags: BenchFlags, cmd: Command) => {
     const logger = createLogger('bench');
     const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
@@ -104,7 +113,7 @@ const command = new Command('bench')
       keys: flags.keys,
       workers: flags.workers,
       threadsPerWorker: flags.threads,
-      scenarios: pick('scenarios', flags.scenarios.filter((s): s is ScenarioName => s !== 'ecommerce'), smokeDefaults.scenarios),
+      scenarios: pick('scenarios', flags.scenarios.filter((s): s is ScenarioName => s !== 'ecommerce' && s !== 'state'), smokeDefaults.scenarios),
       ramp: { startEventsPerSec: flags.rampStart, stepEventsPerSec: flags.rampStep, maxEventsPerSec: flags.rampMax, stepDurationSec: flags.rampDuration },
       p95LimitMs: flags.p95Limit,
       timeoutMs: flags.timeoutMs,
@@ -147,6 +156,22 @@ const command = new Command('bench')
         writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.json`), `${JSON.stringify(ecommerce, null, 2)}\n`);
         const markdown = ecommerceMarkdown(ecommerce);
         writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.md`), `${markdown}\n`);
+        console.log(`\n${markdown}`);
+      } finally {
+        await stack.stopStarted();
+      }
+    }
+    if (fromCli('scenarios') && flags.scenarios.includes('state') && !smoke && !controller.signal.aborted) {
+      const stack = await ensureLocalStack(loadConfig(), logger);
+      try {
+        const state = await runStateBench({
+          kafka: createKafka(stack.brokers, 'eddy-bench-state', logger), brokers: stack.brokers, keys: flags.stateKeys, churnPct: flags.stateChurn,
+          idleSec: flags.stateIdle, churnSec: flags.stateDuration, workers: flags.workers, threadsPerWorker: flags.threads, logger, progress: options.progress,
+        });
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        writeFileSync(join(resultsDir, `bench-state-${stamp}.json`), `${JSON.stringify(state, null, 2)}\n`);
+        const markdown = stateMarkdown(state);
+        writeFileSync(join(resultsDir, `bench-state-${stamp}.md`), `${markdown}\n`);
         console.log(`\n${markdown}`);
       } finally {
         await stack.stopStarted();

@@ -1,6 +1,6 @@
 // Incremental checkpoints on a real LevelDB and real snapshot files: a base, then deltas of what
-// changed, nothing when nothing changed, a base again after a failed snapshot, compaction into a
-// new base in the background, and restores from every chain equal to the state they name.
+// changed, an empty delta when nothing changed, a base again after a failed snapshot, compaction
+// into a new base in the background, and restores from every chain equal to the state they name.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ async function totals(runtime: TaskRuntime, keys: readonly string[]): Promise<Re
 const summary = (source: ChainSource) => source.chain.map(({ kind, checkpointId }) => `${kind} ${checkpointId}`);
 
 describe('incremental checkpoints', () => {
-  it('writes a base, then only what changed, then nothing; each chain restores its own state', async () => {
+  it('writes a base, then only what changed, then an empty delta; each chain restores its own state', async () => {
     offset = 0;
     const dir = await tempDir();
     const runtime = await openRuntime(job, dir);
@@ -71,14 +71,20 @@ describe('incremental checkpoints', () => {
     const three = await checkpoint(runtime, dir, 3); // the buffer still held epoch 2's outputs: this delta empties it
     expect(summary(three)).toEqual(['base 1', 'delta 2', 'delta 3']);
     expect(three.chain[2]!.records).toBe(0);
-    const four = await checkpoint(runtime, dir, 4); // nothing at all changed: no file, the same chain
-    expect(four.chain).toEqual(three.chain);
+    // Nothing at all changed: an empty delta of its own, which the next idle checkpoint replaces.
+    const four = await checkpoint(runtime, dir, 4);
+    expect(summary(four)).toEqual(['base 1', 'delta 2', 'delta 3', 'delta 4']);
+    expect(four.chain[3]).toMatchObject({ records: 0, bytes: 64 });
+    const five = await checkpoint(runtime, dir, 5);
+    expect(summary(five)).toEqual(['base 1', 'delta 2', 'delta 3', 'delta 5']);
+    expect(five.chain.slice(0, 3)).toEqual(four.chain.slice(0, 3));
     await runtime.close();
 
     for (const [source, id, expected] of [
       [one, 1, { k1: 5, k2: 5, k999: 5 }],
       [two, 2, { k1: 7, k2: 0, k999: 5 }],
       [four, 4, { k1: 7, k2: 0, k999: 5 }],
+      [five, 5, { k1: 7, k2: 0, k999: 5 }],
     ] as const) {
       const restored = await restoreRuntime(job, await tempDir(), source, id);
       expect(restored.committedOutputs(id)).toHaveLength(id === 1 ? 1_000 : id === 2 ? 2 : 0);

@@ -108,8 +108,8 @@ export class ActorInvoker {
 
   private async call(actor: KeyedActor, name: string, key: string, record: RecordMeta | undefined, eventTime: number, nowMs: number, handler: Handler, outputs: OutputSink): Promise<void> {
     const { cache, timers, watermark, task, taskCount } = this.deps;
-    const entry = await cache.activate(name, key, () => actor.initial());
-    const shared = actor.taskState === undefined ? undefined : await cache.activate(name, TASK_STATE_KEY, () => actor.taskState?.());
+    const entry = await cache.activate(name, key, () => actor.initial(), nowMs);
+    const shared = actor.taskState === undefined ? undefined : await cache.activate(name, TASK_STATE_KEY, () => actor.taskState?.(), nowMs);
     const ctx = new CallContext({
       task, actor: name, key, record, watermark: watermark.of(name), eventTime, nowMs,
       sinks: this.sinks, repartitions: this.repartitions, broadcasts: this.broadcasts, taskCount, hasOnTimer: actor.onTimer !== undefined,
@@ -122,15 +122,16 @@ export class ActorInvoker {
       const returned = userCode('handler', () => handler(entry.state, ctx));
       if (isThenable(returned)) throw new UserCodeError('handler', new TypeError('handlers must be synchronous, but it returned a Promise'));
       next = returned === undefined ? entry.state : returned;
-      json = stateJson(next);
+      if (ctx.cleared) next = userCode('initial()', () => actor.initial());
+      json = ctx.cleared ? entry.initialJson : stateJson(next);
       if (shared !== undefined) sharedJson = stateJson(ctx.taskState);
     } catch (thrown) {
       cache.rollBack(entry);
       if (shared !== undefined) cache.rollBack(shared);
       throw thrown;
     }
-    cache.update(entry, next, json);
-    if (shared !== undefined && sharedJson !== undefined) cache.update(shared, ctx.taskState, sharedJson);
+    cache.update(entry, next, json, nowMs);
+    if (shared !== undefined && sharedJson !== undefined) cache.update(shared, ctx.taskState, sharedJson, nowMs);
     outputs.push(...ctx.outputs);
     outputs.count?.(ctx.counts);
     for (const output of ctx.outputs) {

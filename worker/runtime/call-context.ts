@@ -117,6 +117,13 @@ export class CallContext implements ActorContext {
     return this.facts.nowMs;
   }
 
+  /** Set by clearState: the key's state goes back to initial() when the call ends. */
+  cleared = false;
+
+  clearState(): void {
+    this.cleared = true;
+  }
+
   get taskState(): unknown {
     return this.taskStateValue;
   }

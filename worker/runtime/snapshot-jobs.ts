@@ -2,8 +2,10 @@
  * The asynchronous half of a barrier: writing the task's snapshot while it goes on handling
  * requests. Snapshots are incremental (state/snapshot-chain.ts): a barrier writes a **delta**
  * of what its flush changed, on top of the chain the previous barrier wrote, so its cost
- * follows the rate of change, not the size of the state; a barrier that changed nothing writes
- * no file at all and its checkpoint names the same chain. A **base** (the whole store, streamed
+ * follows the rate of change, not the size of the state. A barrier that changed nothing writes an
+ * empty delta (a header and a footer), which takes the place of the previous barrier's empty
+ * delta if that one ended the chain: every checkpoint ends in a file of its own, so damage to the
+ * newest file breaks the newest checkpoint only, and an idle chain does not grow. A **base** (the whole store, streamed
  * from the LevelDB view the barrier opened) is written only when there is no chain to build on:
  * a fresh task, or after a snapshot failed (a delta is only as good as the link below it).
  *
@@ -53,12 +55,15 @@ export type BarrierSnapshot = {
   openView: () => DbView;
 };
 
-type Written = { chain: SnapshotLink[]; link: SnapshotLink | undefined };
+/** A chain, and whether its last link is an empty delta of a barrier that changed nothing (the next such one replaces it). */
+type Chain = { links: SnapshotLink[]; idleTail: boolean };
+
+type Written = Chain & { link: SnapshotLink };
 
 export class SnapshotJobs {
   private readonly running = new Set<{ controller: AbortController; done: Promise<unknown> }>();
   /** The chain as the newest barrier's snapshot will leave it; undefined once that snapshot failed. */
-  private tip: Promise<SnapshotLink[] | undefined>;
+  private tip: Promise<Chain | undefined>;
   /** The newest chain written: what compaction weighs. */
   private settled: SnapshotLink[];
   private needsBase: boolean;
@@ -79,7 +84,7 @@ export class SnapshotJobs {
     private readonly nowMs: () => number = () => performance.now(),
   ) {
     this.settled = [...restored.chain];
-    this.tip = Promise.resolve(this.settled);
+    this.tip = Promise.resolve({ links: this.settled, idleTail: false });
     this.needsBase = restored.chain.length === 0;
     this.tipHasBuffer = restored.buffered;
   }
@@ -99,7 +104,7 @@ export class SnapshotJobs {
       const view = barrier.openView();
       work = async (signal) => {
         const link = await this.writeBase(view, sealed, header, target, signal);
-        return { chain: [link], link };
+        return { links: [link], idleTail: false, link };
       };
     } else {
       const parent = this.tip;
@@ -108,16 +113,17 @@ export class SnapshotJobs {
       work = async (signal) => {
         const chain = await parent;
         if (chain === undefined) throw new Error(`the snapshot before checkpoint ${checkpointId} failed, so this delta has nothing to apply on (the next barrier writes a base)`);
-        const based = await this.adoptCompaction(chain, target);
-        if (unchanged) return { chain: based, link: undefined };
+        let based = await this.adoptCompaction(chain.links, target);
+        // An empty delta on an empty delta: the newer one takes its place (both say "no change").
+        if (unchanged && chain.idleTail && based.length > 1 && based.at(-1) === chain.links.at(-1)) based = based.slice(0, -1);
         const link = await this.writeDelta(changes, sealed, { ...header, kind: 'delta', parent: based.at(-1)!.checkpointId }, target, signal);
-        return { chain: [...based, link], link };
+        return { links: [...based, link], idleTail: unchanged, link };
       };
     }
     this.tipHasBuffer = sealed.length > 0;
     const done = this.run(checkpointId, work);
-    this.tip = done.then((result) => (result.type === 'snapshot-written' ? result.chain : undefined));
-    return done;
+    this.tip = done.then((result) => result.chain);
+    return done.then((result) => result.snapshot);
   }
 
   /** Aborts every snapshot and compaction in flight and waits until they have ended. */
@@ -127,19 +133,19 @@ export class SnapshotJobs {
     await Promise.all(jobs.map(({ done }) => done));
   }
 
-  private async run(checkpointId: number, work: (signal: AbortSignal) => Promise<Written>): Promise<SnapshotResult> {
+  private run(checkpointId: number, work: (signal: AbortSignal) => Promise<Written>): Promise<{ snapshot: SnapshotResult; chain: Chain | undefined }> {
     const startedMs = this.nowMs();
-    const result = await this.track(async (signal) => {
+    return this.track(async (signal) => {
       try {
-        const { chain, link } = await work(signal);
-        this.settled = chain;
-        return { type: 'snapshot-written', checkpointId, bytes: link?.bytes ?? 0, records: link?.records ?? 0, durationMs: this.nowMs() - startedMs, chain } as const;
+        const { links, idleTail, link } = await work(signal);
+        this.settled = links;
+        const snapshot = { type: 'snapshot-written', checkpointId, bytes: link.bytes, records: link.records, durationMs: this.nowMs() - startedMs, chain: links } as const;
+        return { snapshot, chain: { links, idleTail } };
       } catch (thrown) {
         this.needsBase = true;
-        return { type: 'snapshot-failed', checkpointId, reason: signal.aborted ? TASK_CLOSED : ensureError(thrown).message } as const;
+        return { snapshot: { type: 'snapshot-failed', checkpointId, reason: signal.aborted ? TASK_CLOSED : ensureError(thrown).message } as const, chain: undefined };
       }
     });
-    return result;
   }
 
   private track<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -111,7 +111,8 @@ export class TaskRuntime {
     const [offsets, storedTimers, storedWatermark, storedBuffer] = await Promise.all([store.readOffsets(), store.readTimers(), store.readWatermark(), store.takeBuffer()]);
     const timers = new TimerQueue();
     timers.load(storedTimers);
-    const cache = new ActorCache(store, options.actorCacheMax ?? 10_000);
+    const ttls = new Map(Object.entries(job.actors).flatMap(([name, actor]) => (actor.stateTtlMs === undefined ? [] : [[name, actor.stateTtlMs] as const])));
+    const cache = new ActorCache(store, options.actorCacheMax ?? 10_000, ttls);
     const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitionSources(job), options.taskCount ?? 0);
     return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options, storedBuffer.length > 0);
   }
@@ -140,9 +141,13 @@ export class TaskRuntime {
     return this.finish(emission, failures);
   }
 
-  /** Fires the timers due at processing time `nowMs` (and event-time ones, if idle sources let the watermark move). */
+  /**
+   * Fires the timers due at processing time `nowMs` (and event-time ones, if idle sources let the
+   * watermark move), and sweeps a bounded part of the store for states past their TTL.
+   */
   async tick(nowMs: number): Promise<ProcessResult> {
     this.assertOpen('tick');
+    await this.parts.cache.expire(nowMs);
     const emission = this.emission();
     const failures: TimerFailure[] = [];
     await this.fireDueTimers(nowMs, emission, failures);

@@ -72,9 +72,14 @@ export class StoreVolume {
     this.mounted = false;
   }
 
+  /**
+   * The kernel refuses a read-only remount while any file on it is open for writing: a snapshot
+   * being written, for as long as its writer runs, which is as long as a paused worker (SIGSTOP,
+   * a fault that can overlap this one) stays paused. So this retries for up to 20 s.
+   */
   private async remount(mode: 'ro' | 'rw'): Promise<void> {
     let last: unknown;
-    for (let attempt = 0; attempt < 100; attempt++) {
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
       try {
         execFileSync('mount', ['-o', `remount,${mode}`, this.dir], { stdio: 'pipe' });
         return;
