@@ -4,7 +4,7 @@ import { checkpointDir, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { loadJob } from '../job/load.ts';
-import { portOption } from './options.ts';
+import { integerOption, portOption } from './options.ts';
 import { untilSignal } from './process-signals.ts';
 
 interface CoordinatorFlags {
@@ -12,6 +12,7 @@ interface CoordinatorFlags {
   controlPort?: number;
   adminPort?: number;
   host?: string;
+  expectWorkers?: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -21,6 +22,7 @@ export function coordinatorCommand(): Command {
     .option('--control-port <port>', 'gRPC control port (config cluster.controlPort, default 7700)', portOption('--control-port'))
     .option('--admin-port <port>', 'admin HTTP port (config cluster.adminPort, default 8080)', portOption('--admin-port'))
     .option('--host <address>', 'address to bind (config cluster.host, default 127.0.0.1)')
+    .option('--expect-workers <n>', 'workers the first assignment waits for, up to cluster.expectWorkersWaitMs (config cluster.expectWorkers, default 0)', integerOption('--expect-workers', 0, 10_000))
     .action(async (flags: CoordinatorFlags) => {
       const config = loadConfig();
       const cluster = {
@@ -28,6 +30,7 @@ export function coordinatorCommand(): Command {
         ...(flags.host !== undefined && { host: flags.host }),
         ...(flags.controlPort !== undefined && { controlPort: flags.controlPort }),
         ...(flags.adminPort !== undefined && { adminPort: flags.adminPort }),
+        ...(flags.expectWorkers !== undefined && { expectWorkers: flags.expectWorkers }),
       };
       const logger = createLogger('coordinator');
       const job = await loadJob(flags.job);

@@ -44,6 +44,13 @@ export const configSchema = z
         revokeTimeoutMs: z.number().int().min(100).default(10_000),
         /** After a coordinator (re)start, time for running workers to reconnect before tasks are assigned. */
         adoptGraceMs: z.number().int().min(0).default(3_000),
+        /**
+         * Workers the first assignment waits for (0: none): once this many have joined, tasks are
+         * assigned at once, spread over all of them, instead of all going to the first worker and
+         * half of them moving a moment later. At most `expectWorkersWaitMs` after start.
+         */
+        expectWorkers: z.number().int().min(0).default(0),
+        expectWorkersWaitMs: z.number().int().min(0).default(10_000),
       })
       .strict()
       .prefault({}),

@@ -28,6 +28,13 @@ export interface ClusterControllerOptions {
    * so workers that outlived the previous coordinator can reconnect and claim what they run.
    */
   adoptGraceMs: number;
+  /**
+   * Workers the first assignment waits for: once they have all joined, tasks are assigned (the
+   * adoption grace cut short: every claim is in); otherwise at `expectWorkersWaitMs` after start
+   * (or the adoption grace, if longer). 0 or absent: assign once the adoption grace is over.
+   */
+  expectWorkers?: number;
+  expectWorkersWaitMs?: number;
   clock: () => number;
   logger: Logger;
   /** Called after every change of assignment (metrics, tests). */
@@ -51,6 +58,9 @@ export class ClusterController {
   private readonly stats = new Map<string, TaskStats__Output[]>();
   private readonly departed: { id: string; pid: number; endpoint: string }[] = [];
   private readonly assignFromMs: number;
+  private readonly startedMs: number;
+  /** Set once the first assignment was allowed: from then on every change rebalances. */
+  private assigning = false;
   private checkpoints: CheckpointCoordinator | undefined;
   /** Assigns decided while a manifest was being written; sent once it is durable (or failed). */
   private held: Extract<ControlCommand, { type: 'assign' }>[] = [];
@@ -58,7 +68,8 @@ export class ClusterController {
   constructor(private readonly options: ClusterControllerOptions) {
     this.membership = new Membership(options.heartbeatTimeoutMs);
     this.tasks = new TaskTable(options.taskCount);
-    this.assignFromMs = options.clock() + options.adoptGraceMs;
+    this.startedMs = options.clock();
+    this.assignFromMs = this.startedMs + options.adoptGraceMs;
   }
 
   /** What the checkpoint coordinator needs from the cluster. */
@@ -191,8 +202,18 @@ export class ClusterController {
   }
 
   private rebalance(): void {
-    if (this.options.clock() < this.assignFromMs) return;
+    if (!this.assigning && !this.mayAssignFirst()) return;
+    this.assigning = true;
     this.dispatch(this.tasks.rebalance(this.membership.ids(), this.options.clock()));
+  }
+
+  /** The first assignment: after the adoption grace, and once the expected workers are here (or waited for long enough). */
+  private mayAssignFirst(): boolean {
+    const now = this.options.clock();
+    const expected = this.options.expectWorkers ?? 0;
+    if (expected === 0) return now >= this.assignFromMs;
+    if (this.membership.ids().length >= expected) return true;
+    return now >= Math.max(this.assignFromMs, this.startedMs + (this.options.expectWorkersWaitMs ?? 10_000));
   }
 
   /**

@@ -42,6 +42,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     heartbeatTimeoutMs: cluster.heartbeatTimeoutMs,
     revokeTimeoutMs: cluster.revokeTimeoutMs,
     adoptGraceMs: cluster.adoptGraceMs,
+    expectWorkers: cluster.expectWorkers,
+    expectWorkersWaitMs: cluster.expectWorkersWaitMs,
     // Monotonic: a wall-clock jump must not evict live workers or keep dead ones.
     clock: () => performance.now(),
     logger,

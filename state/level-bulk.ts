@@ -6,7 +6,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { openLevel, TaskStoreLockedError, type Db } from './level-open.ts';
 import { DELTA_DELETE, DELTA_PUT } from './snapshot-layout.ts';
-import { PREFIX, prefixRange } from './store-keys.ts';
+import { PREFIX } from './store-keys.ts';
 
 /** One entry, key and value as raw bytes. */
 export type RawEntry = [Uint8Array, Uint8Array];
@@ -63,12 +63,10 @@ export function loadEntries(db: Db, entries: AsyncIterable<RawEntry>, batchRecor
 
 /**
  * Applies a delta snapshot's entries (values opened by an op byte, see snapshot-layout.ts) to
- * `db`: first drops the buffered outputs (a delta carries the whole buffer of its checkpoint),
- * then puts and deletes in batches of `batchRecords`. Returns how many entries it applied.
+ * `db`, puts and deletes in batches of `batchRecords`. Returns how many entries it applied.
  * @throws Error naming `source` on an unknown op byte
  */
-export async function applyDelta(db: Db, entries: AsyncIterable<RawEntry>, source: string, batchRecords = 4_096): Promise<number> {
-  await db.clear(prefixRange(PREFIX.buffer));
+export function applyDelta(db: Db, entries: AsyncIterable<RawEntry>, source: string, batchRecords = 4_096): Promise<number> {
   async function* ops(): AsyncGenerator<Op> {
     let at = 0;
     for await (const [key, value] of entries) {

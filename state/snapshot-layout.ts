@@ -16,9 +16,8 @@
  * A **base** holds the task's whole store at its checkpoint. A **delta** holds what changed
  * since its parent (the previous link of the task's chain, see state/snapshot-chain.ts): each
  * record's value starts with one op byte, {@link DELTA_PUT} followed by the new value or
- * {@link DELTA_DELETE} alone, and applying a delta first drops the parent's buffered outputs (`b`
- * entries): a delta carries the whole buffer as of its checkpoint. Format 1 (a 24-byte header
- * without kind and parent) was always a base and is still read.
+ * {@link DELTA_DELETE} alone. Format 1 (a 24-byte header without kind and parent) was always a
+ * base and is still read.
  */
 
 /** A whole store, or the changes since a parent snapshot. */

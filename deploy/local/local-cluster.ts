@@ -88,6 +88,7 @@ export class LocalCluster {
     this.launch('coordinator', [
       'coordinator', '--job', this.options.job,
       '--control-port', String(this.options.controlPort), '--admin-port', String(this.options.adminPort),
+      '--expect-workers', String(this.options.workers),
     ]);
     await this.waitFor('coordinator admin API', async () => {
       if (this.members.get('coordinator')?.child.exitCode !== null) throw new Error(`local cluster: the coordinator exited during start-up (log: ${join(this.options.dir, 'logs', 'coordinator.log')})`);

@@ -17,6 +17,7 @@ import { profileMarkdown, readProfiles } from './profile-summary.ts';
 import { writeBenchResults, benchMarkdown } from './report.ts';
 import { defaultBenchOptions, runBench, smokeDefaults, type BenchOptions } from './run-bench.ts';
 import { ecommerceMarkdown, runEcommerceBench } from './ecommerce-bench.ts';
+import { runStartupBench, startupMarkdown } from './startup-bench.ts';
 import { runStateBench, stateMarkdown } from './state-bench.ts';
 import { loadConfig } from '../../common/config.ts';
 import { createKafka } from '../../common/kafka.ts';
@@ -31,7 +32,7 @@ interface BenchFlags {
   keys: number;
   workers: number;
   threads?: number;
-  scenarios: (ScenarioName | 'ecommerce' | 'state')[];
+  scenarios: (ScenarioName | 'ecommerce' | 'state' | 'startup')[];
   smoke?: boolean;
   rampStart: number;
   rampStep: number;
@@ -50,14 +51,14 @@ interface BenchFlags {
   stateDuration: number;
 }
 
-function scenariosOption(value: string): (ScenarioName | 'ecommerce' | 'state')[] {
+function scenariosOption(value: string): (ScenarioName | 'ecommerce' | 'state' | 'startup')[] {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const known = [...scenarioNames, 'ecommerce', 'state'];
+  const known = [...scenarioNames, 'ecommerce', 'state', 'startup'];
   for (const name of names) {
     if (!known.includes(name)) throw new InvalidArgumentError(`--scenarios: unknown scenario '${name}' (known: ${known.join(', ')})`);
   }
   if (names.length === 0) throw new InvalidArgumentError('--scenarios: name at least one scenario');
-  return names as (ScenarioName | 'ecommerce' | 'state')[];
+  return names as (ScenarioName | 'ecommerce' | 'state' | 'startup')[];
 }
 
 function failedScenarios(results: BenchResults): string[] {
@@ -75,7 +76,7 @@ const command = new Command('bench')
   .option('--keys <n>', 'distinct keys', integerOption('--keys', 1), d.keys)
   .option('--workers <n>', 'worker processes', integerOption('--workers', 1, 32), d.workers)
   .option('--threads <n>', 'actor threads per worker (default: the config\'s)', integerOption('--threads', 1, 64))
-  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce, state (default: all but state)`, scenariosOption, d.scenarios)
+  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce, state, startup (default: all but state and startup)`, scenariosOption, d.scenarios)
   .option('--smoke', `the CI check: ${smokeDefaults.durationSec} s of processed at ${smokeDefaults.rate} events/s after a ${smokeDefaults.warmupSec} s warm-up (explicit flags still win)`)
   .option('--ramp-start <n>', 'first ramp rate, events/s', integerOption('--ramp-start', 1), d.ramp.startEventsPerSec)
   .option('--ramp-step <n>', 'ramp increment, events/s', integerOption('--ramp-step', 1), d.ramp.stepEventsPerSec)
@@ -113,7 +114,7 @@ const command = new Command('bench')
       keys: flags.keys,
       workers: flags.workers,
       threadsPerWorker: flags.threads,
-      scenarios: pick('scenarios', flags.scenarios.filter((s): s is ScenarioName => s !== 'ecommerce' && s !== 'state'), smokeDefaults.scenarios),
+      scenarios: pick('scenarios', flags.scenarios.filter((s): s is ScenarioName => (scenarioNames as readonly string[]).includes(s)), smokeDefaults.scenarios),
       ramp: { startEventsPerSec: flags.rampStart, stepEventsPerSec: flags.rampStep, maxEventsPerSec: flags.rampMax, stepDurationSec: flags.rampDuration },
       p95LimitMs: flags.p95Limit,
       timeoutMs: flags.timeoutMs,
@@ -157,6 +158,19 @@ const command = new Command('bench')
         const markdown = ecommerceMarkdown(ecommerce);
         writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.md`), `${markdown}\n`);
         console.log(`\n${markdown}`);
+      } finally {
+        await stack.stopStarted();
+      }
+    }
+    if (fromCli('scenarios') && flags.scenarios.includes('startup') && !smoke && !controller.signal.aborted) {
+      const stack = await ensureLocalStack(loadConfig(), logger);
+      try {
+        const startup = await runStartupBench({
+          kafka: createKafka(stack.brokers, 'eddy-bench-startup', logger), brokers: stack.brokers, workers: flags.workers, threadsPerWorker: flags.threads, runs: 3,
+        });
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        writeFileSync(join(resultsDir, `bench-startup-${stamp}.json`), `${JSON.stringify(startup, null, 2)}\n`);
+        console.log(`\n${startupMarkdown(startup)}`);
       } finally {
         await stack.stopStarted();
       }

@@ -30,10 +30,11 @@ class FakeLink implements WorkerLink {
   }
 }
 
-function setup(taskCount = 6, adoptGraceMs = 0) {
+function setup(taskCount = 6, adoptGraceMs = 0, expect?: { workers: number; waitMs: number }) {
   let now = 1_000;
   const controller = new ClusterController({
     job: 'j', taskCount, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 1_500, revokeTimeoutMs: 5_000, adoptGraceMs,
+    ...(expect === undefined ? {} : { expectWorkers: expect.workers, expectWorkersWaitMs: expect.waitMs }),
     clock: () => now, logger: createLogger('test', 'silent'),
   });
   const links = new Map<string, FakeLink>();
@@ -71,6 +72,34 @@ describe('ClusterController', () => {
     const link = join('a');
     expect(link.sent[0]?.welcome?.taskCount).toBe(4);
     expect(link.assigned()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('waits for the expected workers before the first assignment, then spreads the tasks: nothing moves twice', () => {
+    const { join, advance, controller } = setup(6, 3_000, { workers: 3, waitMs: 10_000 });
+    const a = join('a');
+    advance(500);
+    const b = join('b');
+    controller.tick();
+    expect([a.assigned(), b.assigned()]).toEqual([[], []]);
+    const c = join('c'); // all here, well inside the adoption grace: every claim is in
+    expect([a.assigned(), b.assigned(), c.assigned()].map((tasks) => tasks.length)).toEqual([2, 2, 2]);
+    expect([...a.sent, ...b.sent, ...c.sent].filter((m) => m.revoke)).toEqual([]);
+  });
+
+  it('assigns to the workers it has once the expected ones are waited for long enough', () => {
+    const { join, advance, controller } = setup(4, 3_000, { workers: 3, waitMs: 10_000 });
+    const a = join('a');
+    const wait = (ms: number) => {
+      for (let waited = 0; waited < ms; waited += Math.min(500, ms - waited)) {
+        advance(Math.min(500, ms - waited));
+        controller.message('a', { body: 'heartbeat', heartbeat: { seq: waited, generation: 0, taskStats: [] } });
+        controller.tick();
+      }
+    };
+    wait(9_999);
+    expect(a.assigned()).toEqual([]);
+    wait(1);
+    expect(a.assigned()).toEqual([0, 1, 2, 3]);
   });
 
   it('refuses a worker that runs another job', () => {

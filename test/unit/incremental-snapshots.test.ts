@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { defineJob, json, kafkaSink, kafkaSource, keyedActor } from '../../job/api.ts';
 import { SnapshotCorruptError } from '../../state/snapshot-format.ts';
 import { restoreTaskStore, type ChainSource } from '../../state/task-store-open.ts';
+import { bufferChanges } from '../../worker/runtime/snapshot-jobs.ts';
 import type { TaskRuntime } from '../../worker/runtime/task-runtime.ts';
 import { checkpoint, openRuntime, record, restoreRuntime, tempDir, values } from './task-harness.ts';
 
@@ -64,13 +65,14 @@ describe('incremental checkpoints', () => {
     await runtime.process([add('k1', 2), add('k2', 0)], 1_000); // k2 back to its initial state: deleted
     const two = await checkpoint(runtime, dir, 2);
     expect(summary(two)).toEqual(['base 1', 'delta 2']);
-    // k1's new state, k2's deletion, the offset and two buffered outputs: not the 1,000 keys.
-    expect(two.chain[1]!.records).toBe(5);
+    // k1's new state, k2's deletion, the offset, the two new outputs and a delete for each of
+    // the 1,000 published since checkpoint 1: not the 1,000 keys' states.
+    expect(two.chain[1]!.records).toBe(1_005);
     runtime.outputsPublished(2);
 
-    const three = await checkpoint(runtime, dir, 3); // the buffer still held epoch 2's outputs: this delta empties it
+    const three = await checkpoint(runtime, dir, 3); // the buffer still held epoch 2's outputs: this delta deletes them
     expect(summary(three)).toEqual(['base 1', 'delta 2', 'delta 3']);
-    expect(three.chain[2]!.records).toBe(0);
+    expect(three.chain[2]!.records).toBe(2);
     // Nothing at all changed: an empty delta of its own, which the next idle checkpoint replaces.
     const four = await checkpoint(runtime, dir, 4);
     expect(summary(four)).toEqual(['base 1', 'delta 2', 'delta 3', 'delta 4']);
@@ -162,5 +164,19 @@ describe('incremental checkpoints', () => {
     await expect(restoreTaskStore(target, two)).rejects.toThrow(path);
     // A chain whose links are out of place is refused too.
     await expect(restoreTaskStore(target, { ...two, chain: [two.chain[1]!] })).rejects.toThrow(/link 0 .* is a delta of checkpoint 2; expected a base/);
+  });
+});
+
+describe('bufferChanges', () => {
+  const entry = (key: string, value = 'v'): [Uint8Array, Uint8Array] => [Buffer.from(key), Buffer.from(value)];
+  const show = (entries: readonly [Uint8Array, Uint8Array][]) => entries.map(([k, v]) => `${Buffer.from(k).toString()}:${v[0] === 1 ? `put ${Buffer.from(v.subarray(1)).toString()}` : 'del'}`);
+
+  it('puts what was sealed since and deletes what was published since, in key order', () => {
+    const before = [entry('b1'), entry('b2'), entry('b3')];
+    const after = [entry('b3'), entry('b4', 'x'), entry('b5', 'y')];
+    expect(show(bufferChanges(before, after))).toEqual(['b1:del', 'b2:del', 'b4:put x', 'b5:put y']);
+    expect(bufferChanges(after, after)).toEqual([]);
+    expect(show(bufferChanges([], [entry('a')]))).toEqual(['a:put v']);
+    expect(show(bufferChanges([entry('a')], []))).toEqual(['a:del']);
   });
 });

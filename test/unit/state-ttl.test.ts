@@ -97,7 +97,8 @@ describe('state that ends', () => {
     const two = await checkpoint(runtime, dir, 2);
     const delta = two.chain.at(-1)!;
     expect(delta.kind).toBe('delta');
-    expect(delta.records).toBe(2_500); // a delete per expired key; 'fresh' (written at 4,000) stays
+    // A delete per expired key ('fresh', written at 4,000, stays) and per output published since checkpoint 1.
+    expect(delta.records).toBe(2_500 + 2_501);
     runtime.outputsPublished(2);
     await runtime.close();
     const restored = await restoreRuntime(job, await tempDir(), two, 2);

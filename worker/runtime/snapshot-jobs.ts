@@ -1,8 +1,9 @@
 /**
  * The asynchronous half of a barrier: writing the task's snapshot while it goes on handling
  * requests. Snapshots are incremental (state/snapshot-chain.ts): a barrier writes a **delta**
- * of what its flush changed, on top of the chain the previous barrier wrote, so its cost
- * follows the rate of change, not the size of the state. A barrier that changed nothing writes an
+ * of what its flush changed and of how the output buffer changed (outputs sealed since, as puts;
+ * outputs published since, as deletes), on top of the chain the previous barrier wrote, so its
+ * cost follows the rate of change, not the size of the state. A barrier that changed nothing writes an
  * empty delta (a header and a footer), which takes the place of the previous barrier's empty
  * delta if that one ended the chain: every checkpoint ends in a file of its own, so damage to the
  * newest file breaks the newest checkpoint only, and an idle chain does not grow. A **base** (the whole store, streamed
@@ -67,26 +68,26 @@ export class SnapshotJobs {
   /** The newest chain written: what compaction weighs. */
   private settled: SnapshotLink[];
   private needsBase: boolean;
-  /** The newest link holds buffered outputs: a delta must replace them even if nothing else changed. */
-  private tipHasBuffer: boolean;
+  /** The output buffer as the previous barrier sealed it (or as restored): a delta writes the difference. */
+  private lastSealed: readonly RawEntry[];
   /** A background base: running, or written and waiting to be adopted. */
   private compaction: { checkpointId: number; staged?: SnapshotLink } | undefined;
 
   /**
-   * @param restored the chain the store was rebuilt from ([] for a fresh task), and whether its
-   *   newest link holds buffered outputs
+   * @param restored the chain the store was rebuilt from ([] for a fresh task), and the
+   *   buffered outputs it held (in key order)
    * @param nowMs a monotonic clock in ms, for `durationMs`
    */
   constructor(
     private readonly task: number,
-    restored: { chain: readonly SnapshotLink[]; buffered: boolean } = { chain: [], buffered: false },
+    restored: { chain: readonly SnapshotLink[]; sealed: readonly RawEntry[] } = { chain: [], sealed: [] },
     private readonly policy: CompactionPolicy = defaultCompaction,
     private readonly nowMs: () => number = () => performance.now(),
   ) {
     this.settled = [...restored.chain];
     this.tip = Promise.resolve({ links: this.settled, idleTail: false });
     this.needsBase = restored.chain.length === 0;
-    this.tipHasBuffer = restored.buffered;
+    this.lastSealed = restored.sealed;
   }
 
   /** Snapshots (and compactions) in flight. */
@@ -108,7 +109,8 @@ export class SnapshotJobs {
       };
     } else {
       const parent = this.tip;
-      const unchanged = changes.length === 0 && sealed.length === 0 && !this.tipHasBuffer;
+      const buffer = bufferChanges(this.lastSealed, sealed);
+      const unchanged = changes.length === 0 && buffer.length === 0;
       if (this.compactionDue()) this.compact(barrier.openView(), sealed, header, target);
       work = async (signal) => {
         const chain = await parent;
@@ -116,11 +118,11 @@ export class SnapshotJobs {
         let based = await this.adoptCompaction(chain.links, target);
         // An empty delta on an empty delta: the newer one takes its place (both say "no change").
         if (unchanged && chain.idleTail && based.length > 1 && based.at(-1) === chain.links.at(-1)) based = based.slice(0, -1);
-        const link = await this.writeDelta(changes, sealed, { ...header, kind: 'delta', parent: based.at(-1)!.checkpointId }, target, signal);
+        const link = await this.writeDelta(changes, buffer, { ...header, kind: 'delta', parent: based.at(-1)!.checkpointId }, target, signal);
         return { links: [...based, link], idleTail: unchanged, link };
       };
     }
-    this.tipHasBuffer = sealed.length > 0;
+    this.lastSealed = sealed;
     const done = this.run(checkpointId, work);
     this.tip = done.then((result) => result.chain);
     return done.then((result) => result.snapshot);
@@ -166,8 +168,8 @@ export class SnapshotJobs {
     }
   }
 
-  private async writeDelta(changes: readonly StoreChange[], sealed: readonly RawEntry[], header: SnapshotHeader, target: SnapshotTarget, signal: AbortSignal): Promise<SnapshotLink> {
-    const entries = deltaEntries(changes, sealed);
+  private async writeDelta(changes: readonly StoreChange[], buffer: readonly RawEntry[], header: SnapshotHeader, target: SnapshotTarget, signal: AbortSignal): Promise<SnapshotLink> {
+    const entries = deltaEntries(changes, buffer);
     const written = await writeSnapshot(join(target.root, target.ref), header, abortable(chunks(entries), signal));
     return { ref: target.ref, checkpointId: header.checkpointId, kind: 'delta', ...written };
   }
@@ -217,14 +219,44 @@ export class SnapshotJobs {
   }
 }
 
-/** A delta's records in key order: each change with its op byte, and the sealed buffer as puts. */
-export function deltaEntries(changes: readonly StoreChange[], sealed: readonly RawEntry[]): RawEntry[] {
+/**
+ * A delta's records in key order: each store change, and the buffer's (already with op bytes,
+ * from {@link bufferChanges}), all with their op byte.
+ */
+export function deltaEntries(changes: readonly StoreChange[], buffer: readonly RawEntry[]): RawEntry[] {
   const byKey = new Map<string, string | null>();
   for (const { key, value } of changes) byKey.set(key, value); // a later change of a key wins, as in the batch
   const entries: RawEntry[] = [];
-  for (const [key, value] of byKey) entries.push([Buffer.from(key, 'utf8'), value === null ? Uint8Array.of(DELTA_DELETE) : opened(DELTA_PUT, Buffer.from(value, 'utf8'))]);
-  for (const [key, value] of sealed) entries.push([key, opened(DELTA_PUT, value)]);
+  for (const [key, value] of byKey) entries.push([Buffer.from(key, 'utf8'), value === null ? DELETE : opened(DELTA_PUT, Buffer.from(value, 'utf8'))]);
+  entries.push(...buffer);
   return entries.sort(([a], [b]) => Buffer.compare(a, b));
+}
+
+const DELETE = Uint8Array.of(DELTA_DELETE);
+
+/**
+ * How the sealed output buffer changed between two barriers, as delta records: a put for each
+ * entry sealed since, a delete for each published since. Both lists are in key order (epoch,
+ * then emission order), so one merge walk finds them; a delta costs the outputs of its epoch
+ * and the keys of those published, not the whole buffer (which grows while publishing is held up,
+ * e.g. while Kafka is away).
+ */
+export function bufferChanges(before: readonly RawEntry[], after: readonly RawEntry[]): RawEntry[] {
+  const out: RawEntry[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const order = i >= before.length ? 1 : j >= after.length ? -1 : Buffer.compare(before[i]![0], after[j]![0]);
+    if (order < 0) out.push([before[i++]![0], DELETE]);
+    else if (order > 0) {
+      const [key, value] = after[j++]!;
+      out.push([key, opened(DELTA_PUT, value)]);
+    } else {
+      i += 1;
+      j += 1;
+    }
+  }
+  return out;
 }
 
 function opened(op: number, value: Uint8Array): Uint8Array {

@@ -6,7 +6,7 @@
  * buffer under {@link TaskCheckpoints.epoch}.
  */
 import { IllegalStateError } from '../../common/errors.ts';
-import type { StoreChange, TaskStore } from '../../state/task-store.ts';
+import type { RawEntry, StoreChange, TaskStore } from '../../state/task-store.ts';
 import type { BufferedOutput, SnapshotResult, TaskOffsets } from '../thread-protocol.ts';
 import type { ActorCache } from './actor-cache.ts';
 import type { OutputBuffer } from './output-buffer.ts';
@@ -31,7 +31,7 @@ export class TaskCheckpoints {
     private readonly task: number,
     private readonly store: TaskStore,
     private readonly parts: TaskParts,
-    restored: { checkpointId: number; chain: readonly SnapshotLink[]; buffered: boolean },
+    restored: { checkpointId: number; chain: readonly SnapshotLink[]; sealed: readonly RawEntry[] },
     compaction?: CompactionPolicy,
     clockMs?: () => number,
   ) {

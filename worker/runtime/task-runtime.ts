@@ -95,12 +95,12 @@ export class TaskRuntime {
     private readonly parts: TaskParts,
     job: JobDefinition,
     options: TaskRuntimeOptions,
-    restoredBuffer: boolean,
   ) {
     this.router = new RecordRouter(job, task);
     this.invoker = new ActorInvoker({ job, task, taskCount: options.taskCount ?? 0, cache: parts.cache, timers: parts.timers, watermark: parts.watermark });
     this.exactlyOnce = exactlyOnceSinks(job);
-    const restored = { checkpointId: options.restoredFrom ?? 0, chain: options.restoredChain ?? [], buffered: restoredBuffer };
+    // The restored buffer, sealed already: the first delta writes how it changed since.
+    const restored = { checkpointId: options.restoredFrom ?? 0, chain: options.restoredChain ?? [], sealed: parts.buffer.seal() };
     this.checkpoints = new TaskCheckpoints(task, store, parts, restored, options.compaction, options.clockMs);
     this.repartitions = repartitionSources(job);
     this.broadcasts = broadcastSources(job);
@@ -114,7 +114,7 @@ export class TaskRuntime {
     const ttls = new Map(Object.entries(job.actors).flatMap(([name, actor]) => (actor.stateTtlMs === undefined ? [] : [[name, actor.stateTtlMs] as const])));
     const cache = new ActorCache(store, options.actorCacheMax ?? 10_000, ttls);
     const watermark = new ActorWatermarks(job.actors, job.watermark, storedWatermark, repartitionSources(job), options.taskCount ?? 0);
-    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options, storedBuffer.length > 0);
+    return new TaskRuntime(task, store, { cache, timers, watermark, offsets: new SourceOffsets(task, offsets), buffer: new OutputBuffer(storedBuffer, upsertSinks(job)) }, job, options);
   }
 
   /** The epoch of what the task emits now: the last checkpoint taken (or restored) + 1. */
