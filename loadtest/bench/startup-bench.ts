@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
+import { createTopicsReady } from '../../common/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { EOS_PARTITIONS } from '../../examples/eos-check/job.ts';
 
@@ -54,7 +55,7 @@ async function oneRun(options: StartupBenchOptions): Promise<StartupRun> {
   const consumer = options.kafka.consumer({ groupId: `${prefix}-reader`, readUncommitted: false, maxWaitTimeInMs: 20 });
   try {
     await admin.connect();
-    await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: EOS_PARTITIONS })) });
+    await createTopicsReady(admin, Object.values(topics).map((topic) => ({ topic, numPartitions: EOS_PARTITIONS })));
     await producer.connect();
     const messages = Array.from({ length: 1_200 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ key: `k${i}`, seq: 1 }) }));
     await producer.send({ topic: topics.input, messages });

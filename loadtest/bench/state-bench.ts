@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
+import { createTopicsReady } from '../../common/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { EOS_PARTITIONS } from '../../examples/eos-check/job.ts';
 import { checkpointStoreFor, type CheckpointStore } from '../../state/checkpoint-store.ts';
@@ -37,8 +38,12 @@ export interface StateBenchOptions {
   churnSec: number;
   workers: number;
   threadsPerWorker?: number;
+  /** Records per second while loading the keys (default 25,000; as fast as Kafka takes them, 2 cores are overloaded and workers miss heartbeats). */
+  loadRate?: number;
   logger: Logger;
   progress?: (line: string) => void;
+  /** Aborts the run (Ctrl-C): it stops and cleans up at the next step. */
+  signal?: AbortSignal;
 }
 
 type CheckpointFigures = { completed: number; abandoned: number; durationMs: { p50: number; p99: number; max: number }; bytesPerCheckpoint: { avg: number; max: number } };
@@ -75,7 +80,7 @@ export async function runStateBench(options: StateBenchOptions): Promise<StateBe
   const history = new CheckpointPoller(`http://127.0.0.1:${adminPort}/api/v1/checkpoints`);
   try {
     await admin.connect();
-    await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: EOS_PARTITIONS })) });
+    await createTopicsReady(admin, Object.values(topics).map((topic) => ({ topic, numPartitions: EOS_PARTITIONS })));
     await producer.connect();
     await cluster.start();
     await cluster.waitUntilRunning(120_000);
@@ -83,10 +88,12 @@ export async function runStateBench(options: StateBenchOptions): Promise<StateBe
 
     progress(`state: loading ${options.keys.toLocaleString('en-US')} keys`);
     const loadStarted = Date.now();
-    await produce(producer, topics.input, options.keys, (i) => i);
-    await waitCommitted(store, options.keys, progress);
+    await paced(options.loadRate ?? 25_000, options.keys, options.signal, (from, count) => produce(producer, topics.input, count, (i) => from + i));
+    await waitCommitted(store, options.keys, progress, options.signal);
     const loadSec = (Date.now() - loadStarted) / 1000;
-    await sleep(3_000); // the checkpoint after the last record; the buffer it published empties in the next
+    // The checkpoints right after the load still delete the published outputs and may compact:
+    // idle starts once a checkpoint wrote next to nothing (or after 60 s).
+    await history.settled(64 * 1024, 60_000);
 
     progress(`state: idle for ${options.idleSec} s`);
     const idle = await phase(options.idleSec, sampler(), history, store, () => Promise.resolve(0));
@@ -159,9 +166,24 @@ async function committedInput(store: CheckpointStore): Promise<number> {
   return manifest === undefined ? 0 : manifest.tasks.reduce((sum, task) => sum + Object.values(task.offsets).reduce((s, o) => s + Number(o), 0), 0);
 }
 
-async function waitCommitted(store: CheckpointStore, count: number, progress: (line: string) => void): Promise<void> {
+/** Calls `send(from, count)` for `total` records at `rate` per second, in steps of 100 ms. */
+async function paced(rate: number, total: number, signal: AbortSignal | undefined, send: (from: number, count: number) => Promise<void>): Promise<void> {
+  const startedAt = Date.now();
+  for (let sent = 0; sent < total; ) {
+    signal?.throwIfAborted();
+    const due = Math.min(total, Math.floor(((Date.now() - startedAt) / 1000) * rate)) - sent;
+    if (due > 0) {
+      await send(sent, due);
+      sent += due;
+    }
+    await sleep(100);
+  }
+}
+
+async function waitCommitted(store: CheckpointStore, count: number, progress: (line: string) => void, signal?: AbortSignal): Promise<void> {
   let lastReport = Date.now();
   for (;;) {
+    signal?.throwIfAborted();
     const committed = await committedInput(store);
     if (committed >= count) return;
     if (Date.now() - lastReport > 15_000) {
@@ -203,6 +225,14 @@ class CheckpointPoller {
 
   newestId(): number {
     return Math.max(0, ...this.seen.keys());
+  }
+
+  /** Waits until a checkpoint completes having written less than `bytes` in all, or `timeoutMs` passes. */
+  async settled(bytes: number, timeoutMs: number): Promise<void> {
+    const after = this.newestId();
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(250)) {
+      if ([...this.seen.values()].some((r) => r.id > after && r.state === 'completed' && r.bytes < bytes)) return;
+    }
   }
 
   /** Checkpoints triggered after `afterId` that have ended. */

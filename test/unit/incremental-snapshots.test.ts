@@ -146,6 +146,35 @@ describe('incremental checkpoints', () => {
     await restored.close();
   });
 
+  it('compacts at a barrier that changed nothing: the base replaces the last delta that did, and the chain still verifies', async () => {
+    offset = 0;
+    const dir = await tempDir();
+    const runtime = await openRuntime(job, dir, 0, { compaction: { maxDeltas: 2, deltaRatio: 100 } });
+    await runtime.process([add('a', 1)], 1_000);
+    await checkpoint(runtime, dir, 1);
+    runtime.outputsPublished(1);
+    await runtime.process([add('a', 1)], 1_000);
+    await checkpoint(runtime, dir, 2);
+    runtime.outputsPublished(2);
+    await checkpoint(runtime, dir, 3); // deletes epoch 2's published output
+    const chains: string[][] = [];
+    let last: ChainSource | undefined;
+    for (let id = 4; id <= 8; id++) {
+      last = await checkpoint(runtime, dir, id); // nothing changes: each empty delta replaces the one before
+      chains.push(summary(last));
+      await setTimeout(100);
+    }
+    // Barrier 4 finds two deltas and starts a base; it equals link 3's state, the last that changed
+    // something (link 4 is replaced by 5). A later barrier adopts it in place of links 1-3.
+    expect(chains[0]).toEqual(['base 1', 'delta 2', 'delta 3', 'delta 4']);
+    expect(chains.at(-1)).toEqual(['base 3', 'delta 8']);
+    await runtime.close();
+    await runtime.close();
+    const restored = await restoreRuntime(job, await tempDir(), last!, 8);
+    expect(await totals(restored, ['a'])).toEqual({ a: 2 });
+    await restored.close();
+  });
+
   it('refuses a chain with a corrupt delta, naming the file, before loading anything', async () => {
     offset = 0;
     const dir = await tempDir();

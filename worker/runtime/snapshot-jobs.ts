@@ -111,7 +111,7 @@ export class SnapshotJobs {
       const parent = this.tip;
       const buffer = bufferChanges(this.lastSealed, sealed);
       const unchanged = changes.length === 0 && buffer.length === 0;
-      if (this.compactionDue()) this.compact(barrier.openView(), sealed, header, target);
+      if (this.compactionDue()) this.compact(barrier.openView(), sealed, checkpointId, target, parent, unchanged);
       work = async (signal) => {
         const chain = await parent;
         if (chain === undefined) throw new Error(`the snapshot before checkpoint ${checkpointId} failed, so this delta has nothing to apply on (the next barrier writes a base)`);
@@ -180,15 +180,25 @@ export class SnapshotJobs {
     return deltas >= this.policy.maxDeltas || (deltaBytes >= COMPACTION_FLOOR_BYTES && deltaBytes >= this.policy.deltaRatio * baseBytes);
   }
 
-  /** Writes a base of the view in the background, staged in this checkpoint's directory until a later barrier adopts it. */
-  private compact(view: DbView, sealed: readonly RawEntry[], header: SnapshotHeader, target: SnapshotTarget): void {
-    const compaction: { checkpointId: number; staged?: SnapshotLink } = { checkpointId: header.checkpointId };
+  /**
+   * Writes a base of the view in the background, staged in this checkpoint's directory until a
+   * later barrier adopts it. The base is labelled with the newest link whose state it equals:
+   * this barrier's own delta, or, when the barrier changed nothing, the last link before it that
+   * is not an empty delta (empty deltas are replaced by the next empty one, so a base labelled
+   * with one could find no link to take the place of; the links after it name their parents).
+   */
+  private compact(view: DbView, sealed: readonly RawEntry[], checkpointId: number, target: SnapshotTarget, parent: Promise<Chain | undefined>, unchanged: boolean): void {
+    const compaction: { checkpointId: number; staged?: SnapshotLink } = { checkpointId };
     this.compaction = compaction;
     const staged = { root: target.root, ref: target.ref.replace(/\.snap$/, '') + '.base.snap' };
     void this.track(async (signal) => {
       try {
-        compaction.staged = await this.writeBase(view, sealed, header, staged, signal);
+        const chain = await parent;
+        if (chain === undefined) throw new Error('the snapshot before it failed');
+        const label = unchanged ? chain.links.at(chain.idleTail ? -2 : -1)!.checkpointId : checkpointId;
+        compaction.staged = await this.writeBase(view, sealed, { task: this.task, checkpointId: label }, staged, signal);
       } catch {
+        await view.close().catch(() => undefined); // closed already unless the parent failed
         if (this.compaction === compaction) this.compaction = undefined; // tried again at a later barrier
       }
     });
@@ -204,7 +214,9 @@ export class SnapshotJobs {
     if (staged === undefined) return chain;
     this.compaction = undefined;
     const from = join(target.root, staged.ref);
-    if (chain[0] === undefined || chain[0].checkpointId >= staged.checkpointId) {
+    // The link the base replaces (with all before it); absent when a base was written since.
+    const at = chain.findIndex((link) => link.checkpointId === staged.checkpointId);
+    if (at < 1) {
       await rm(from, { force: true });
       return chain;
     }
@@ -215,7 +227,7 @@ export class SnapshotJobs {
     } catch {
       return chain; // garbage-collected before it was needed: the chain stays as it was
     }
-    return [{ ...staged, ref }, ...chain.filter((link) => link.checkpointId > staged.checkpointId)];
+    return [{ ...staged, ref }, ...chain.slice(at + 1)];
   }
 }
 
