@@ -19,6 +19,7 @@ import { defaultBenchOptions, runBench, smokeDefaults, type BenchOptions } from 
 import { ecommerceMarkdown, runEcommerceBench } from './ecommerce-bench.ts';
 import { runStartupBench, startupMarkdown } from './startup-bench.ts';
 import { runStateBench, stateMarkdown } from './state-bench.ts';
+import { runThroughputBench, throughputMarkdown } from './throughput-bench.ts';
 import { loadConfig } from '../../common/config.ts';
 import { createKafka } from '../../common/kafka.ts';
 import { ensureLocalStack } from '../../deploy/local/stack.ts';
@@ -32,7 +33,7 @@ interface BenchFlags {
   keys: number;
   workers: number;
   threads?: number;
-  scenarios: (ScenarioName | 'ecommerce' | 'state' | 'startup')[];
+  scenarios: (ScenarioName | 'ecommerce' | 'state' | 'startup' | 'throughput')[];
   smoke?: boolean;
   rampStart: number;
   rampStep: number;
@@ -49,16 +50,18 @@ interface BenchFlags {
   stateChurn: number;
   stateIdle: number;
   stateDuration: number;
+  stateLoadRate: number;
+  throughputRecords: number;
 }
 
-function scenariosOption(value: string): (ScenarioName | 'ecommerce' | 'state' | 'startup')[] {
+function scenariosOption(value: string): (ScenarioName | 'ecommerce' | 'state' | 'startup' | 'throughput')[] {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const known = [...scenarioNames, 'ecommerce', 'state', 'startup'];
+  const known = [...scenarioNames, 'ecommerce', 'state', 'startup', 'throughput'];
   for (const name of names) {
     if (!known.includes(name)) throw new InvalidArgumentError(`--scenarios: unknown scenario '${name}' (known: ${known.join(', ')})`);
   }
   if (names.length === 0) throw new InvalidArgumentError('--scenarios: name at least one scenario');
-  return names as (ScenarioName | 'ecommerce' | 'state' | 'startup')[];
+  return names as (ScenarioName | 'ecommerce' | 'state' | 'startup' | 'throughput')[];
 }
 
 function failedScenarios(results: BenchResults): string[] {
@@ -76,7 +79,7 @@ const command = new Command('bench')
   .option('--keys <n>', 'distinct keys', integerOption('--keys', 1), d.keys)
   .option('--workers <n>', 'worker processes', integerOption('--workers', 1, 32), d.workers)
   .option('--threads <n>', 'actor threads per worker (default: the config\'s)', integerOption('--threads', 1, 64))
-  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce, state, startup (default: all but state and startup)`, scenariosOption, d.scenarios)
+  .option('--scenarios <list>', `comma list of ${scenarioNames.join(', ')}, ecommerce, state, startup, throughput (default: all but state, startup and throughput)`, scenariosOption, d.scenarios)
   .option('--smoke', `the CI check: ${smokeDefaults.durationSec} s of processed at ${smokeDefaults.rate} events/s after a ${smokeDefaults.warmupSec} s warm-up (explicit flags still win)`)
   .option('--ramp-start <n>', 'first ramp rate, events/s', integerOption('--ramp-start', 1), d.ramp.startEventsPerSec)
   .option('--ramp-step <n>', 'ramp increment, events/s', integerOption('--ramp-step', 1), d.ramp.stepEventsPerSec)
@@ -93,6 +96,8 @@ const command = new Command('bench')
   .option('--state-churn <pct>', 'percent of the keys the state scenario updates per second', Number, 1)
   .option('--state-idle <s>', 'seconds of the state scenario\'s idle phase', integerOption('--state-idle', 1), 30)
   .option('--state-duration <s>', 'seconds of the state scenario\'s churn phase', integerOption('--state-duration', 1), 60)
+  .option('--state-load-rate <n>', 'records per second while the state scenario loads its keys', integerOption('--state-load-rate', 1), 25_000)
+  .option('--throughput-records <n>', 'records the throughput scenario preloads for Eddy and Kafka Streams', integerOption('--throughput-records', 1), 1_000_000)
   .action(async (flags: BenchFlags, cmd: Command) => {
     const logger = createLogger('bench');
     const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
@@ -180,13 +185,36 @@ const command = new Command('bench')
       try {
         const state = await runStateBench({
           kafka: createKafka(stack.brokers, 'eddy-bench-state', logger), brokers: stack.brokers, keys: flags.stateKeys, churnPct: flags.stateChurn,
-          idleSec: flags.stateIdle, churnSec: flags.stateDuration, workers: flags.workers, threadsPerWorker: flags.threads, logger, progress: options.progress,
+          idleSec: flags.stateIdle, churnSec: flags.stateDuration, loadRate: flags.stateLoadRate, workers: flags.workers, threadsPerWorker: flags.threads, logger,
+          progress: options.progress, signal: controller.signal,
         });
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         writeFileSync(join(resultsDir, `bench-state-${stamp}.json`), `${JSON.stringify(state, null, 2)}\n`);
         const markdown = stateMarkdown(state);
         writeFileSync(join(resultsDir, `bench-state-${stamp}.md`), `${markdown}\n`);
         console.log(`\n${markdown}`);
+      } finally {
+        await stack.stopStarted();
+      }
+    }
+    if (fromCli('scenarios') && flags.scenarios.includes('throughput') && !smoke && !controller.signal.aborted) {
+      const config = loadConfig();
+      const stack = await ensureLocalStack(config, logger);
+      try {
+        const throughput = await runThroughputBench({
+          kafka: createKafka(stack.brokers, 'eddy-bench-throughput', logger), brokers: stack.brokers, records: flags.throughputRecords,
+          workers: flags.workers, threadsPerWorker: flags.threads, config, logger, progress: options.progress, signal: controller.signal,
+        });
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        writeFileSync(join(resultsDir, `bench-throughput-${stamp}.json`), `${JSON.stringify(throughput, null, 2)}\n`);
+        const markdown = throughputMarkdown(throughput);
+        writeFileSync(join(resultsDir, `bench-throughput-${stamp}.md`), `${markdown}\n`);
+        console.log(`\n${markdown}`);
+      } catch (err) {
+        if (!controller.signal.aborted) throw err;
+        console.log('bench: throughput interrupted; no results written');
+        process.exitCode = 130;
+        return;
       } finally {
         await stack.stopStarted();
       }
