@@ -29,6 +29,15 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
   });
 }
 
+/**
+ * Deletes every topic whose name contains `marker` (a run's inputs and outputs, and the commit and
+ * dead-letter topics a job made for them); what cannot be listed or deleted is left, quietly.
+ */
+export async function deleteTopicsContaining(admin: Admin, marker: string): Promise<void> {
+  const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.includes(marker));
+  if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+}
+
 /** Attempts of {@link createTopicsReady}, 200 ms × attempt apart (about 9 s in all). */
 const createAttempts = 10;
 

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { integerOption } from '../../bin/options.ts';
-import { createLogger } from '../../common/logger.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import { scenarioNames, type BenchResults, type ScenarioName } from './bench-results.ts';
 import { profileMarkdown, readProfiles } from './profile-summary.ts';
 import { writeBenchResults, benchMarkdown } from './report.ts';
@@ -20,9 +20,9 @@ import { ecommerceMarkdown, runEcommerceBench } from './ecommerce-bench.ts';
 import { runStartupBench, startupMarkdown } from './startup-bench.ts';
 import { runStateBench, stateMarkdown } from './state-bench.ts';
 import { runThroughputBench, throughputMarkdown } from './throughput-bench.ts';
-import { loadConfig } from '../../common/config.ts';
+import { loadConfig, type EddyConfig } from '../../common/config.ts';
 import { createKafka } from '../../common/kafka.ts';
-import { ensureLocalStack } from '../../deploy/local/stack.ts';
+import { ensureLocalStack, type LocalStack } from '../../deploy/local/stack.ts';
 
 const resultsDir = fileURLToPath(new URL('../results', import.meta.url));
 
@@ -150,78 +150,80 @@ const command = new Command('bench')
       writeFileSync(join(results.profile.dir, 'summary.md'), `${summary}\n`);
       console.log(`\nCPU profiles (whole cluster lifetime, warm-up included) in ${results.profile.dir}:\n\n${summary}`);
     }
-    if (ecommerceWanted && !controller.signal.aborted) {
-      options.progress?.(`ecommerce: the ecommerce job at ${flags.ecommerceRate} change events/s for ${flags.ecommerceDuration} s (after 20 s of warm-up)`);
-      const stack = await ensureLocalStack(loadConfig(), logger);
-      try {
-        const ecommerce = await runEcommerceBench({
+    const wanted = (name: 'startup' | 'state' | 'throughput'): boolean => fromCli('scenarios') && flags.scenarios.includes(name) && !smoke;
+    const scenarios: StackScenario[] = [
+      {
+        name: 'ecommerce', wanted: ecommerceWanted,
+        run: async ({ stack }) => reported(ecommerceMarkdown, await runEcommerceBench({
           kafka: createKafka(stack.brokers, 'eddy-bench-ecommerce', logger), brokers: stack.brokers, rate: flags.ecommerceRate, durationSec: flags.ecommerceDuration,
           warmupSec: 20, workers: flags.workers, threadsPerWorker: flags.threads, partitions: 12, logger,
-        });
-        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-        writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.json`), `${JSON.stringify(ecommerce, null, 2)}\n`);
-        const markdown = ecommerceMarkdown(ecommerce);
-        writeFileSync(join(resultsDir, `bench-ecommerce-${stamp}.md`), `${markdown}\n`);
-        console.log(`\n${markdown}`);
-      } finally {
-        await stack.stopStarted();
-      }
-    }
-    if (fromCli('scenarios') && flags.scenarios.includes('startup') && !smoke && !controller.signal.aborted) {
-      const stack = await ensureLocalStack(loadConfig(), logger);
-      try {
-        const startup = await runStartupBench({
+        })),
+      },
+      {
+        name: 'startup', wanted: wanted('startup'),
+        run: async ({ stack }) => reported(startupMarkdown, await runStartupBench({
           kafka: createKafka(stack.brokers, 'eddy-bench-startup', logger), brokers: stack.brokers, workers: flags.workers, threadsPerWorker: flags.threads, runs: 3,
-        });
-        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-        writeFileSync(join(resultsDir, `bench-startup-${stamp}.json`), `${JSON.stringify(startup, null, 2)}\n`);
-        console.log(`\n${startupMarkdown(startup)}`);
-      } finally {
-        await stack.stopStarted();
-      }
-    }
-    if (fromCli('scenarios') && flags.scenarios.includes('state') && !smoke && !controller.signal.aborted) {
-      const stack = await ensureLocalStack(loadConfig(), logger);
-      try {
-        const state = await runStateBench({
+        })),
+      },
+      {
+        name: 'state', wanted: wanted('state'),
+        run: async ({ stack }) => reported(stateMarkdown, await runStateBench({
           kafka: createKafka(stack.brokers, 'eddy-bench-state', logger), brokers: stack.brokers, keys: flags.stateKeys, churnPct: flags.stateChurn,
           idleSec: flags.stateIdle, churnSec: flags.stateDuration, loadRate: flags.stateLoadRate, workers: flags.workers, threadsPerWorker: flags.threads, logger,
           progress: options.progress, signal: controller.signal,
-        });
-        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-        writeFileSync(join(resultsDir, `bench-state-${stamp}.json`), `${JSON.stringify(state, null, 2)}\n`);
-        const markdown = stateMarkdown(state);
-        writeFileSync(join(resultsDir, `bench-state-${stamp}.md`), `${markdown}\n`);
-        console.log(`\n${markdown}`);
-      } finally {
-        await stack.stopStarted();
-      }
-    }
-    if (fromCli('scenarios') && flags.scenarios.includes('throughput') && !smoke && !controller.signal.aborted) {
-      const config = loadConfig();
-      const stack = await ensureLocalStack(config, logger);
-      try {
-        const throughput = await runThroughputBench({
+        })),
+      },
+      {
+        name: 'throughput', wanted: wanted('throughput'),
+        run: async ({ stack, config }) => reported(throughputMarkdown, await runThroughputBench({
           kafka: createKafka(stack.brokers, 'eddy-bench-throughput', logger), brokers: stack.brokers, records: flags.throughputRecords,
           workers: flags.workers, threadsPerWorker: flags.threads, config, logger, progress: options.progress, signal: controller.signal,
-        });
-        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-        writeFileSync(join(resultsDir, `bench-throughput-${stamp}.json`), `${JSON.stringify(throughput, null, 2)}\n`);
-        const markdown = throughputMarkdown(throughput);
-        writeFileSync(join(resultsDir, `bench-throughput-${stamp}.md`), `${markdown}\n`);
-        console.log(`\n${markdown}`);
-      } catch (err) {
-        if (!controller.signal.aborted) throw err;
-        console.log('bench: throughput interrupted; no results written');
-        process.exitCode = 130;
-        return;
-      } finally {
-        await stack.stopStarted();
-      }
+        })),
+      },
+    ];
+    for (const scenario of scenarios) {
+      if (!scenario.wanted || controller.signal.aborted) continue;
+      if (!(await runStackScenario(scenario, logger, controller.signal))) return;
     }
     const failed = results === undefined ? [] : failedScenarios(results);
     if (failed.length > 0) console.log(`FAIL: failed requests or nothing confirmed in ${failed.join(', ')}`);
     process.exitCode = failed.length > 0 ? 1 : 0;
   });
+
+function reported<R>(markdown: (result: R) => string, result: R): { result: R; markdown: string } {
+  return { result, markdown: markdown(result) };
+}
+
+/** A scenario that runs on its own cluster against the local stack and reports one Markdown table. */
+interface StackScenario {
+  name: string;
+  wanted: boolean;
+  /** Runs it; returns its Markdown (its JSON is written by `run` through `report`). */
+  run: (context: { stack: LocalStack; config: EddyConfig }) => Promise<{ result: unknown; markdown: string }>;
+}
+
+/**
+ * Starts the local stack if needed, runs the scenario, writes bench-<name>-<stamp>.json and .md to
+ * loadtest/results and prints the table; stops what it started. False when Ctrl-C interrupted it.
+ */
+async function runStackScenario(scenario: StackScenario, logger: Logger, signal: AbortSignal): Promise<boolean> {
+  const config = loadConfig();
+  const stack = await ensureLocalStack(config, logger);
+  try {
+    const { result, markdown } = await scenario.run({ stack, config });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    writeFileSync(join(resultsDir, `bench-${scenario.name}-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(resultsDir, `bench-${scenario.name}-${stamp}.md`), `${markdown}\n`);
+    console.log(`\n${markdown}`);
+    return true;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    console.log(`bench: ${scenario.name} interrupted; no results written`);
+    process.exitCode = 130;
+    return false;
+  } finally {
+    await stack.stopStarted();
+  }
+}
 
 await command.parseAsync(process.argv);

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type EddyConfig } from '../../common/config.ts';
-import { createKafka } from '../../common/kafka.ts';
+import { createKafka, deleteTopicsContaining } from '../../common/kafka.ts';
 import type { Logger } from '../../common/logger.ts';
 import { kafkaPid } from '../../deploy/local/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
@@ -359,8 +359,7 @@ async function deleteTopics(kafka: Kafka, prefix: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const topics = (await admin.listTopics()).filter((t) => t.includes(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+    await deleteTopicsContaining(admin, prefix);
   } finally {
     await admin.disconnect();
   }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { createTopicsReady } from '../../common/kafka.ts';
+import { createTopicsReady, deleteTopicsContaining } from '../../common/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { EOS_PARTITIONS } from '../../examples/eos-check/job.ts';
 
@@ -80,7 +80,7 @@ async function oneRun(options: StartupBenchOptions): Promise<StartupRun> {
     await consumer.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await cluster.stop();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    await deleteTopicsContaining(admin, prefix);
     await admin.disconnect().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
-import { createTopicsReady } from '../../common/kafka.ts';
+import { createTopicsReady, deleteTopicsContaining } from '../../common/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { EOS_PARTITIONS } from '../../examples/eos-check/job.ts';
 import { checkpointStoreFor, type CheckpointStore } from '../../state/checkpoint-store.ts';
@@ -109,7 +109,7 @@ export async function runStateBench(options: StateBenchOptions): Promise<StateBe
     history.stop();
     await producer.disconnect().catch(() => undefined);
     await cluster.stop();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    await deleteTopicsContaining(admin, prefix);
     await admin.disconnect().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import type { EddyConfig } from '../../common/config.ts';
-import { createTopicsReady } from '../../common/kafka.ts';
+import { createTopicsReady, deleteTopicsContaining } from '../../common/kafka.ts';
 import type { Logger } from '../../common/logger.ts';
 import { kafkaPid } from '../../deploy/local/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
@@ -193,8 +193,7 @@ export async function runThroughputBench(options: ThroughputBenchOptions): Promi
   } finally {
     await producer.disconnect().catch(() => undefined);
     // The input, both outputs, Eddy's commit and dead-letter topics, Kafka Streams' changelog.
-    const leftovers = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.includes(prefix));
-    if (leftovers.length > 0) await admin.deleteTopics({ topics: leftovers, timeout: 30_000 }).catch(() => undefined);
+    await deleteTopicsContaining(admin, prefix);
     await admin.deleteGroups([`${prefix}.kafka-streams`, `${prefix}.watch-eddy`, `${prefix}.watch-kafka-streams`]).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
