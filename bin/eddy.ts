@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { ConfigError, MissingPrerequisiteError } from '../common/errors.ts';
+import { RescaleRefusedError } from '../state/rescale.ts';
 import { runCleanups } from './cleanup.ts';
 import { coordinatorCommand } from './coordinator-command.ts';
 import { generateCommand } from './generate-command.ts';
@@ -28,7 +29,7 @@ const program = new Command('eddy')
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof MissingPrerequisiteError) {
+  if (err instanceof ConfigError || err instanceof MissingPrerequisiteError || err instanceof RescaleRefusedError) {
     console.error(`eddy: ${err.message}`);
     process.exitCode = 2;
   } else {

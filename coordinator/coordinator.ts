@@ -1,5 +1,6 @@
 /**
- * A coordinator process: prepares the job's topics, learns the task count, and serves the
+ * A coordinator process: prepares the job's topics, learns the task count (re-sharding the newest
+ * checkpoint when it changed, see rescale.ts), and serves the
  * control protocol (gRPC) and the admin API (HTTP) around one ClusterController, ticking it
  * for heartbeat deadlines. Data never passes through here.
  */
@@ -12,6 +13,7 @@ import type { JobDefinition } from '../job/contract/job.ts';
 import { prepareJobTopics } from '../job/topics.ts';
 import { startAdminServer } from './admin-server.ts';
 import { ClusterController } from './cluster-controller.ts';
+import { rescaleOnStart } from './rescale.ts';
 import { startControlServer } from './control-server.ts';
 import { createCoordinatorMetrics } from './metrics.ts';
 
@@ -34,6 +36,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const { job, cluster, logger } = options;
   const kafka = createKafka(options.brokers, `eddy-${job.name}-coordinator`, logger);
   const taskCount = await prepareJobTopics(kafka, job, logger);
+  const store = checkpointStoreFor(options.checkpoint.dir, job.name);
+  await rescaleOnStart({ kafka, job, store, taskCount, logger });
   const metrics = createCoordinatorMetrics(() => controller);
   const controller: ClusterController = new ClusterController({
     job: job.name,
@@ -56,7 +60,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
       intervalMs: options.checkpoint.intervalMs,
       timeoutMs: options.checkpoint.timeoutMs,
       retain: options.checkpoint.retain,
-      store: checkpointStoreFor(options.checkpoint.dir, job.name),
+      store,
       clock: Date.now,
       logger,
       events: metrics.checkpointEvents,

@@ -3,7 +3,7 @@
  * has (the partition count shared by all its sources), and where dead letters go.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 import type { JobDefinition } from './contract/job.ts';
 
@@ -84,6 +84,7 @@ async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Pr
       logger.info({ topics: missing }, 'created repartition topics');
     }
     if (internal.length > 0) {
+      await growToTaskCount(admin, internal, taskCount, logger);
       const internalMetadata = await admin.fetchTopicMetadata({ topics: internal });
       counts.push(...internalMetadata.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length })));
     }
@@ -98,8 +99,23 @@ async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Pr
     if (!existing.has(commits)) {
       await create([{ topic: commits, numPartitions: taskCount, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
     }
+    await growToTaskCount(admin, [dlq, commits], taskCount, logger);
     return taskCount;
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Adds partitions to Eddy's own per-task topics (repartition, dead-letter, commits) that have
+ * fewer than the task count: the sources grew, and the job is being rescaled (see
+ * coordinator/rescale.ts). Partitions are never removed; a topic with more is left for the
+ * co-partitioning check to report.
+ */
+async function growToTaskCount(admin: Admin, topics: string[], taskCount: number, logger: Logger): Promise<void> {
+  const metadata = await admin.fetchTopicMetadata({ topics });
+  const short = metadata.topics.filter((t) => t.partitions.length < taskCount);
+  if (short.length === 0) return;
+  await admin.createPartitions({ topicPartitions: short.map((t) => ({ topic: t.name, count: taskCount })) });
+  logger.info({ topics: short.map((t) => `${t.name}: ${t.partitions.length} -> ${taskCount}`) }, 'added partitions to the job\'s own topics to match its sources');
 }

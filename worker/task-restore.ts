@@ -18,6 +18,9 @@
  *    restore fall back below m, the task instead replays its input up to checkpoint m's offsets
  *    (from m's manifest) and discards what that replay emits, which m's transaction published
  *    already: its state catches up and nothing is published twice.
+ *
+ * A fallback never goes past a rescale (state/rescale.ts): a checkpoint of another task count
+ * holds the keys where the old count put them, and is refused like a damaged one.
  */
 import { ensureError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -127,6 +130,8 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
   for (const checkpointId of candidates) {
     try {
       const manifest = await deps.checkpoints.readManifest(checkpointId);
+      // A checkpoint from before a rescale holds keys where the old task count put them.
+      if (manifest.tasks.length !== taskCount) throw new Error(`checkpoint ${checkpointId} is of ${manifest.tasks.length} tasks and the job has ${taskCount}: it is from before a rescale`);
       const entry = manifest.tasks.find((t) => t.task === deps.task);
       if (entry === undefined) throw new Error(`checkpoint ${checkpointId} has no snapshot of task ${deps.task}`);
       return await open({ checkpointId, root: deps.checkpoints.root, chain: chainOf(entry, checkpointId) });

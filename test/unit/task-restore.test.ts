@@ -27,8 +27,9 @@ class FakeTransactions {
     this.fenced += 1;
     return Promise.resolve();
   }
+  /** The job's task count: the one task the manifests hold. */
   taskCount(): Promise<number> {
-    return Promise.resolve(12);
+    return Promise.resolve(1);
   }
   lastPublished(): Promise<Marker | undefined> {
     if (this.marker === 0) return Promise.resolve(undefined);

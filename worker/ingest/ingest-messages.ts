@@ -5,7 +5,8 @@
  * each. Waited-for requests stamp only the last event of each partition's run (see
  * ingest-ref.ts); the indices acks count are positions in this order.
  */
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import type { KeyPartitioner } from '../../common/partitioner.ts';
+export { keyPartitioner, type KeyPartitioner } from '../../common/partitioner.ts';
 import { formatIngestRef, ingestHeader, type WaitFor } from './ingest-ref.ts';
 
 export interface IngestEvent {
@@ -22,17 +23,6 @@ export interface IngestMessage {
   value: string;
   partition: number;
   headers?: Record<string, string>;
-}
-
-/** Picks an event's partition from its key, as Kafka's default partitioner does. */
-export type KeyPartitioner = (key: string | null) => number;
-
-export function keyPartitioner(topic: string, partitionCount: number): KeyPartitioner {
-  const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitionCount }, (_, partitionId) => ({
-    partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0], offlineReplicas: [],
-  }));
-  return (key) => partitioner({ topic, partitionMetadata, message: { key, value: null } });
 }
 
 /** The request's messages, partition by partition; `stamp` = who waits (absent for wait=none). */
