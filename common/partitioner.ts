@@ -7,7 +7,7 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 
 /** Picks an event's partition from its key, as Kafka's default partitioner does. */
-export type KeyPartitioner = (key: string | null) => number;
+export type KeyPartitioner = (key: string | Buffer | null) => number;
 
 export function keyPartitioner(topic: string, partitionCount: number): KeyPartitioner {
   const partitioner = Partitioners.DefaultPartitioner();

@@ -3,18 +3,21 @@
  * first assignment, the coordinator re-shards that checkpoint into a new one with a task per
  * partition (state/rescale.ts), which every task then restores as usual.
  *
- * It refuses, naming the topic and partition, when an old partition holds records after the
- * checkpoint's offsets. Those were written under the old partitioning: a key whose state moves
- * to another task would have its next records read by a task without its state. Rescaling
- * therefore starts from a drained job: stop the producers (or let them write only after the
- * restart), let Eddy catch up and checkpoint, stop it, add the partitions, start it again.
- * Records written after the partitions were added go where the new count puts their keys.
+ * Records an old partition holds after the checkpoint's offsets are checked first. One whose key
+ * the new partition count puts in that same partition is fine: its key's state will be in that
+ * task (producers that know the new count write such records). One whose key now belongs to
+ * another partition was written under the old count, and would be read by a task that no longer
+ * has its key's state: the rescale is refused, naming the record. Rescaling therefore starts
+ * from a job that has read everything written under the old count: stop the producers, let Eddy
+ * catch up and complete a checkpoint, stop it, add the partitions, resume the producers and start
+ * Eddy again (in either order).
  */
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
+import { keyPartitioner } from '../common/partitioner.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
 import { sourceTopics } from '../job/topics.ts';
 import type { CheckpointManifest, CheckpointStore } from '../state/checkpoint-store.ts';
@@ -52,7 +55,7 @@ export async function rescaleOnStart(options: RescaleOnStartOptions): Promise<nu
   const admin = options.kafka.admin();
   await admin.connect();
   try {
-    await refuseUnreadTails(options.kafka, admin, sourceTopics(job), from);
+    await refuseUnreadTails(options.kafka, admin, sourceTopics(job), from, taskCount);
   } finally {
     await admin.disconnect();
   }
@@ -66,28 +69,32 @@ export async function rescaleOnStart(options: RescaleOnStartOptions): Promise<nu
   return checkpointId;
 }
 
-/** Refuses when an old partition has a committed record at or after the checkpoint's offset. */
-async function refuseUnreadTails(kafka: Kafka, admin: Admin, topics: string[], from: CheckpointManifest): Promise<void> {
+/** Refuses when an old partition has a committed record, after the checkpoint's offset, whose key now belongs to another partition. */
+async function refuseUnreadTails(kafka: Kafka, admin: Admin, topics: string[], from: CheckpointManifest, taskCount: number): Promise<void> {
+  const partitionOf = keyPartitioner('', taskCount);
   for (const topic of topics) {
     const partitions = await admin.fetchTopicOffsets(topic);
     for (const entry of from.tasks) {
       const high = Number(partitions.find((p) => p.partition === entry.task)?.high ?? 0);
       const start = Number(entry.offsets[topic] ?? 0);
       if (start >= high) continue;
-      let unread: string | undefined;
+      let misplaced: { offset: string; key: string; partition: number | undefined } | undefined;
       const reached = await readCommittedRange(kafka, admin, { topic, partition: entry.task, start, high, timeoutMs: tailReadTimeoutMs }, (message) => {
-        unread = message.offset;
+        const partition = message.key === null ? undefined : partitionOf(message.key);
+        if (partition === entry.task) return false;
+        misplaced = { offset: message.offset, key: message.key === null ? 'null' : JSON.stringify(message.key.toString()), partition };
         return true;
       });
       const where = `partition ${entry.task} of ${topic}`;
       if (!reached) {
         throw new RescaleRefusedError(`cannot rescale checkpoint ${from.checkpointId}: reading ${where} from offset ${start} did not reach its end (${high}) within ${tailReadTimeoutMs} ms; a transaction may still be open there`);
       }
-      if (unread !== undefined) {
+      if (misplaced !== undefined) {
+        const belongs = misplaced.partition === undefined ? 'has no key, so the task its state belongs to cannot be told' : `now belongs to partition ${misplaced.partition}`;
         throw new RescaleRefusedError(
-          `cannot rescale checkpoint ${from.checkpointId}: ${where} has records the job has not processed (offset ${unread} onwards, up to ${high}), ` +
-            `written when the sources had ${from.tasks.length} partitions: their keys' state would move to other tasks and these records would be counted without it. ` +
-            'Rescale a drained job: stop the producers, let Eddy catch up and complete a checkpoint, stop it, add the partitions, start it, then resume the producers ' +
+          `cannot rescale checkpoint ${from.checkpointId}: ${where} has records the job has not processed, written when the sources had ${from.tasks.length} partitions: ` +
+            `the record at offset ${misplaced.offset} has key ${misplaced.key}, which ${belongs}; its key's state would move away and the record would be counted without it. ` +
+            'Rescale a drained job: stop the producers, let Eddy catch up and complete a checkpoint, stop it, add the partitions, then resume the producers and start Eddy ' +
             '(`eddy reset` starts the job over instead)',
         );
       }

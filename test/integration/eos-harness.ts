@@ -22,13 +22,14 @@ export function eosTopics(): EosTopics {
   return { prefix, input: `${prefix}.input`, output: `${prefix}.output` };
 }
 
-export async function startEosCluster(topics: EosTopics, workers: number): Promise<LocalCluster> {
+/** Starts a cluster of `workers` in `dir` (a fresh directory by default; a previous cluster's to restart it with its checkpoints). */
+export async function startEosCluster(topics: EosTopics, workers: number, dir = mkdtempSync(join(tmpdir(), 'eddy-cluster-'))): Promise<LocalCluster> {
   const cluster = new LocalCluster({
     job: 'eos-check',
     workers,
     brokers: inject('brokers'),
     natsUrl: inject('natsUrl'),
-    dir: mkdtempSync(join(tmpdir(), 'eddy-cluster-')),
+    dir,
     controlPort: await freePort(),
     adminPort: await freePort(),
     threadsPerWorker: 1,

@@ -22,7 +22,7 @@ describe('keyPartitioner', () => {
 
 describe('ingestMessages', () => {
   const events = ['a1', 'b1', 'a2', 'c1', 'b2', 'a3'].map((id) => ({ key: id[0] ?? null, value: { id } }));
-  const byLetter = (key: string | null) => ({ a: 2, b: 0, c: 1 })[key as 'a' | 'b' | 'c'];
+  const byLetter = (key: string | Buffer | null) => ({ a: 2, b: 0, c: 1 })[String(key) as 'a' | 'b' | 'c'];
 
   it('orders events by partition, keeping their order within each, and stamps the last of each run', () => {
     const messages = ingestMessages('t', events, byLetter, { node: 'w-1', request: 'r9', wait: 'processed' });

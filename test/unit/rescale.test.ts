@@ -46,7 +46,7 @@ const timer = (key: string): StoredTimer => ({ kind: 'event-time', timestampMs: 
 /** Two tasks' state as a job keyed by the Kafka key would leave it: each key in its partition of 2. */
 function twoTasks(keys: string[]): Entries[] {
   const partitionOf = keyPartitioner('', 2);
-  const entries: Entries[] = [new Map(), new Map()];
+  const entries: Entries[] = [new Map<string, string>(), new Map<string, string>()];
   for (const key of keys) {
     const map = entries[partitionOf(key)]!;
     map.set(actorKey('counter', key), JSON.stringify({ count: key.length }));
