@@ -1,8 +1,8 @@
 /**
- * A coordinator process: prepares the job's topics, learns the task count (re-sharding the newest
- * checkpoint when it changed, see rescale.ts), and serves the
- * control protocol (gRPC) and the admin API (HTTP) around one ClusterController, ticking it
- * for heartbeat deadlines. Data never passes through here.
+ * A coordinator process: prepares the job's topics, learns the task count (re-sharding the
+ * newest checkpoint when it changed, see rescale.ts), and serves the control protocol (gRPC)
+ * and the admin API (HTTP) around one ClusterController, ticking it for heartbeat deadlines.
+ * Data never passes through here.
  */
 import type { EddyConfig } from '../common/config.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
