@@ -326,7 +326,6 @@ export class TaskRunner {
     this.stats.recordsIn += records.length;
     this.deps.metrics.recordsIn.inc(this.label, records.length);
     if (this.stateValue === 'running') this.deps.metrics.queueRecords.set(this.label, this.queuedRecords);
-    this.throttleIfNeeded();
   }
 
   private async takeBarrier(checkpointId: number): Promise<void> {
@@ -406,6 +405,9 @@ export class TaskRunner {
     if (this.stateValue === 'running') {
       this.deps.metrics.actorsActive.set(this.label, response.stats.actorsActive);
       this.deps.metrics.pendingOutputs.set(this.label, response.stats.pendingOutputs);
+      // After a batch and after a tick alike: a tick is what sees the outputs of a published
+      // checkpoint gone when fetching is paused and no batch comes.
+      this.throttleIfNeeded();
     }
     for (const [counter, by] of Object.entries(response.counts ?? {})) this.deps.metrics.jobEvents.inc({ ...this.label, counter }, by);
     for (const f of response.timerFailures ?? []) {
