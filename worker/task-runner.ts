@@ -371,7 +371,12 @@ export class TaskRunner {
   private async publish(checkpointId: number): Promise<void> {
     const end = this.deps.metrics.commitSeconds.startTimer();
     const committed = await this.call({ type: 'committed-outputs', task: this.task, checkpointId }, 'committed-outputs');
-    await this.deps.transactions.publish(checkpointId, committed.outputs, committed.progress);
+    // Nothing to publish, no watermark to announce: no transaction. The commit marker stays at the
+    // last checkpoint that published something, and a restore from a later checkpoint publishes
+    // its buffer's epochs above that marker, of which these had none (see task-restore.ts).
+    if (committed.outputs.length > 0 || Object.keys(committed.progress ?? {}).length > 0) {
+      await this.deps.transactions.publish(checkpointId, committed.outputs, committed.progress);
+    }
     await this.call({ type: 'outputs-published', task: this.task, checkpointId }, 'outputs-published');
     this.publishedThrough = checkpointId;
     end();
