@@ -82,3 +82,12 @@ export async function* streamOf<T>(items: readonly T[]): AsyncGenerator<T> {
 export async function* batchesOf<T>(items: readonly T[], size = 3): AsyncGenerator<T[]> {
   for (let i = 0; i < items.length; i += size) yield await Promise.resolve(items.slice(i, i + size));
 }
+
+/** Polls `condition` every 10 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

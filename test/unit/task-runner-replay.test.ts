@@ -14,7 +14,7 @@ import { createWorkerMetrics } from '../../worker/metrics.ts';
 import { PublishLane } from '../../worker/publish-lane.ts';
 import { TaskRunner } from '../../worker/task-runner.ts';
 import type { BufferedOutput, OutputRecord, SnapshotResult, ThreadRequest, ThreadResponse } from '../../worker/thread-protocol.ts';
-import { record, tempDir } from './task-harness.ts';
+import { record, tempDir, waitFor } from './task-harness.ts';
 
 /**
  * The replay after a fallback past a corrupt snapshot whose outputs were published, on a real
@@ -111,11 +111,3 @@ describe('TaskRunner: replay after a fallback past a published checkpoint', () =
     await runner.stop();
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

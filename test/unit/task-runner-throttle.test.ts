@@ -10,7 +10,7 @@ import { createWorkerMetrics } from '../../worker/metrics.ts';
 import { PublishLane } from '../../worker/publish-lane.ts';
 import { TaskRunner } from '../../worker/task-runner.ts';
 import type { BufferedOutput } from '../../worker/thread-protocol.ts';
-import { record, tempDir } from './task-harness.ts';
+import { record, tempDir, waitFor } from './task-harness.ts';
 
 /**
  * Backpressure on a real actor thread (Kafka faked): a task whose exactly-once outputs wait for
@@ -65,11 +65,3 @@ describe('TaskRunner: fetching paused on pending outputs', () => {
     await runner.stop();
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
