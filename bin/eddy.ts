@@ -4,27 +4,28 @@
  * instead of a stack trace.
  */
 import { Command } from 'commander';
-import { ConfigError, MissingPrerequisiteError } from '../common/errors.ts';
-import { RescaleRefusedError } from '../state/rescale.ts';
+import { ConfigError, MissingPrerequisiteError, RescaleRefusedError } from '../common/errors.ts';
 import { runCleanups } from './cleanup.ts';
-import { coordinatorCommand } from './coordinator-command.ts';
-import { generateCommand } from './generate-command.ts';
-import { resetCommand } from './reset-command.ts';
-import { stackCommand } from './stack-command.ts';
-import { statusCommand } from './status-command.ts';
-import { upCommand } from './up-command.ts';
-import { workerCommand } from './worker-command.ts';
+
+// Each command's module is imported only when it runs (all of them for help): a worker process
+// then loads the worker, not the local stack, the coordinator and the generator. Module loading
+// is most of a process's start-up CPU, and a cluster starts several processes at once.
+const commands: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./up-command.ts')).upCommand(),
+  coordinator: async () => (await import('./coordinator-command.ts')).coordinatorCommand(),
+  worker: async () => (await import('./worker-command.ts')).workerCommand(),
+  status: async () => (await import('./status-command.ts')).statusCommand(),
+  stack: async () => (await import('./stack-command.ts')).stackCommand(),
+  generate: async () => (await import('./generate-command.ts')).generateCommand(),
+  reset: async () => (await import('./reset-command.ts')).resetCommand(),
+};
+const named = process.argv[2];
+const wanted = named !== undefined && named in commands ? [named] : Object.keys(commands);
 
 const program = new Command('eddy')
   .description('Eddy: a distributed, exactly-once stream processor for CDC and event streams')
-  .showHelpAfterError()
-  .addCommand(upCommand())
-  .addCommand(coordinatorCommand())
-  .addCommand(workerCommand())
-  .addCommand(statusCommand())
-  .addCommand(stackCommand())
-  .addCommand(generateCommand())
-  .addCommand(resetCommand());
+  .showHelpAfterError();
+for (const command of await Promise.all(wanted.map((name) => commands[name]!()))) program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);

@@ -20,6 +20,11 @@ export class MissingPrerequisiteError extends Error {
   override readonly name = 'MissingPrerequisiteError';
 }
 
+/** A checkpoint that cannot be re-sharded; the message names the task, the entry and the reason. */
+export class RescaleRefusedError extends Error {
+  override readonly name = 'RescaleRefusedError';
+}
+
 /** A record that cannot be decoded. Names the record, the field and the reason. */
 export class BadRecordError extends Error {
   override readonly name = 'BadRecordError';

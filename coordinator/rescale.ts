@@ -16,12 +16,13 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
+import { RescaleRefusedError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { keyPartitioner } from '../common/partitioner.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
 import { sourceTopics } from '../job/topics.ts';
 import type { CheckpointManifest, CheckpointStore } from '../state/checkpoint-store.ts';
-import { RescaleRefusedError, rescaleCheckpoint } from '../state/rescale.ts';
+import { rescaleCheckpoint } from '../state/rescale.ts';
 import { readCommittedRange } from '../worker/partition-range-reader.ts';
 
 export interface RescaleOnStartOptions {

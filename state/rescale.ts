@@ -23,6 +23,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RescaleRefusedError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { keyPartitioner, type KeyPartitioner } from '../common/partitioner.ts';
 import { manifestFormat, type CheckpointManifest, type CheckpointStore, type TaskCheckpoint } from './checkpoint-store.ts';
@@ -34,10 +35,6 @@ import { PREFIX, WATERMARK_KEY, keyOfActorKey, type StoredTimer } from './store-
 import { restoreTaskStore } from './task-store-open.ts';
 import type { StoredWatermark } from './task-store.ts';
 
-/** A checkpoint that cannot be re-sharded; the message names the task, the entry and the reason. */
-export class RescaleRefusedError extends Error {
-  override readonly name = 'RescaleRefusedError';
-}
 
 export interface RescaleOptions {
   store: CheckpointStore;

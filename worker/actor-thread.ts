@@ -18,7 +18,10 @@ import type { ActorThreadData, ThreadRequest, ThreadResponse } from './thread-pr
 type Request<T extends ThreadRequest['type']> = Extract<ThreadRequest, { type: T }>;
 
 const runtimes = new Map<number, TaskRuntime>();
-let job: Promise<JobDefinition> | undefined;
+// Loaded as the thread starts, while the worker connects and waits for its assignment, rather
+// than when its first task opens; a job that fails to load fails that open.
+const job: Promise<JobDefinition> = loadJob(threadData().jobRef);
+job.catch(() => undefined);
 
 function threadData(): ActorThreadData {
   const data = workerData as Partial<ActorThreadData> | null;
@@ -35,7 +38,6 @@ function runtimeOf(task: number, request: ThreadRequest['type']): TaskRuntime {
 /** Wipes the task's directory, rebuilds it from the snapshot if there is one, and opens the runtime on it. */
 async function open({ task, dataDir, restore, taskCount, compaction }: Request<'open'>): Promise<ThreadResponse> {
   if (runtimes.has(task)) throw new IllegalStateError(`task ${task} is already open on this thread`);
-  job ??= loadJob(threadData().jobRef);
   const definition = await job;
   const dir = join(dataDir, `task-${task}`);
   const store = restore === null ? await createTaskStore(dir) : await restoreTaskStore(dir, { task, root: restore.root, chain: restore.chain });

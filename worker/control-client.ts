@@ -45,6 +45,8 @@ export class WorkerControlClient {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs = backoffMinMs;
+  /** Welcomed by a coordinator at least once: a lost session is news, not start-up. */
+  private welcomed = false;
   private closed = false;
   private connectedValue = false;
   private readonly lease: Lease;
@@ -95,7 +97,8 @@ export class WorkerControlClient {
       this.connectedValue = false;
       clearInterval(this.heartbeatTimer);
       if (this.closed) return;
-      this.options.logger.warn({ why, retryInMs: this.backoffMs }, 'coordinator session lost; reconnecting');
+      if (this.welcomed) this.options.logger.warn({ why, retryInMs: this.backoffMs }, 'coordinator session lost; reconnecting');
+      else this.options.logger.info({ why, retryInMs: this.backoffMs }, 'waiting for the coordinator');
       this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, backoffMaxMs);
     };
@@ -143,6 +146,7 @@ export class WorkerControlClient {
       return;
     }
     if (message.body === 'welcome' && message.welcome) {
+      this.welcomed = true;
       this.backoffMs = backoffMinMs;
       clearInterval(this.heartbeatTimer);
       const interval = message.welcome.heartbeatIntervalMs || 500;

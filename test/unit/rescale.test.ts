@@ -4,9 +4,10 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { RescaleRefusedError } from '../../common/errors.ts';
 import { keyPartitioner } from '../../common/partitioner.ts';
 import { CheckpointStore, manifestFormat, type TaskCheckpoint } from '../../state/checkpoint-store.ts';
-import { RescaleRefusedError, rescaleCheckpoint } from '../../state/rescale.ts';
+import { rescaleCheckpoint } from '../../state/rescale.ts';
 import { writeSnapshot } from '../../state/snapshot-writer.ts';
 import { actorKey, bufferKey, offsetKey, timerKey, WATERMARK_KEY, type StoredTimer } from '../../state/store-keys.ts';
 import { restoreTaskStore } from '../../state/task-store-open.ts';

@@ -8,32 +8,56 @@
  * "Dependencies"). The rest of the worker (consumer, transactions, admin) stays on kafkajs.
  *
  * An idempotent @platformatic/kafka producer retries without end while Kafka is unreachable;
- * `send` gives up after `timeoutMs` so the endpoint can answer 503. A write given up on may
+ * `send` gives up after `timeoutMs` so the endpoint can answer 503 (also while the producer is
+ * still getting its producer id). A write given up on may
  * still land later: the caller was told it failed, so it may send again (at-least-once from
  * the caller's side, as with any Kafka producer whose acknowledgement was lost).
  */
-import { Producer, stringSerializers } from '@platformatic/kafka';
+import type { Producer } from '@platformatic/kafka';
 import type { IngestMessage } from './ingest-messages.ts';
 import type { RecordProducer } from './produce-coalescer.ts';
 
 export class KafkaUnavailableError extends Error {}
 
-export class IngestProducer implements RecordProducer {
-  private readonly producer: Producer<string, string, string, string>;
+type Client = Producer<string, string, string, string>;
 
-  constructor(brokers: readonly string[], clientId: string, private readonly timeoutMs = 15_000) {
-    this.producer = new Producer({
-      clientId,
-      bootstrapBrokers: [...brokers],
-      idempotent: true,
-      autocreateTopics: false,
-      serializers: stringSerializers,
-    });
+export class IngestProducer implements RecordProducer {
+  private client: Client | undefined;
+  private ready: Promise<Client> | undefined;
+  private closed = false;
+
+  constructor(private readonly brokers: readonly string[], private readonly clientId: string, private readonly timeoutMs = 15_000) {}
+
+  /**
+   * Loads the client library and gets a producer id from Kafka, so a worker without Kafka fails
+   * at start, not at its first request. The library is imported here, not at module load:
+   * importing it takes about a third of a second of CPU (it compiles its option schemas), which
+   * processes that never ingest (the coordinator, `eddy up`, tests) need not pay. A failed
+   * attempt is made again by the next `send`.
+   */
+  connect(): Promise<void> {
+    return this.open().then(() => undefined);
   }
 
-  /** Gets the producer id from Kafka now, so a worker without Kafka fails at start, not at its first request. */
-  async connect(): Promise<void> {
-    await this.producer.initIdempotentProducer({});
+  private open(): Promise<Client> {
+    this.ready ??= (async () => {
+      const { Producer: KafkaProducer, stringSerializers } = await import('@platformatic/kafka');
+      if (this.closed) throw new KafkaUnavailableError('the ingest producer is closed');
+      const client: Client = new KafkaProducer({
+        clientId: this.clientId,
+        bootstrapBrokers: [...this.brokers],
+        idempotent: true,
+        autocreateTopics: false,
+        serializers: stringSerializers,
+      });
+      this.client = client;
+      await client.initIdempotentProducer({});
+      return client;
+    })().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
   }
 
   /** Resolves once Kafka acknowledged every message; rejects after `timeoutMs` without that. */
@@ -42,14 +66,17 @@ export class IngestProducer implements RecordProducer {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new KafkaUnavailableError(`Kafka did not acknowledge ${messages.length} events within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
+    const sent = this.open().then((client) => client.send({ messages }));
+    sent.catch(() => undefined); // a late failure after the timeout answered is not unhandled
     try {
-      await Promise.race([this.producer.send({ messages }), timeout]);
+      await Promise.race([sent, timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  close(): Promise<void> {
-    return this.producer.close();
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client?.close();
   }
 }

@@ -45,6 +45,8 @@ export class IngestService {
   static async start(options: IngestServiceOptions): Promise<IngestService> {
     const acks = await AckChannel.connect(options.natsUrl, `eddy-${options.node}`, options.logger);
     const service = new IngestService(options, acks);
+    // Before the worker joins: importing the client takes a few hundred ms of CPU on the event
+    // loop, which must not fall into a lease.
     await service.producer.connect();
     acks.listen(options.node, service.pending, (count) => options.acksReceived?.(count));
     return service;
