@@ -4,11 +4,15 @@
  * produced, consumed, and its output produced again). Produces batches of 100 small JSON
  * records to a fresh 12-partition topic with kafkajs (with and without one header per record)
  * and with the ingest endpoint's producer (@platformatic/kafka, worker/ingest/ingest-producer.ts),
- * then consumes them all with kafkajs; prints CPU µs per record for each, measured with
+ * then consumes them all with kafkajs; then, as the exactly-once sinks publish, transactions of
+ * 5,000 records (requests of 500) with kafkajs and with @platformatic/kafka's transactional
+ * producer, CPU per record and wall time per transaction; prints CPU µs per record for each, measured with
  * process.cpuUsage (this process only: the broker's work is not in it). Needs the local stack
  * (`eddy stack up`) or EDDY_KAFKA_BROKERS. Deletes its topic at the end.
  */
+import { Producer as PlatformaticProducer, stringSerializers } from '@platformatic/kafka';
 import { Command } from 'commander';
+import type { Kafka } from 'kafkajs';
 import { integerOption } from '../../bin/options.ts';
 import { kafkaBrokers, loadConfig } from '../../common/config.ts';
 import { createKafka, createTopicsReady } from '../../common/kafka.ts';
@@ -73,6 +77,7 @@ const command = new Command('kafka-client-cost')
       const used = process.cpuUsage(before);
       console.log(`consume, kafkajs: ${((used.user + used.system) / consumed).toFixed(1)} µs/record over ${consumed} records (a third with a header)`);
       await consumer.disconnect();
+      await compareTransactions(kafka, brokers, topic, rounds);
     } finally {
       await ingest.close();
       await producer.disconnect();
@@ -80,5 +85,56 @@ const command = new Command('kafka-client-cost')
       await admin.disconnect();
     }
   });
+
+
+/** Records per transaction and per request, as a task publishes a checkpoint's outputs. */
+const transactionRecords = 5_000;
+const requestRecords = 500;
+
+/** kafkajs against @platformatic/kafka, publishing inside transactions: CPU per record and wall time per transaction. */
+async function compareTransactions(kafka: Kafka, brokers: string[], topic: string, rounds: number): Promise<void> {
+  const transactions = 20;
+  let seq = 0;
+  const records = () => Array.from({ length: transactionRecords }, () => {
+    const n = seq++;
+    return { key: `k${n % 1000}`, value: `{"key":"k${n % 1000}","count":${n}}`, partition: n % 12 };
+  });
+  const kafkajs = kafka.producer({ transactionalId: `${topic}.kafkajs`, idempotent: true, maxInFlightRequests: 1 });
+  await kafkajs.connect();
+  const platformatic = new PlatformaticProducer({
+    clientId: 'eddy-kafka-client-cost-transactions', bootstrapBrokers: brokers, idempotent: true,
+    transactionalId: `${topic}.platformatic`, serializers: stringSerializers, autocreateTopics: false,
+  });
+  const clients: Record<string, () => Promise<void>> = {
+    kafkajs: async () => {
+      const transaction = await kafkajs.transaction();
+      const messages = records();
+      for (let i = 0; i < messages.length; i += requestRecords) await transaction.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.slice(i, i + requestRecords) }] });
+      await transaction.commit();
+    },
+    '@platformatic/kafka': async () => {
+      const transaction = await platformatic.beginTransaction();
+      const messages = records().map((m) => ({ ...m, topic }));
+      for (let i = 0; i < messages.length; i += requestRecords) await transaction.send({ messages: messages.slice(i, i + requestRecords) });
+      await transaction.commit();
+    },
+  };
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const line: string[] = [];
+      for (const [name, publish] of Object.entries(clients)) {
+        const before = process.cpuUsage();
+        const startedAt = Date.now();
+        for (let t = 0; t < transactions; t++) await publish();
+        const used = process.cpuUsage(before);
+        line.push(`${name} ${((used.user + used.system) / (transactions * transactionRecords)).toFixed(1)} µs/record, ${Math.round((Date.now() - startedAt) / transactions)} ms/transaction`);
+      }
+      console.log(`round ${round}: transactions of ${transactionRecords} records, ${line.join('; ')}`);
+    }
+  } finally {
+    await kafkajs.disconnect();
+    await platformatic.close();
+  }
+}
 
 await command.parseAsync(process.argv);
