@@ -148,18 +148,45 @@ export class KafkaSource {
     this.options.onLag?.(task, batch.topic, Math.max(0, Number(batch.offsetLag())));
     if (batch.messages.length === 0) return Promise.resolve();
     this.next.get(task)?.set(batch.topic, (BigInt(batch.lastOffset()) + 1n).toString());
-    const records: SourceRecord[] = batch.messages.map((m) => ({
+    const bytes = compactBytes(batch.messages);
+    const records: SourceRecord[] = batch.messages.map((m, i) => ({
       topic: batch.topic,
       partition: task,
       offset: m.offset,
       timestamp: Number(m.timestamp),
-      key: m.key,
-      value: m.value,
+      key: bytes.keys[i] ?? null,
+      value: bytes.values[i] ?? null,
       headers: headersOf(m.headers),
     }));
     this.options.onRecords(task, records);
     return Promise.resolve();
   }
+}
+
+/**
+ * The batch's keys and values copied into one array of exactly their size, as views on it.
+ * kafkajs hands out views on the whole fetch response, and posting a view to an actor thread
+ * copies the entire buffer behind it: a batch of one partition carried every partition's bytes of
+ * that response (megabytes under a backlog), once per task, and the thread allocated them again.
+ */
+export function compactBytes(messages: readonly { key: Buffer | null; value: Buffer | null }[]): { keys: (Uint8Array | null)[]; values: (Uint8Array | null)[] } {
+  let size = 0;
+  for (const m of messages) size += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  const all = new Uint8Array(size);
+  let at = 0;
+  const copy = (bytes: Buffer | null): Uint8Array | null => {
+    if (bytes === null) return null;
+    all.set(bytes, at);
+    at += bytes.length;
+    return all.subarray(at - bytes.length, at);
+  };
+  const keys: (Uint8Array | null)[] = [];
+  const values: (Uint8Array | null)[] = [];
+  for (const m of messages) {
+    keys.push(copy(m.key));
+    values.push(copy(m.value));
+  }
+  return { keys, values };
 }
 
 function headersOf(headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> | undefined {
