@@ -20,7 +20,7 @@ const commands: Record<string, () => Promise<Command>> = {
   reset: async () => (await import('./reset-command.ts')).resetCommand(),
 };
 const named = process.argv[2];
-const wanted = named !== undefined && named in commands ? [named] : Object.keys(commands);
+const wanted = named !== undefined && Object.hasOwn(commands, named) ? [named] : Object.keys(commands);
 
 const program = new Command('eddy')
   .description('Eddy: a distributed, exactly-once stream processor for CDC and event streams')

@@ -165,9 +165,9 @@ export class KafkaSource {
 
 /**
  * The batch's keys and values copied into one array of exactly their size, as views on it.
- * kafkajs hands out views on the whole fetch response, and posting a view to an actor thread
- * copies the entire buffer behind it: a batch of one partition carried every partition's bytes of
- * that response (megabytes under a backlog), once per task, and the thread allocated them again.
+ * kafkajs decodes keys and values as views on the buffer of the whole fetch response, and posting
+ * a view to an actor thread copies the entire buffer behind it: each task's batch would carry the
+ * bytes of every partition in that response, and the thread would allocate them again.
  */
 export function compactBytes(messages: readonly { key: Buffer | null; value: Buffer | null }[]): { keys: (Uint8Array | null)[]; values: (Uint8Array | null)[] } {
   let size = 0;
