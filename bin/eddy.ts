@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { ConfigError, MissingPrerequisiteError, RescaleRefusedError } from '../common/errors.ts';
+import { StartInterruptedError } from '../deploy/local/processes.ts';
 import { runCleanups } from './cleanup.ts';
 
 // Each command's module is imported only when it runs (all of them for help): a worker process
@@ -30,7 +31,9 @@ for (const command of await Promise.all(wanted.map((name) => commands[name]!()))
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof MissingPrerequisiteError || err instanceof RescaleRefusedError) {
+  if (err instanceof StartInterruptedError) {
+    process.exitCode = 130; // Ctrl-C during a start: the signal's handler says what it stopped
+  } else if (err instanceof ConfigError || err instanceof MissingPrerequisiteError || err instanceof RescaleRefusedError) {
     console.error(`eddy: ${err.message}`);
     process.exitCode = 2;
   } else {

@@ -17,7 +17,7 @@ import { createLogger } from '../common/logger.ts';
 import { LocalCluster } from '../deploy/local/local-cluster.ts';
 import { ensureLocalStack } from '../deploy/local/stack.ts';
 import { runCdcGenerator } from '../loadtest/cdc/producer.ts';
-import { onExit } from './cleanup.ts';
+import { onExit, stopOnSignalWhileStarting } from './cleanup.ts';
 import { integerOption, portOption } from './options.ts';
 import { untilSignal } from './process-signals.ts';
 import { printCluster } from './status-command.ts';
@@ -49,15 +49,14 @@ export function upCommand(): Command {
       if (flags.cdc !== undefined && flags.generate !== undefined) throw new Error('--generate feeds the demo topics; --cdc runs the real chain instead: pick one');
       const config = loadConfig();
       const logger = createLogger('up');
-      const stack = await ensureLocalStack(config, logger);
-      onExit(() => stack.stopStarted());
+      const starting = stopOnSignalWhileStarting();
+      const stack = await ensureLocalStack(config, logger, (stop) => onExit(stop));
       const env: Record<string, string> = {};
       let source: CdcSource | undefined;
       if (flags.cdc !== undefined) {
         const mysqlSide = flags.cdc === 'mysql';
-        source = mysqlSide ? await startMysqlSource(config, stack.brokers, logger) : await startPostgresSource(config, stack.brokers, logger);
-        const started = source;
-        onExit(() => started.stopStarted());
+        const registerStop = (stop: () => Promise<void>) => onExit(stop);
+        source = mysqlSide ? await startMysqlSource(config, stack.brokers, logger, registerStop) : await startPostgresSource(config, stack.brokers, logger, registerStop);
         env.EDDY_POSTGRES_URL = source.postgresUrl;
         const topics = mysqlSide ? { topicPrefix: ecommerceMysqlConnector.topicPrefix, sourceSchema: ecommerceMysqlConnector.database } : { topicPrefix: ecommerceConnector.topicPrefix };
         env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), output: 'postgres', ...topics });
@@ -84,13 +83,17 @@ export function upCommand(): Command {
       let stopWorkload = false;
       const workload = source === undefined || flags.workloadRate === 0 ? undefined : runWorkload(source, flags, () => stopWorkload);
       const reporter = reportThroughput(cluster);
-      await untilSignal(async () => {
+      const stopped = untilSignal(async () => {
         clearInterval(reporter);
         generator.abort();
         stopWorkload = true;
         await generating;
         await workload;
       });
+      // Only now, with the next handler in place: while a signal has no listener Node stops
+      // watching it, and a Ctrl-C that arrived just before would be lost.
+      starting();
+      await stopped;
     });
 }
 

@@ -8,10 +8,10 @@
  */
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
-import { connectUrl, mysqlConnectorConfig, postgresConnectorConfig, registerConnector, startConnect, stopConnect } from './connect.ts';
-import { mysqlUrl, startMysql, stopMysql } from './mysql.ts';
+import { connectPid, connectUrl, mysqlConnectorConfig, postgresConnectorConfig, registerConnector, startConnect, stopConnect } from './connect.ts';
+import { mysqlPid, mysqlUrl, startMysql, stopMysql } from './mysql.ts';
 import type { StartOutcome } from './kafka.ts';
-import { postgresUrl, startPostgres, stopPostgres } from './postgres.ts';
+import { postgresPid, postgresUrl, startPostgres, stopPostgres } from './postgres.ts';
 
 export const ecommerceConnector = { name: 'ecommerce', topicPrefix: 'ecommerce', slot: 'eddy_ecommerce', partitions: 12 } as const;
 /** The MySQL side's connector: its own prefix (and so job name), apart from the PostgreSQL side's. */
@@ -32,7 +32,8 @@ export interface CdcSource {
 }
 
 /** Starts (or reuses) PostgreSQL and Connect and registers the connector, waiting until it runs. */
-export async function startPostgresSource(config: EddyConfig, brokers: string[], logger: Logger): Promise<CdcSource> {
+export async function startPostgresSource(config: EddyConfig, brokers: string[], logger: Logger, registerStop?: (stop: () => Promise<void>) => void): Promise<CdcSource> {
+  const ours = new Set<'postgres' | 'connect' | 'mysql'>();
   const source: CdcSource = {
     postgres: 'reused',
     connect: 'reused',
@@ -40,14 +41,16 @@ export async function startPostgresSource(config: EddyConfig, brokers: string[],
     postgresUrl: postgresUrl(config),
     connectUrl: connectUrl(config),
     stopStarted: async () => {
-      if (source.connect === 'started') await stopConnect(config);
-      if (source.postgres === 'started') await stopPostgres(config);
+      if (ours.has('connect')) await stopConnect(config);
+      if (ours.has('postgres')) await stopPostgres(config);
+      ours.clear();
       source.connect = source.postgres = 'reused';
     },
   };
+  registerStop?.(() => source.stopStarted()); // before anything starts: a Ctrl-C during a start stops it too
   try {
-    source.postgres = await startPostgres(config, logger);
-    source.connect = await startConnect(config, brokers, logger);
+    source.postgres = await startOurs(ours, 'postgres', postgresPid(config), () => startPostgres(config, logger));
+    source.connect = await startOurs(ours, 'connect', connectPid(config), () => startConnect(config, brokers, logger));
     await registerConnector(config, ecommerceConnector.name, postgresConnectorConfig(config, ecommerceConnector), 120_000);
   } catch (err) {
     await source.stopStarted();
@@ -57,7 +60,8 @@ export async function startPostgresSource(config: EddyConfig, brokers: string[],
 }
 
 /** The MySQL side: MariaDB as the source, PostgreSQL for the analytics, Connect with the MariaDB connector. */
-export async function startMysqlSource(config: EddyConfig, brokers: string[], logger: Logger): Promise<CdcSource> {
+export async function startMysqlSource(config: EddyConfig, brokers: string[], logger: Logger, registerStop?: (stop: () => Promise<void>) => void): Promise<CdcSource> {
+  const ours = new Set<'postgres' | 'connect' | 'mysql'>();
   const source: CdcSource = {
     postgres: 'reused',
     connect: 'reused',
@@ -66,16 +70,18 @@ export async function startMysqlSource(config: EddyConfig, brokers: string[], lo
     postgresUrl: postgresUrl(config),
     connectUrl: connectUrl(config),
     stopStarted: async () => {
-      if (source.connect === 'started') await stopConnect(config);
-      if (source.mysql === 'started') await stopMysql(config);
-      if (source.postgres === 'started') await stopPostgres(config);
+      if (ours.has('connect')) await stopConnect(config);
+      if (ours.has('mysql')) await stopMysql(config);
+      if (ours.has('postgres')) await stopPostgres(config);
+      ours.clear();
       source.connect = source.postgres = source.mysql = 'reused';
     },
   };
+  registerStop?.(() => source.stopStarted()); // before anything starts: a Ctrl-C during a start stops it too
   try {
-    source.mysql = await startMysql(config, logger);
-    source.postgres = await startPostgres(config, logger);
-    source.connect = await startConnect(config, brokers, logger);
+    source.mysql = await startOurs(ours, 'mysql', mysqlPid(config), () => startMysql(config, logger));
+    source.postgres = await startOurs(ours, 'postgres', postgresPid(config), () => startPostgres(config, logger));
+    source.connect = await startOurs(ours, 'connect', connectPid(config), () => startConnect(config, brokers, logger));
     const { name, topicPrefix, partitions } = ecommerceMysqlConnector;
     await registerConnector(config, name, mysqlConnectorConfig(config, { name, topicPrefix, partitions, brokers }), 120_000);
   } catch (err) {
@@ -83,4 +89,12 @@ export async function startMysqlSource(config: EddyConfig, brokers: string[], lo
     throw err;
   }
   return source;
+}
+
+/** Starts a server, counting it as this call's from before the start when none was running (so a stop during the start stops it). */
+async function startOurs<T extends string>(ours: Set<T>, name: T, runningPid: number | undefined, start: () => Promise<StartOutcome>): Promise<StartOutcome> {
+  if (runningPid === undefined) ours.add(name);
+  const outcome = await start();
+  if (outcome === 'reused') ours.delete(name);
+  return outcome;
 }

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ClusterView } from '../../coordinator/cluster-controller.ts';
+import { refuseWhileStopping } from './processes.ts';
 
 const eddyBin = fileURLToPath(new URL('../../bin/eddy.js', import.meta.url));
 
@@ -174,6 +175,7 @@ export class LocalCluster {
   }
 
   private launch(name: string, args: string[]): void {
+    refuseWhileStopping(name);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...this.options.env,

@@ -53,7 +53,30 @@ export interface DaemonSpec {
 }
 
 /** Starts a detached server writing to `logFile`; returns its pid, recorded in `pidFile`. */
+/**
+ * Set once this process began stopping what it started (Ctrl-C during a start-up): from then on
+ * it starts nothing. Checked right before each spawn, with no await in between, so a start that
+ * was under way when the signal came either spawned before (and its stop was registered before
+ * that) or spawns nothing.
+ */
+let stoppingSince: string | undefined;
+
+export function beginStopping(reason: string): void {
+  stoppingSince ??= reason;
+}
+
+/** Throws if this process is stopping; call right before spawning something. */
+export function refuseWhileStopping(what: string): void {
+  if (stoppingSince !== undefined) throw new StartInterruptedError(`not starting ${what}: ${stoppingSince}`);
+}
+
+/** A start given up because the process is stopping (Ctrl-C): not a failure to report. */
+export class StartInterruptedError extends Error {
+  override readonly name = 'StartInterruptedError';
+}
+
 export function startDaemon(spec: DaemonSpec): number {
+  refuseWhileStopping(spec.name);
   mkdirSync(dirname(spec.logFile), { recursive: true });
   const log = openSync(spec.logFile, 'a');
   const child = spawn(spec.command, spec.args, {

@@ -23,25 +23,38 @@ export interface LocalStack {
 }
 
 /** Makes sure Kafka and NATS answer, starting local ones where none is configured. */
-export async function ensureLocalStack(config: EddyConfig, logger: Logger): Promise<LocalStack> {
+export async function ensureLocalStack(config: EddyConfig, logger: Logger, registerStop?: (stop: () => Promise<void>) => void): Promise<LocalStack> {
   const outcome: Record<ServerName, ServerOutcome> = { kafka: 'external', nats: 'external' };
+  // Servers that were not running when this call began: this call starts them (or is starting them).
+  const ours = new Set<ServerName>();
   const stack: LocalStack = {
     brokers: kafkaBrokers(config),
     natsUrl: natsUrl(config),
     outcome,
     stopStarted: async () => {
-      if (outcome.kafka === 'started') await stopKafka(config);
-      if (outcome.nats === 'started') await stopNats(config);
+      const stopped: ServerName[] = [];
+      if (ours.has('kafka') && (await stopKafka(config))) stopped.push('kafka');
+      if (ours.has('nats') && (await stopNats(config))) stopped.push('nats');
+      ours.clear();
       outcome.kafka = outcome.kafka === 'started' ? 'external' : outcome.kafka;
       outcome.nats = outcome.nats === 'started' ? 'external' : outcome.nats;
+      if (stopped.length > 0) logger.info({ stopped }, `stopped ${stopped.join(' and ')}`);
     },
   };
+  // Before anything starts: a Ctrl-C during a server's start must stop it too.
+  registerStop?.(() => stack.stopStarted());
   try {
     // NATS first: it starts in milliseconds, Kafka's JVM takes seconds.
-    if (config.nats.url === undefined) outcome.nats = await startNats(config, logger);
-    else await requireAnswer('NATS', stack.natsUrl, () => natsAnswers(stack.natsUrl));
-    if (config.kafka.brokers === undefined) outcome.kafka = await startKafka(config, logger);
-    else await requireAnswer('Kafka', stack.brokers.join(','), () => kafkaAnswers(stack.brokers));
+    if (config.nats.url === undefined) {
+      if (natsPid(config) === undefined) ours.add('nats');
+      outcome.nats = await startNats(config, logger);
+      if (outcome.nats === 'reused') ours.delete('nats');
+    } else await requireAnswer('NATS', stack.natsUrl, () => natsAnswers(stack.natsUrl));
+    if (config.kafka.brokers === undefined) {
+      if (kafkaPid(config) === undefined) ours.add('kafka');
+      outcome.kafka = await startKafka(config, logger);
+      if (outcome.kafka === 'reused') ours.delete('kafka');
+    } else await requireAnswer('Kafka', stack.brokers.join(','), () => kafkaAnswers(stack.brokers));
   } catch (err) {
     await stack.stopStarted();
     throw err;
