@@ -62,6 +62,8 @@ export class Worker {
   private readonly runners = new Map<number, TaskRunner>();
   private readonly assignedIn = new Map<number, number>();
   private readonly chains = new Map<number, Promise<void>>();
+  /** Set when stop() began: no task starts after that. */
+  private stopping = false;
   private lastGeneration = 0;
   private lastCheckpoint = 0;
   private readonly metrics: WorkerMetrics;
@@ -149,10 +151,16 @@ export class Worker {
     return endpoint;
   }
 
-  /** Leaves the cluster and stops every task cleanly (flushing its state). */
+  /**
+   * Leaves the cluster and stops every task cleanly (flushing its state). An assignment that
+   * arrived before the session closed but had not run yet starts nothing: the coordinator sees
+   * this worker leave and assigns the task elsewhere.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.control?.close();
-    await Promise.all([...this.runners.keys()].map((task) => this.serially(task, () => this.stopTask(task))));
+    const tasks = new Set([...this.runners.keys(), ...this.chains.keys()]);
+    await Promise.all([...tasks].map((task) => this.serially(task, () => this.stopTask(task))));
     await this.source.stop();
     await this.sinks.stop();
     await this.admin.disconnect();
@@ -225,6 +233,7 @@ export class Worker {
    * without a confirmation is stopped first: its state is not proven to be the newest.
    */
   private async assign(task: number, generation: number, restoreFrom: number, adopt: boolean): Promise<void> {
+    if (this.stopping) return;
     this.assignedIn.set(task, generation);
     const existing = this.runners.get(task);
     if (existing?.state === 'running' && !existing.relinquished && adopt) {

@@ -79,6 +79,12 @@ describe('eddy up interrupted by Ctrl-C', () => {
         // The coordinator and workers exit on the group's SIGINT on their own; give them a moment.
         for (let i = 0; i < 50 && processesNaming(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
         expect(processesNaming(dir), `still running after eddy up exited:\n${output.slice(-3000)}`).toEqual([]);
+        // A stopping worker starts no task, though the coordinator may reassign a departed worker's tasks to it.
+        for (const worker of ['worker-1', 'worker-2']) {
+          const lines = output.split('\n').filter((line) => line.startsWith(`[${worker}]`));
+          const stoppingAt = lines.findIndex((line) => line.includes('stopping: flushing tasks'));
+          if (stoppingAt >= 0) expect(lines.slice(stoppingAt).filter((line) => line.includes('"task running"')), `${worker} started a task while stopping`).toEqual([]);
+        }
       } finally {
         for (const pid of processesNaming(dir)) process.kill(pid, 'SIGKILL');
         try {
