@@ -7,9 +7,24 @@ export function onExit(cleanup: () => Promise<void>): void {
   cleanups.push(cleanup);
 }
 
-/** Runs the registered cleanups, newest first; each runs once. */
+const running = new Set<Promise<void>>();
+
+/**
+ * Runs the registered cleanups, newest first; each runs once. Resolves when none is left and
+ * none is still running, including ones another caller took (the signal handler and the
+ * command's own `finally` may both be stopping things).
+ */
 export async function runCleanups(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()?.();
+  for (let next = cleanups.pop(); next !== undefined; next = cleanups.pop()) {
+    const run = next();
+    running.add(run);
+    try {
+      await run;
+    } finally {
+      running.delete(run);
+    }
+  }
+  while (running.size > 0) await Promise.allSettled([...running]);
 }
 
 /**
