@@ -147,9 +147,15 @@ export class LocalCluster {
   }
 
   /** Starts a process again under its name and arguments (after `kill`). */
+  /**
+   * Launches the named process again unless it is still running: two faults that each kill and
+   * restart the same worker at once would otherwise start two processes under one name, and
+   * the first would run on untracked (never stopped, and a second session for the same id).
+   */
   restart(name: string): void {
     const member = this.members.get(name);
     if (member === undefined) throw new Error(`no process named ${name}`);
+    if (member.child.exitCode === null && member.child.signalCode === null) return;
     this.launch(name, member.args);
   }
 
