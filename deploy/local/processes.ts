@@ -52,7 +52,6 @@ export interface DaemonSpec {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Starts a detached server writing to `logFile`; returns its pid, recorded in `pidFile`. */
 /**
  * Set once this process began stopping what it started (Ctrl-C during a start-up): from then on
  * it starts nothing. Checked right before each spawn, with no await in between, so a start that
@@ -75,6 +74,7 @@ export class StartInterruptedError extends Error {
   override readonly name = 'StartInterruptedError';
 }
 
+/** Starts a detached server writing to `logFile`; returns its pid, recorded in `pidFile`. */
 export function startDaemon(spec: DaemonSpec): number {
   refuseWhileStopping(spec.name);
   mkdirSync(dirname(spec.logFile), { recursive: true });
