@@ -13,8 +13,19 @@
  * than the newest complete one (a task's chain only grows by its own barriers, and no checkpoint
  * completes without the task's newest barrier).
  *
+ * Chains share files, so one damaged file can be in every retained checkpoint of a task (its
+ * base, or a delta all of them build on). So when a manifest goes, the store keeps for each
+ * task up to two **fallbacks** (`fallbacks/task-<t>.json`), entries of dropped checkpoints
+ * with their files: the newest dropped one (its chain stops before the deltas only retained
+ * checkpoints have, so it survives damage to any of those; it costs a delta), and the newest
+ * whose chain does not contain the base of the newest retained one (it shares no file with the
+ * chains on that base, so it survives any single damaged file of theirs; it costs the task's
+ * previous chain on disk).
+ *
  * `store.json` names the store (a random id, written once): commit markers carry it, so a task
  * can tell markers written from this store's checkpoints from those of a lost or other store.
+ * `rescaled.json` says a rescale re-sharded the state once, so the input's partitions hold
+ * records written under another task count (a task must not be rebuilt from its input alone).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
@@ -52,6 +63,15 @@ export interface CheckpointManifest {
   tasks: TaskCheckpoint[];
 }
 
+/** A task's checkpoint kept past its manifest, for when every retained chain of the task is damaged. */
+export interface TaskFallback {
+  format: 1;
+  checkpointId: number;
+  /** The job's task count in that checkpoint: a fallback never crosses a rescale. */
+  taskCount: number;
+  entry: TaskCheckpoint;
+}
+
 export interface StoreIdentity {
   job: string;
   storeId: string;
@@ -59,6 +79,7 @@ export interface StoreIdentity {
 }
 
 const manifestName = /^chk-(\d+)\.json$/;
+const fallbackName = /^task-(\d+)\.json$/;
 const snapshotDirName = /^chk-(\d+)$/;
 
 export class CheckpointStore {
@@ -131,8 +152,9 @@ export class CheckpointStore {
   }
 
   /**
-   * Keeps the newest `keep` complete checkpoints and deletes the older manifests; then, in the
-   * directories of checkpoints older than the oldest kept, every file no kept manifest names
+   * Keeps the newest `keep` complete checkpoints and deletes the older manifests, first keeping
+   * from them each task's fallbacks (see above); then, in the directories of checkpoints older
+   * than the oldest kept, deletes every file neither a kept manifest nor a fallback names
    * (abandoned attempts, links no chain uses any more), and the directories left empty.
    */
   async retain(keep: number): Promise<number[]> {
@@ -140,15 +162,25 @@ export class CheckpointStore {
     const kept = complete.slice(0, keep);
     const oldestKept = kept[kept.length - 1];
     if (oldestKept === undefined) return [];
+    const keptManifests = await Promise.all(kept.map((id) => this.readManifest(id)));
+    const dropped: CheckpointManifest[] = [];
+    for (const id of complete.slice(keep)) {
+      // A manifest that cannot be read is no fallback; it goes like the others.
+      const manifest = await this.readManifest(id).catch(() => undefined);
+      if (manifest !== undefined) dropped.push(manifest);
+    }
+    const fallbacks = (await this.keepFallbacks(keptManifests[0] as CheckpointManifest, dropped)).flat();
     const removed: number[] = [];
     for (const id of complete.slice(keep)) {
       await rm(join(this.root, 'manifests', `chk-${id}.json`), { force: true });
       removed.push(id);
     }
     const needed = new Set<string>();
-    for (const id of kept) {
-      for (const entry of (await this.readManifest(id)).tasks) for (const link of chainOf(entry, id)) needed.add(join(this.root, link.ref));
-    }
+    const need = (entry: TaskCheckpoint, checkpointId: number) => {
+      for (const link of chainOf(entry, checkpointId)) needed.add(join(this.root, link.ref));
+    };
+    for (const manifest of keptManifests) for (const entry of manifest.tasks) need(entry, manifest.checkpointId);
+    for (const fallback of fallbacks) need(fallback.entry, fallback.checkpointId);
     for (const id of await this.idsIn(this.root, snapshotDirName)) {
       if (id >= oldestKept) continue;
       const dir = join(this.root, `chk-${id}`);
@@ -158,6 +190,69 @@ export class CheckpointStore {
       else for (const name of unneeded) await rm(join(dir, name), { force: true });
     }
     return removed;
+  }
+
+  /** Task `task`'s fallbacks, newest first (none before a manifest of the task was dropped). */
+  async fallbacks(task: number): Promise<TaskFallback[]> {
+    try {
+      return JSON.parse(await readFile(join(this.root, 'fallbacks', `task-${task}.json`), 'utf8')) as TaskFallback[];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Notes that checkpoint `checkpointId` re-sharded the state (before its manifest is written). */
+  async noteRescale(checkpointId: number): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    await writeAtomically(this.root, 'rescaled.json', JSON.stringify({ checkpointId, atMs: Date.now() }));
+  }
+
+  /** True once a rescale has re-sharded this store's state. */
+  async wasRescaled(): Promise<boolean> {
+    try {
+      await readFile(join(this.root, 'rescaled.json'));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Each task's fallbacks after this retention, chosen among its current ones and its entries
+   * in the manifests about to go (of the job's current task count): the newest, and the newest
+   * whose chain does not contain the newest kept chain's base. Written before those manifests
+   * are deleted.
+   */
+  private async keepFallbacks(newest: CheckpointManifest, dropped: readonly CheckpointManifest[]): Promise<TaskFallback[][]> {
+    const dir = join(this.root, 'fallbacks');
+    const taskCount = newest.tasks.length;
+    const kept: TaskFallback[][] = [];
+    for (const entry of newest.tasks) {
+      const base = chainOf(entry, newest.checkpointId)[0]?.ref;
+      const current = await this.fallbacks(entry.task).catch(() => []);
+      const candidates = [
+        ...current,
+        ...dropped.flatMap((manifest) => {
+          const old = manifest.tasks.find((t) => t.task === entry.task);
+          return old === undefined ? [] : [{ format: 1 as const, checkpointId: manifest.checkpointId, taskCount: manifest.tasks.length, entry: old }];
+        }),
+      ]
+        .filter((c) => c.taskCount === taskCount)
+        .sort((a, b) => b.checkpointId - a.checkpointId);
+      const disjoint = candidates.find((c) => !chainOf(c.entry, c.checkpointId).some((link) => link.ref === base));
+      const chosen = [...new Set([candidates[0], disjoint])].filter((c) => c !== undefined);
+      kept.push(chosen);
+      if (chosen.map((c) => c.checkpointId).join() === current.map((c) => c.checkpointId).join()) continue;
+      await mkdir(dir, { recursive: true });
+      await writeAtomically(dir, `task-${entry.task}.json`, JSON.stringify(chosen, null, 1));
+    }
+    // Fallbacks of tasks the job no longer has (none today: tasks are only added).
+    for (const id of await this.idsIn(dir, fallbackName)) {
+      if (id >= taskCount) await rm(join(dir, `task-${id}.json`), { force: true });
+    }
+    return kept;
   }
 
   /** The files a checkpoint's snapshot of `task` is made of, oldest first (a base, then deltas). */

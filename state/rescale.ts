@@ -99,6 +99,8 @@ export async function rescaleCheckpoint(options: RescaleOptions): Promise<Checkp
     }
     const now = Date.now();
     const manifest: CheckpointManifest = { format: manifestFormat, job: from.job, checkpointId, triggeredAtMs: now, completedAtMs: now, tasks };
+    // From here on the input holds records partitioned by two task counts: no task may be rebuilt from it alone.
+    await store.noteRescale(checkpointId);
     await store.writeManifest(manifest);
     return manifest;
   } finally {

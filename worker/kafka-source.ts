@@ -83,17 +83,18 @@ export class KafkaSource {
   /** Starts reading the task's partitions at `offsets` (earliest where a topic has none). */
   async open(task: number, offsets: TaskOffsets): Promise<void> {
     const next = new Map<string, string>();
-    for (const topic of this.options.topics) {
-      let offset = offsets[topic];
-      if (offset === undefined) {
-        const low = (await this.options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === task)?.low;
-        offset = low ?? '0';
-      }
-      next.set(topic, offset);
-    }
+    const earliest = Object.keys(offsets).length < this.options.topics.length ? await this.earliestOffsets(task) : {};
+    for (const topic of this.options.topics) next.set(topic, offsets[topic] ?? earliest[topic] ?? '0');
     this.next.set(task, next);
     this.owned.add(task);
     this.apply(task, true);
+  }
+
+  /** Where the task's partitions start now (their log start offsets): where a fresh task reads from. */
+  async earliestOffsets(task: number): Promise<TaskOffsets> {
+    const earliest: TaskOffsets = {};
+    for (const topic of this.options.topics) earliest[topic] = (await this.options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === task)?.low ?? '0';
+    return earliest;
   }
 
   /** Stops reading the task's partitions. */

@@ -10,7 +10,11 @@
  *    its way). A marker of another checkpoint store, or one newer than every manifest here,
  *    is refused with an error naming the task, the checkpoint and the marker;
  * 4. restore state from its snapshot chain (a base and deltas), or from the next older complete
- *    checkpoint if a link fails verification (the error names the file);
+ *    checkpoint if a link fails verification (the error names the file); past the retained
+ *    checkpoints, from the task's fallbacks (older chains the store kept, one of them sharing no
+ *    file with the newest, see state/checkpoint-store.ts), and past those from no state at all, rebuilt from the input,
+ *    when the input is all still there (every partition of the task starts at offset 0) and was
+ *    never re-sharded;
  * 5. publish the restored buffer's outputs of epochs in (m, restored], with marker restored,
  *    in one transaction, and drop the rest (already published). A sink of several parts
  *    (Kafka and databases, committed one after another) reports the oldest part's mark too;
@@ -24,7 +28,7 @@
  */
 import { ensureError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { CheckpointStore } from '../state/checkpoint-store.ts';
+import type { CheckpointStore, TaskCheckpoint } from '../state/checkpoint-store.ts';
 import { chainOf } from '../state/snapshot-chain.ts';
 import type { ExactlyOnceSink } from '../job/contract/sink.ts';
 import type { CompactionPolicy, RestoreSource, TaskOffsets, ThreadRequest, ThreadResponse } from './thread-protocol.ts';
@@ -39,6 +43,11 @@ export interface RestoreDeps {
   dataDir: string;
   checkpoints: CheckpointStore;
   transactions: ExactlyOnceSink & { taskCount(): Promise<number> };
+  /**
+   * Where the task's input partitions start now (their log start offsets). Without it a task
+   * whose every checkpoint is damaged is never rebuilt from its input.
+   */
+  inputStart?: () => Promise<TaskOffsets>;
   /** When the task writes a new snapshot base in the background (default: worker/runtime/snapshot-jobs.ts). */
   compaction?: CompactionPolicy;
   logger: Logger;
@@ -91,7 +100,7 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
   }
   const opened = await openFromCheckpoint(deps, target);
   const restoredFrom = opened.restoredFrom;
-  if (restoredFrom === 0) return { restoredFrom, offsets: opened.offsets, publishedThrough: 0 };
+  if (restoredFrom === 0 && published === 0) return { restoredFrom, offsets: opened.offsets, publishedThrough: 0 };
   if (published > restoredFrom) {
     // Fell back past unusable snapshots of checkpoints whose outputs are published.
     if (oldest < published) {
@@ -103,7 +112,7 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
     }
     const entry = (await deps.checkpoints.readManifest(published)).tasks.find((t) => t.task === task);
     if (entry === undefined) throw new RestoreRefusedError(`task ${task}: checkpoint ${published}'s manifest has no entry for it; cannot tell where its published outputs end`);
-    await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
+    if (restoredFrom > 0) await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
     deps.logger.warn(
       { task, restoredFrom, marker: published, replayUntil: entry.offsets },
       'restored from a checkpoint older than the published one: replaying up to its offsets without publishing',
@@ -125,21 +134,57 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
   const open = (restore: RestoreSource | null) =>
     deps.call({ type: 'open', task: deps.task, dataDir: deps.dataDir, restore, taskCount, ...(deps.compaction === undefined ? {} : { compaction: deps.compaction }) }, 'opened');
   if (target === 0) return open(null);
-  const candidates = (await deps.checkpoints.completed()).filter((id) => id <= target).slice(0, fallbackDepth);
   const failures: string[] = [];
-  for (const checkpointId of candidates) {
+  const attempt = async (checkpointId: number, entryOf: () => Promise<{ taskCount: number; entry: TaskCheckpoint | undefined }>) => {
     try {
-      const manifest = await deps.checkpoints.readManifest(checkpointId);
+      const { taskCount: count, entry } = await entryOf();
       // A checkpoint from before a rescale holds keys where the old task count put them.
-      if (manifest.tasks.length !== taskCount) throw new Error(`checkpoint ${checkpointId} is of ${manifest.tasks.length} tasks and the job has ${taskCount}: it is from before a rescale`);
-      const entry = manifest.tasks.find((t) => t.task === deps.task);
+      if (count !== taskCount) throw new Error(`checkpoint ${checkpointId} is of ${count} tasks and the job has ${taskCount}: it is from before a rescale`);
       if (entry === undefined) throw new Error(`checkpoint ${checkpointId} has no snapshot of task ${deps.task}`);
       return await open({ checkpointId, root: deps.checkpoints.root, chain: chainOf(entry, checkpointId) });
     } catch (err) {
       const message = ensureError(err).message;
       failures.push(`checkpoint ${checkpointId}: ${message}`);
       deps.logger.error({ task: deps.task, checkpoint: checkpointId, err: message }, 'cannot restore from this checkpoint; trying an older one');
+      return undefined;
     }
+  };
+  const candidates = (await deps.checkpoints.completed()).filter((id) => id <= target).slice(0, fallbackDepth);
+  for (const checkpointId of candidates) {
+    const opened = await attempt(checkpointId, async () => {
+      const manifest = await deps.checkpoints.readManifest(checkpointId);
+      return { taskCount: manifest.tasks.length, entry: manifest.tasks.find((t) => t.task === deps.task) };
+    });
+    if (opened !== undefined) return opened;
   }
-  throw new Error(`task ${deps.task}: no usable checkpoint at or below ${target} in ${deps.checkpoints.root} (${failures.join('; ') || 'none found'})`);
+  for (const fallback of await deps.checkpoints.fallbacks(deps.task)) {
+    if (fallback.checkpointId > target || candidates.includes(fallback.checkpointId)) continue;
+    deps.logger.warn({ task: deps.task, checkpoint: fallback.checkpointId }, 'trying a fallback the checkpoint store kept of the task: an older chain');
+    const opened = await attempt(fallback.checkpointId, () => Promise.resolve({ taskCount: fallback.taskCount, entry: fallback.entry }));
+    if (opened !== undefined) return opened;
+  }
+  const rebuild = await rebuildable(deps);
+  if (rebuild === true) {
+    deps.logger.warn({ task: deps.task, failures }, 'no checkpoint of the task is usable: rebuilding its state from its whole input, which is all still in Kafka');
+    return open(null);
+  }
+  throw new Error(`task ${deps.task}: no usable checkpoint at or below ${target} in ${deps.checkpoints.root} (${failures.join('; ') || 'none found'}); ${rebuild}`);
+}
+
+/**
+ * True when the task's state can be rebuilt from nothing by reading its input again: every
+ * partition still starts at offset 0 (a fresh task reads from the log start, so nothing it read
+ * has been deleted since), the state was never re-sharded (the partitions would hold records of
+ * keys another task has). Otherwise the reason it cannot. (What the rebuild then replays without
+ * publishing, and the refusal when the sink's parts disagree, are restoreTask's.)
+ */
+async function rebuildable(deps: RestoreDeps): Promise<true | string> {
+  if (deps.inputStart === undefined) return 'and it cannot be rebuilt from its input here';
+  if (await deps.checkpoints.wasRescaled()) return 'and it cannot be rebuilt from its input: the job was rescaled, so its partitions hold records of keys other tasks have now';
+  const start = await deps.inputStart();
+  const trimmed = Object.entries(start).filter(([, offset]) => offset !== '0');
+  if (trimmed.length > 0) {
+    return `and it cannot be rebuilt from its input: ${trimmed.map(([topic, offset]) => `${topic} partition ${deps.task} starts at offset ${offset}`).join(', ')} (records were deleted)`;
+  }
+  return true;
 }

@@ -166,7 +166,13 @@ export class TaskRunner {
 
   private async restoreAndOpen(restoreFrom: number): Promise<void> {
     this.transition('restoring');
-    const restored = await restoreTask({ ...this.deps, task: this.task, restoreFrom, call: (request, expect) => this.call(request, expect) });
+    const restored = await restoreTask({
+      ...this.deps,
+      task: this.task,
+      restoreFrom,
+      inputStart: () => this.deps.source.earliestOffsets(this.task),
+      call: (request, expect) => this.call(request, expect),
+    });
     this.publishedThrough = restored.publishedThrough;
     if (restored.restoredFrom > 0) this.barriers.push(restored.restoredFrom);
     const replay = new Map(

@@ -14,7 +14,7 @@ describe('the nemesis plan (loadtest/chaos/nemesis/schedule.ts)', () => {
   });
 
   it('runs every kind alone first, then combines two per round, never two cluster-wide faults nor one worker twice', () => {
-    const clusterWide = new Set<FaultKind>(['kill-coordinator', 'pause-during-failover', 'kill-broker', 'store-full', 'store-readonly', 'corrupt-snapshot']);
+    const clusterWide = new Set<FaultKind>(['kill-coordinator', 'pause-during-failover', 'kill-broker', 'store-full', 'store-readonly', 'corrupt-snapshot', 'corrupt-base']);
     for (let seed = 1; seed <= 30; seed++) {
       const plan = planNemesis({ ...base, seed, kinds: faultKinds, rounds: 30 });
       expect(plan).toHaveLength(30);

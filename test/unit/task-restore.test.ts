@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -166,6 +167,54 @@ describe('restoring a task (worker/task-restore.ts)', () => {
       await expect(restore).rejects.toThrow(new RegExp(`task 2: its commit marker says checkpoint 5 of .*(other-store|unknown).*asked to restore checkpoint ${restoreFrom}.*eddy reset`));
       expect(transactions.published).toEqual([]);
     }
+  });
+
+  it('restores the task\'s fallback when a file every retained chain shares is corrupt, then replays to the published offsets', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    // Retention kept checkpoint 1 as the fallback, its chain a file of its own (an older base, as after a compaction).
+    const entry1 = (await store.readManifest(1)).tasks[0]!;
+    const own = join('chk-1', 'task-2.older-base.snap');
+    copyFileSync(store.resolve(entry1.snapshot), store.resolve(own));
+    mkdirSync(join(store.root, 'fallbacks'));
+    const chain = [{ ...entry1.chain![0]!, ref: own }];
+    writeFileSync(join(store.root, 'fallbacks', 'task-2.json'), JSON.stringify([{ format: 1, checkpointId: 1, taskCount: 1, entry: { ...entry1, snapshot: own, chain } }]));
+    rmSync(join(store.root, 'manifests', 'chk-1.json'));
+    corrupt(store, 1); // the base checkpoint 2's chain stands on
+
+    const transactions = fake(2);
+    const restored = await restoreTask({ task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger: silent, call });
+    expect(restored).toEqual({ restoredFrom: 1, offsets: { [EOS_TOPICS.input]: '2' }, publishedThrough: 2, replayUntil: { [EOS_TOPICS.input]: '5' } });
+    expect(transactions.published).toEqual([]);
+  });
+
+  it('rebuilds the state from the whole input when no checkpoint is usable and the input starts at offset 0', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    corrupt(store, 1); // in both chains
+    const warnings: string[] = [];
+    const logger = createLogger('test', 'silent');
+    logger.warn = ((_obj: unknown, msg?: string) => warnings.push(msg ?? ''));
+    const transactions = fake(2);
+    const restored = await restoreTask({
+      task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger, call,
+      inputStart: () => Promise.resolve({ [EOS_TOPICS.input]: '0' }),
+    });
+    // Nothing restored; everything up to checkpoint 2's offsets is read again and its outputs discarded (published already).
+    expect(restored).toEqual({ restoredFrom: 0, offsets: {}, publishedThrough: 2, replayUntil: { [EOS_TOPICS.input]: '5' } });
+    expect(transactions.published).toEqual([]);
+    expect(warnings.some((w) => w.includes('rebuilding its state from its whole input'))).toBe(true);
+  });
+
+  it('does not rebuild from an input whose start was deleted, or from one a rescale re-sharded, and says why', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    corrupt(store, 1);
+    const restore = (inputStart: string) =>
+      restoreTask({
+        task, restoreFrom: 2, dataDir, checkpoints: store, transactions: fake(2) as unknown as TaskTransactions, logger: silent, call,
+        inputStart: () => Promise.resolve({ [EOS_TOPICS.input]: inputStart }),
+      });
+    await expect(restore('3')).rejects.toThrow(new RegExp(`no usable checkpoint at or below 2 .*cannot be rebuilt from its input: ${EOS_TOPICS.input} partition 2 starts at offset 3 \\(records were deleted\\)`));
+    await store.noteRescale(3);
+    await expect(restore('0')).rejects.toThrow(/cannot be rebuilt from its input: the job was rescaled/);
   });
 
   it('fails with every reason when no checkpoint is usable', async () => {

@@ -24,6 +24,7 @@ import { freePort, LocalCluster } from '../../../deploy/local/local-cluster.ts';
 import { kafkaPid, startKafka, stopKafka, type ProxiedListener } from '../../../deploy/local/kafka.ts';
 import { isAlive } from '../../../deploy/local/processes.ts';
 import { CheckpointStore } from '../../../state/checkpoint-store.ts';
+import { chainOf } from '../../../state/snapshot-chain.ts';
 import { findEosProblems, readEosOutputs, type EosVerdict } from '../eos-verifier.ts';
 import { median, produce, waitRunning } from '../run-chaos.ts';
 import { describeFault, planNemesis, type Fault, type FaultKind, type FaultRecord, type Round } from './schedule.ts';
@@ -301,7 +302,8 @@ async function inject(fault: Fault, t: Targets): Promise<{ injectedAtMs: number;
       return healed();
     }
     case 'corrupt-snapshot':
-      return { injectedAtMs, healedAtMs: await corruptNewestSnapshot(t, fault.task) };
+    case 'corrupt-base':
+      return { injectedAtMs, healedAtMs: await corruptNewestSnapshot(t, fault.task, fault.kind === 'corrupt-base' ? 'base' : 'newest') };
     case 'clock-jump':
       writeFileSync(t.clockFile(fault.worker), `${fault.offsetSec > 0 ? '+' : ''}${fault.offsetSec}\n`);
       await sleep(fault.holdMs);
@@ -318,10 +320,11 @@ async function killAndRestart(t: Targets, worker: string): Promise<void> {
 
 /**
  * Waits for the next checkpoint to complete and its outputs to go out, flips a byte in the
- * middle of its snapshot of `task`, and SIGKILLs the task's owner, so the task is restored by
- * another worker and meets the damage. Returns when the owner was restarted.
+ * middle of its snapshot of `task` (its newest file, or the base of its chain, which the
+ * retained checkpoints before it may share), and SIGKILLs the task's owner, so the task is
+ * restored by another worker and meets the damage. Returns when the owner was restarted.
  */
-async function corruptNewestSnapshot(t: Targets, task: number): Promise<number> {
+async function corruptNewestSnapshot(t: Targets, task: number, link: 'newest' | 'base'): Promise<number> {
   const [before] = await t.store.completed();
   const deadline = Date.now() + 30_000;
   let latest = before;
@@ -333,12 +336,12 @@ async function corruptNewestSnapshot(t: Targets, task: number): Promise<number> 
   await sleep(300);
   const entry = (await t.store.readManifest(latest)).tasks.find((e) => e.task === task);
   if (entry === undefined) throw new Error(`nemesis: checkpoint ${latest} has no snapshot of task ${task}`);
-  const path = t.store.resolve(entry.snapshot);
+  const path = t.store.resolve(link === 'newest' ? entry.snapshot : chainOf(entry, latest)[0]!.ref);
   const bytes = readFileSync(path);
   const middle = Math.floor(bytes.length / 2);
   bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
   writeFileSync(path, bytes);
-  t.logger.info({ checkpoint: latest, task, path, owner: entry.owner }, 'nemesis: corrupted a snapshot after its ack; killing its owner');
+  t.logger.info({ checkpoint: latest, task, path, owner: entry.owner }, `nemesis: corrupted a snapshot's ${link === 'newest' ? 'newest file' : 'base'} after its ack; killing its owner`);
   await killAndRestart(t, entry.owner);
   return Date.now();
 }

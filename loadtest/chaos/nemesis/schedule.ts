@@ -17,6 +17,7 @@ export const faultKinds = [
   'store-full',
   'store-readonly',
   'corrupt-snapshot',
+  'corrupt-base',
   'clock-jump',
 ] as const;
 
@@ -44,6 +45,8 @@ export type Fault =
   | { kind: 'store-readonly'; holdMs: number }
   /** A byte of the newest checkpoint's snapshot of one task is flipped after its ack; then the task's owner is SIGKILLed so the task must restore. */
   | { kind: 'corrupt-snapshot'; task: number }
+  /** As corrupt-snapshot, but the byte is flipped in the base of that snapshot's chain, which every retained checkpoint of the task may share. */
+  | { kind: 'corrupt-base'; task: number }
   /** The worker's wall clock jumps by `offsetSec` (forward or back) for `holdMs`, then back to true time. */
   | { kind: 'clock-jump'; worker: string; offsetSec: number; holdMs: number };
 
@@ -67,7 +70,7 @@ export interface PlanOptions {
 }
 
 /** Kinds that act on the whole cluster: at most one of them per round. */
-const clusterWide: ReadonlySet<FaultKind> = new Set(['kill-coordinator', 'pause-during-failover', 'kill-broker', 'store-full', 'store-readonly', 'corrupt-snapshot']);
+const clusterWide: ReadonlySet<FaultKind> = new Set(['kill-coordinator', 'pause-during-failover', 'kill-broker', 'store-full', 'store-readonly', 'corrupt-snapshot', 'corrupt-base']);
 
 export function planNemesis(options: PlanOptions): Round[] {
   if (options.kinds.length === 0) throw new RangeError('the nemesis needs at least one fault kind');
@@ -111,6 +114,7 @@ function fault(random: SeededRandom, kind: FaultKind, worker: string, options: P
     case 'store-readonly':
       return { kind, holdMs: random.int(2_000, 6_000) };
     case 'corrupt-snapshot':
+    case 'corrupt-base':
       return { kind, task: random.int(0, options.tasks - 1) };
     case 'clock-jump':
       return { kind, worker, offsetSec: random.pick([-1, 1]) * random.int(60, 7_200), holdMs: random.int(2_000, 8_000) };
