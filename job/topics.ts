@@ -119,3 +119,48 @@ async function growToTaskCount(admin: Admin, topics: string[], taskCount: number
   await admin.createPartitions({ topicPartitions: short.map((t) => ({ topic: t.name, count: taskCount })) });
   logger.info({ topics: short.map((t) => `${t.name}: ${t.partitions.length} -> ${taskCount}`) }, 'added partitions to the job\'s own topics to match its sources');
 }
+
+/** Every topic the coordinator prepares for the job and its workers use: sources, Kafka sinks, dead letters and commit markers. */
+export function jobTopics(job: JobDefinition): string[] {
+  const sinks = Object.values(job.sinks).flatMap((s) => (s.kind === 'kafka' ? [s.topic] : []));
+  return [...new Set([...sourceTopics(job), ...sinks, deadLetterTopic(job), commitsTopic(job)])];
+}
+
+/**
+ * Waits until the coordinator has prepared the job's topics: all exist, and the sources, dead
+ * letters and commit markers have one partition count. A worker launched together with the
+ * coordinator would otherwise subscribe to, or produce to, a topic that is not there yet.
+ * Logs what it waits for at the start and every `reportEveryMs`; resolves with the task count.
+ */
+export async function waitForJobTopics(admin: Admin, job: JobDefinition, logger: Logger, options: { pollMs?: number; reportEveryMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const pollMs = options.pollMs ?? 200;
+  const reportEveryMs = options.reportEveryMs ?? 30_000;
+  const wanted = jobTopics(job);
+  const partitioned = [...sourceTopics(job), deadLetterTopic(job), commitsTopic(job)];
+  let reportedAt: number | undefined;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    let waitingFor: string;
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((topic) => !existing.has(topic));
+      if (missing.length === 0) {
+        const counts = (await admin.fetchTopicMetadata({ topics: partitioned })).topics.map((t) => [t.name, t.partitions.length] as const);
+        if (new Set(counts.map(([, n]) => n)).size === 1 && (counts[0]?.[1] ?? 0) > 0) return counts[0]![1];
+        waitingFor = `one partition count for ${counts.map(([t, n]) => `${t}=${n}`).join(', ')}`;
+      } else {
+        waitingFor = `topics ${missing.join(', ')}`;
+      }
+    } catch (err) {
+      // A topic created a moment ago can be briefly unknown to metadata requests.
+      if ((err as { retriable?: boolean }).retriable !== true) throw err;
+      waitingFor = `topic metadata (${(err as Error).message})`;
+    }
+    const now = Date.now();
+    if (reportedAt === undefined || now - reportedAt >= reportEveryMs) {
+      logger.info({ job: job.name }, `waiting for the coordinator to prepare the job's ${waitingFor}`);
+      reportedAt = now;
+    }
+    await sleep(pollMs);
+  }
+}

@@ -19,7 +19,7 @@ import { ActorThreads } from './actor-threads.ts';
 import { WorkerControlClient } from './control-client.ts';
 import { startWorkerHttp } from './http-server.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
-import { sourceTopics } from '../job/topics.ts';
+import { sourceTopics, waitForJobTopics } from '../job/topics.ts';
 import { KafkaSinks } from './kafka-sinks.ts';
 import { TaskSinks } from './task-sinks.ts';
 import { KafkaSource } from './kafka-source.ts';
@@ -103,6 +103,8 @@ export class Worker {
   /** Starts the data plane and joins the cluster; returns the HTTP endpoint. */
   async start(): Promise<string> {
     await this.admin.connect();
+    // Launched with the coordinator, a worker can be here before the job's topics are.
+    await waitForJobTopics(this.admin, this.options.job, this.options.logger);
     const ingest = await IngestService.start({
       node: `${this.options.id}-${this.options.instance}`,
       job: this.options.job.name,

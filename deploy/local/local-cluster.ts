@@ -85,9 +85,10 @@ export class LocalCluster {
   }
 
   /**
-   * Starts the coordinator, waits for its admin API, then starts the workers. (Launching them
-   * together was faster, but a worker that starts before the coordinator created the job's
-   * topics crashes on the unknown topic: seen in CI on a fresh broker.)
+   * Starts the coordinator and the workers at once, then waits for the coordinator's admin API.
+   * Their start-ups overlap: a worker waits for the job's topics (the coordinator creates them)
+   * and then for the coordinator's control endpoint, and the coordinator waits briefly for the
+   * expected workers before its first assignment.
    */
   async start(): Promise<void> {
     this.launch('coordinator', [
@@ -95,11 +96,11 @@ export class LocalCluster {
       '--control-port', String(this.options.controlPort), '--admin-port', String(this.options.adminPort),
       '--expect-workers', String(this.options.workers),
     ]);
+    for (const name of this.workerNames()) this.launchWorker(name);
     await this.waitFor('coordinator admin API', async () => {
       if (this.members.get('coordinator')?.child.exitCode !== null) throw new Error(`local cluster: the coordinator exited during start-up (log: ${join(this.options.dir, 'logs', 'coordinator.log')})`);
       return (await this.view()) !== undefined;
     }, 60_000);
-    for (const name of this.workerNames()) this.launchWorker(name);
   }
 
   /** Waits until every task runs on a live worker and `count` workers are alive. */
