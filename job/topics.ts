@@ -133,7 +133,7 @@ export function jobTopics(job: JobDefinition): string[] {
  * Logs what it waits for at the start and every `reportEveryMs`; resolves with the task count.
  */
 export async function waitForJobTopics(admin: Admin, job: JobDefinition, logger: Logger, options: { pollMs?: number; reportEveryMs?: number; signal?: AbortSignal } = {}): Promise<number> {
-  const pollMs = options.pollMs ?? 200;
+  const pollMs = options.pollMs ?? 100;
   const reportEveryMs = options.reportEveryMs ?? 30_000;
   const wanted = jobTopics(job);
   const partitioned = [...sourceTopics(job), deadLetterTopic(job), commitsTopic(job)];
