@@ -22,4 +22,9 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', 'vitest.config.ts'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard page runs in the browser, with uPlot loaded before it.
+    files: ['coordinator/dashboard/page/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly', Node: 'readonly', EventSource: 'readonly', uPlot: 'readonly' } },
+  },
 );

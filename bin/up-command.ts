@@ -77,7 +77,7 @@ export function upCommand(): Command {
       onExit(() => cluster.stop());
       await cluster.start();
       printCluster(await cluster.waitUntilRunning(120_000));
-      console.log(`cluster running: admin ${cluster.adminUrl}/api/v1/cluster, metrics ${cluster.adminUrl}/metrics; Ctrl-C stops`);
+      console.log(`cluster running: dashboard ${cluster.adminUrl}/ (admin API ${cluster.adminUrl}/api/v1/cluster, metrics ${cluster.adminUrl}/metrics); Ctrl-C stops`);
       const generator = new AbortController();
       const generating = flags.generate === undefined ? undefined : runGenerator(stack.brokers, flags.generate, generator.signal);
       let stopWorkload = false;

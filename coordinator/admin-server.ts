@@ -1,11 +1,14 @@
 /**
- * The coordinator's admin HTTP API (fastify): the cluster as JSON for people and tools
- * (`eddy status`), and Prometheus metrics. Loopback by default.
+ * The coordinator's admin HTTP API (fastify): the live dashboard at `/` (dashboard/), the
+ * cluster as JSON for people and tools (`eddy status`), and Prometheus metrics. Loopback by
+ * default.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
 import type { ClusterController } from './cluster-controller.ts';
+import type { DashboardFeed } from './dashboard/dashboard-feed.ts';
+import { registerDashboard } from './dashboard/dashboard-routes.ts';
 
 export async function startAdminServer(options: {
   host: string;
@@ -13,8 +16,11 @@ export async function startAdminServer(options: {
   controller: ClusterController;
   checkpoints: CheckpointCoordinator;
   registry: Registry;
+  dashboard?: DashboardFeed;
 }): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  // Dashboards hold event streams open: closing the server must end them, not wait for them.
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  if (options.dashboard !== undefined) registerDashboard(app, options.dashboard);
   app.get('/api/v1/cluster', () => options.controller.view());
   app.get('/api/v1/checkpoints', () => ({ latestCompleted: options.checkpoints.latestCompleted, recent: options.checkpoints.history.recent() }));
   app.get('/metrics', async (_request, reply) => {

@@ -10,7 +10,10 @@ import { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
-import { prepareJobTopics } from '../job/topics.ts';
+import { deadLetterTopic, prepareJobTopics } from '../job/topics.ts';
+import type { WorkerStats } from '../worker/http-server.ts';
+import { DashboardFeed } from './dashboard/dashboard-feed.ts';
+import { TopicTail } from './dashboard/topic-tail.ts';
 import { startAdminServer } from './admin-server.ts';
 import { ClusterController } from './cluster-controller.ts';
 import { rescaleOnStart } from './rescale.ts';
@@ -70,7 +73,28 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   await checkpoints.recover();
   controller.attachCheckpoints(checkpoints);
   const control = await startControlServer({ host: cluster.host, port: cluster.controlPort, controller, logger });
-  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, checkpoints, registry: metrics.registry });
+  // The job's own Kafka sinks; repartition and other internal topics are not results.
+  const sinks = Object.entries(job.sinks).flatMap(([sink, s]) => (s.kind === 'kafka' && s.internal !== true ? [{ sink, topic: s.topic }] : []));
+  const tail = new TopicTail({ kafka, job: job.name, topics: [...new Set([...sinks.map((s) => s.topic), deadLetterTopic(job)])], logger });
+  // The results reader is the dashboard's only: a Kafka hiccup here must not stop the coordinator.
+  tail.start().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'dashboard: cannot read the job\'s results; the page shows none'));
+  const dashboard = new DashboardFeed({
+    job: job.name,
+    view: () => controller.view(),
+    checkpoints: () => ({ latestCompleted: checkpoints.latestCompleted, recent: checkpoints.history.recent() }),
+    tail: () => tail.records(),
+    sinks,
+    deadLetterTopic: deadLetterTopic(job),
+    fetchStats: async (endpoint) => {
+      const response = await fetch(`http://${endpoint}/api/v1/stats`, { signal: AbortSignal.timeout(800) });
+      if (!response.ok) throw new Error(`worker ${endpoint} answered ${response.status}`);
+      return (await response.json()) as WorkerStats;
+    },
+    clock: Date.now,
+    logger,
+  });
+  dashboard.start();
+  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, checkpoints, registry: metrics.registry, dashboard });
   const ticker = setInterval(() => controller.tick(), Math.max(25, Math.min(Math.floor(cluster.heartbeatIntervalMs / 2), Math.floor(options.checkpoint.intervalMs / 4))));
   const address = admin.server.address();
   const adminPort = typeof address === 'object' && address !== null ? address.port : cluster.adminPort;
@@ -81,8 +105,10 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     taskCount,
     stop: async () => {
       clearInterval(ticker);
+      dashboard.stop();
       await control.close();
       await admin.close();
+      await tail.stop();
     },
   };
 }

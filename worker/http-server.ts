@@ -1,9 +1,10 @@
 /**
- * A worker's HTTP endpoint (fastify): the ingest endpoint, Prometheus metrics and the tasks it runs. Its address
+ * A worker's HTTP endpoint (fastify): the ingest endpoint, Prometheus metrics, the tasks it runs and
+ * the figures the coordinator's dashboard reads. Its address
  * is the `endpoint` the worker announces to the coordinator. Loopback unless configured.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 
 export interface TaskSummary {
   task: number;
@@ -11,6 +12,25 @@ export interface TaskSummary {
   queueDepth: number;
   recordsIn: number;
   recordsOut: number;
+  /** Records behind the partitions' high watermarks, summed over the task's topics, as of the latest fetch. */
+  lag: number;
+  /** Records this instance of the task sent to the dead-letter topic. */
+  deadLetters: number;
+}
+
+/** A cumulative histogram as Prometheus keeps it: `counts[i]` observations ≤ `le[i]` seconds (the last `le` is "+Inf"). */
+export interface HistogramSnapshot {
+  le: string[];
+  counts: number[];
+  count: number;
+  sum: number;
+}
+
+/** What the coordinator's dashboard reads from each worker (`GET /api/v1/stats`). */
+export interface WorkerStats {
+  tasks: TaskSummary[];
+  /** `eddy_record_latency_seconds`: source record timestamp to the end of its handling. */
+  recordLatency: HistogramSnapshot;
 }
 
 export async function startWorkerHttp(options: {
@@ -19,6 +39,7 @@ export async function startWorkerHttp(options: {
   bodyLimitBytes: number;
   registry: Registry;
   tasks: () => TaskSummary[];
+  stats: () => Promise<WorkerStats>;
   /** Adds more routes (the ingest endpoint) before the server listens. */
   register?: (app: FastifyInstance) => void;
 }): Promise<{ app: FastifyInstance; endpoint: string }> {
@@ -30,9 +51,22 @@ export async function startWorkerHttp(options: {
     return options.registry.metrics();
   });
   app.get('/api/v1/tasks', () => options.tasks());
+  app.get('/api/v1/stats', () => options.stats());
   app.get('/healthz', () => ({ ok: true }));
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   return { app, endpoint: `${options.host}:${port}` };
+}
+
+/** A prom-client histogram (without labels) as cumulative bucket counts. */
+export async function histogramSnapshot(histogram: Histogram): Promise<HistogramSnapshot> {
+  const { values } = await histogram.get();
+  const buckets = values.filter((v) => v.metricName?.endsWith('_bucket') === true);
+  return {
+    le: buckets.map((v) => String(v.labels.le)),
+    counts: buckets.map((v) => v.value),
+    count: values.find((v) => v.metricName?.endsWith('_count') === true)?.value ?? 0,
+    sum: values.find((v) => v.metricName?.endsWith('_sum') === true)?.value ?? 0,
+  };
 }

@@ -103,7 +103,7 @@ export class TaskRunner {
   /** Ingested events waiting for `committed`: those of the current epoch, and per barrier taken. */
   private epochAcks: IngestRef[] = [];
   private readonly commitAcks: { checkpointId: number; refs: IngestRef[] }[] = [];
-  readonly stats = { recordsIn: 0, recordsOut: 0, actorsActive: 0 };
+  readonly stats = { recordsIn: 0, recordsOut: 0, actorsActive: 0, deadLetters: 0 };
 
   constructor(readonly task: number, private generationValue: number, private readonly deps: TaskRunnerDeps) {
     this.label = { task: String(task) };
@@ -426,6 +426,7 @@ export class TaskRunner {
     }
     if (response.deadLetters.length > 0) {
       this.deps.metrics.deadLetters.inc(this.label, response.deadLetters.length);
+      this.stats.deadLetters += response.deadLetters.length;
       for (const d of response.deadLetters) {
         this.deps.logger.warn({ task: this.task, record: `${d.source.topic}[${d.source.partition}]@${d.source.offset}`, field: d.field, reason: d.reason, actor: d.actor }, 'record goes to the dead-letter topic');
       }

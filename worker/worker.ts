@@ -17,7 +17,7 @@ import type { CheckpointReport } from './checkpoint-report.ts';
 import type { CompactionPolicy } from './thread-protocol.ts';
 import { ActorThreads } from './actor-threads.ts';
 import { WorkerControlClient } from './control-client.ts';
-import { startWorkerHttp } from './http-server.ts';
+import { histogramSnapshot, startWorkerHttp, type TaskSummary } from './http-server.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
 import { sourceTopics, waitForJobTopics } from '../job/topics.ts';
 import { KafkaSinks } from './kafka-sinks.ts';
@@ -60,6 +60,8 @@ export interface WorkerOptions {
 
 export class Worker {
   private readonly runners = new Map<number, TaskRunner>();
+  /** Consumer lag per task and topic, as of each partition's latest fetched batch (for the dashboard). */
+  private readonly lags = new Map<number, Map<string, number>>();
   private readonly assignedIn = new Map<number, number>();
   private readonly chains = new Map<number, Promise<void>>();
   /** Set when stop() began: no task starts after that. */
@@ -95,7 +97,11 @@ export class Worker {
       maxWaitTimeMs: options.fetchMaxWaitMs,
       minBytes: options.fetchMinBytes,
       onRecords: (task, records) => this.runners.get(task)?.enqueue(records),
-      onLag: (task, topic, lag) => this.metrics.setConsumerLag(task, topic, lag),
+      onLag: (task, topic, lag) => {
+        this.metrics.setConsumerLag(task, topic, lag);
+        const lags = this.lags.get(task) ?? new Map<string, number>();
+        this.lags.set(task, lags.set(topic, lag));
+      },
       logger: options.logger,
     });
   }
@@ -127,6 +133,7 @@ export class Worker {
       bodyLimitBytes: this.options.ingest.bodyLimitBytes,
       registry: this.metrics.registry,
       tasks: () => this.summaries(),
+      stats: async () => ({ tasks: this.summaries(), recordLatency: await histogramSnapshot(this.metrics.recordLatencySeconds) }),
       register: (server) => ingest.register(server),
     });
     this.http = app;
@@ -271,6 +278,7 @@ export class Worker {
       this.control?.send({ taskReady: { task, generation } });
     } catch (err) {
       this.runners.delete(task);
+      this.lags.delete(task);
       this.source.close(task);
       await this.threads.run(task, { type: 'close', task }).catch(() => undefined);
       await transactions.close().catch(() => undefined);
@@ -290,11 +298,15 @@ export class Worker {
       await runner.stop();
     } finally {
       this.runners.delete(task);
+      this.lags.delete(task);
     }
   }
 
   private taskFailed(task: number, reason: string): void {
-    if (this.runners.get(task)?.state === 'failed') this.runners.delete(task);
+    if (this.runners.get(task)?.state === 'failed') {
+      this.runners.delete(task);
+      this.lags.delete(task);
+    }
     this.options.logger.error({ task, reason }, 'task failed; telling the coordinator');
     this.control?.send({ taskFailed: { task, generation: this.assignedIn.get(task) ?? this.lastGeneration, reason } });
   }
@@ -315,7 +327,11 @@ export class Worker {
     return next;
   }
 
-  private summaries() {
-    return [...this.runners.values()].map((r) => ({ task: r.task, state: r.state, queueDepth: r.queueDepth, recordsIn: r.stats.recordsIn, recordsOut: r.stats.recordsOut }));
+  private summaries(): TaskSummary[] {
+    return [...this.runners.values()].map((r) => ({
+      task: r.task, state: r.state, queueDepth: r.queueDepth, recordsIn: r.stats.recordsIn, recordsOut: r.stats.recordsOut,
+      lag: [...(this.lags.get(r.task)?.values() ?? [])].reduce((sum, lag) => sum + lag, 0),
+      deadLetters: r.stats.deadLetters,
+    }));
   }
 }
