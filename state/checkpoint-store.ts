@@ -15,7 +15,7 @@
  *
  * Chains share files, so one damaged file can be in every retained checkpoint of a task (its
  * base, or a delta all of them build on). So when a manifest goes, the store keeps for each
- * task up to two **fallbacks** (`fallbacks/task-<t>.json`), entries of dropped checkpoints
+ * task up to two **fallbacks** (all in `fallbacks.json`), entries of dropped checkpoints
  * with their files: the newest dropped one (its chain stops before the deltas only retained
  * checkpoints have, so it survives damage to any of those; it costs a delta), and the newest
  * whose chain does not contain the base of the newest retained one (it shares no file with the
@@ -79,7 +79,6 @@ export interface StoreIdentity {
 }
 
 const manifestName = /^chk-(\d+)\.json$/;
-const fallbackName = /^task-(\d+)\.json$/;
 const snapshotDirName = /^chk-(\d+)$/;
 
 export class CheckpointStore {
@@ -194,10 +193,14 @@ export class CheckpointStore {
 
   /** Task `task`'s fallbacks, newest first (none before a manifest of the task was dropped). */
   async fallbacks(task: number): Promise<TaskFallback[]> {
+    return (await this.allFallbacks())[task] ?? [];
+  }
+
+  private async allFallbacks(): Promise<Record<number, TaskFallback[]>> {
     try {
-      return JSON.parse(await readFile(join(this.root, 'fallbacks', `task-${task}.json`), 'utf8')) as TaskFallback[];
+      return (JSON.parse(await readFile(join(this.root, 'fallbacks.json'), 'utf8')) as { tasks: Record<number, TaskFallback[]> }).tasks;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw err;
     }
   }
@@ -226,14 +229,14 @@ export class CheckpointStore {
    * are deleted.
    */
   private async keepFallbacks(newest: CheckpointManifest, dropped: readonly CheckpointManifest[]): Promise<TaskFallback[][]> {
-    const dir = join(this.root, 'fallbacks');
     const taskCount = newest.tasks.length;
-    const kept: TaskFallback[][] = [];
+    // Unreadable: as if there were none (the next retention writes them anew).
+    const current: Record<number, TaskFallback[]> = await this.allFallbacks().catch(() => ({}));
+    const chosen: Record<number, TaskFallback[]> = {};
     for (const entry of newest.tasks) {
       const base = chainOf(entry, newest.checkpointId)[0]?.ref;
-      const current = await this.fallbacks(entry.task).catch(() => []);
       const candidates = [
-        ...current,
+        ...(current[entry.task] ?? []),
         ...dropped.flatMap((manifest) => {
           const old = manifest.tasks.find((t) => t.task === entry.task);
           return old === undefined ? [] : [{ format: 1 as const, checkpointId: manifest.checkpointId, taskCount: manifest.tasks.length, entry: old }];
@@ -242,17 +245,12 @@ export class CheckpointStore {
         .filter((c) => c.taskCount === taskCount)
         .sort((a, b) => b.checkpointId - a.checkpointId);
       const disjoint = candidates.find((c) => !chainOf(c.entry, c.checkpointId).some((link) => link.ref === base));
-      const chosen = [...new Set([candidates[0], disjoint])].filter((c) => c !== undefined);
-      kept.push(chosen);
-      if (chosen.map((c) => c.checkpointId).join() === current.map((c) => c.checkpointId).join()) continue;
-      await mkdir(dir, { recursive: true });
-      await writeAtomically(dir, `task-${entry.task}.json`, JSON.stringify(chosen, null, 1));
+      chosen[entry.task] = [...new Set([candidates[0], disjoint])].filter((c) => c !== undefined);
     }
-    // Fallbacks of tasks the job no longer has (none today: tasks are only added).
-    for (const id of await this.idsIn(dir, fallbackName)) {
-      if (id >= taskCount) await rm(join(dir, `task-${id}.json`), { force: true });
-    }
-    return kept;
+    const ids = (all: Record<number, TaskFallback[]>) => JSON.stringify(Object.entries(all).map(([task, list]) => [task, list.map((f) => f.checkpointId)]));
+    // One file for every task: one write per retention, and only when something changed.
+    if (ids(chosen) !== ids(current)) await writeAtomically(this.root, 'fallbacks.json', JSON.stringify({ format: 1, tasks: chosen }));
+    return Object.values(chosen);
   }
 
   /** The files a checkpoint's snapshot of `task` is made of, oldest first (a base, then deltas). */

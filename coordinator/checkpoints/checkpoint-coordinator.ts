@@ -172,7 +172,10 @@ export class CheckpointCoordinator {
       const record = { state: 'completed' as const, durationMs: completedAtMs - pending.triggeredAtMs, bytes: pending.bytes(), tasks: pending.acked };
       this.history.end(pending.id, record);
       this.options.events?.completed({ id: pending.id, ...record }, commitMs);
-      await this.options.store.retain(this.options.retain);
+      // The checkpoint is complete whatever happens to retention: a full store keeps old files a while longer.
+      await this.options.store.retain(this.options.retain).catch((err: unknown) => {
+        this.options.logger.warn({ checkpoint: pending.id, err: ensureError(err).message }, 'checkpoint retention failed; older checkpoints stay until the next one');
+      });
     } catch (err) {
       this.history.end(pending.id, { state: 'abandoned', reason: 'manifest-failed', durationMs: this.options.clock() - pending.triggeredAtMs, bytes: 0, tasks: pending.acked });
       this.options.events?.abandoned('manifest-failed');

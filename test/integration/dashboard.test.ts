@@ -3,6 +3,8 @@
 // the page shows the cluster, moves a killed worker's tasks to the survivors, and shows results
 // and dead letters (with their reason) as they arrive. Set EDDY_DASHBOARD_SCREENSHOT=<png> to
 // keep the screenshot it takes (docs/dashboard.png was made that way).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +102,17 @@ describe('the live dashboard (coordinator, /)', () => {
         return `${await card.getAttribute('data-state')} ${await card.getAttribute('data-worker')}`;
       }, { timeout: 60_000 }).toMatch(/^running worker-[23]$/);
     }
+    // The same figures in the terminal: `eddy status --watch`, stopped by Ctrl-C.
+    const status = spawn(process.execPath, ['bin/eddy.js', 'status', '--watch', '1', '--admin', cluster.adminUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let printed = '';
+    status.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    await expect.poll(() => printed.match(/^job eos-check\S*: \d+ records\/s in/gm)?.length ?? 0, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    status.kill('SIGINT');
+    const [code] = (await once(status, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(printed).toMatch(/^worker-1 .* dead/m);
+    expect(printed).toMatch(/all 12 tasks running/);
+
     await page.screenshot({ path: process.env.EDDY_DASHBOARD_SCREENSHOT ?? join(tmpdir(), `eddy-dashboard-${process.pid}.png`), fullPage: true });
     expect(statSync(process.env.EDDY_DASHBOARD_SCREENSHOT ?? join(tmpdir(), `eddy-dashboard-${process.pid}.png`)).size).toBeGreaterThan(10_000);
   }, 240_000);

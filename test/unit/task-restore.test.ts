@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { once } from 'node:events';
@@ -175,9 +175,8 @@ describe('restoring a task (worker/task-restore.ts)', () => {
     const entry1 = (await store.readManifest(1)).tasks[0]!;
     const own = join('chk-1', 'task-2.older-base.snap');
     copyFileSync(store.resolve(entry1.snapshot), store.resolve(own));
-    mkdirSync(join(store.root, 'fallbacks'));
     const chain = [{ ...entry1.chain![0]!, ref: own }];
-    writeFileSync(join(store.root, 'fallbacks', 'task-2.json'), JSON.stringify([{ format: 1, checkpointId: 1, taskCount: 1, entry: { ...entry1, snapshot: own, chain } }]));
+    writeFileSync(join(store.root, 'fallbacks.json'), JSON.stringify({ format: 1, tasks: { [task]: [{ format: 1, checkpointId: 1, taskCount: 1, entry: { ...entry1, snapshot: own, chain } }] } }));
     rmSync(join(store.root, 'manifests', 'chk-1.json'));
     corrupt(store, 1); // the base checkpoint 2's chain stands on
 
