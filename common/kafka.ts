@@ -38,6 +38,17 @@ export async function deleteTopicsContaining(admin: Admin, marker: string): Prom
   if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
 }
 
+/** {@link deleteTopicsContaining} with an admin client of its own. */
+export async function deleteTopicsOf(kafka: Kafka, marker: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await deleteTopicsContaining(admin, marker);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Attempts of {@link createTopicsReady}, 200 ms × attempt apart (about 9 s in all). */
 const createAttempts = 10;
 

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CheckpointEvents } from './checkpoints/checkpoint-coordinator.ts';
+import { abandonReasons } from './checkpoints/checkpoint-history.ts';
 import type { ClusterController } from './cluster-controller.ts';
 
 export interface CoordinatorMetrics {
@@ -70,6 +71,8 @@ export function createCoordinatorMetrics(controller: () => ClusterController | u
   const latest = new Gauge({ name: 'eddy_checkpoint_latest_completed', help: 'Id of the latest completed checkpoint', registers: [registry] });
   const completed = new Counter({ name: 'eddy_checkpoints_completed_total', help: 'Checkpoints completed', registers: [registry] });
   const failures = new Counter({ name: 'eddy_checkpoint_failures_total', help: 'Checkpoints abandoned, by reason', labelNames: ['reason'], registers: [registry] });
+  // Every reason from the start, at 0: a rate or an alert over it then has a series before the first failure.
+  for (const reason of abandonReasons) failures.inc({ reason }, 0);
   const checkpointEvents: CheckpointEvents = {
     completed(record, commitMs) {
       duration.observe(record.durationMs / 1000);

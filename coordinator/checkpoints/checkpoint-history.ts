@@ -3,7 +3,8 @@
 export type CheckpointState = 'pending' | 'completed' | 'abandoned';
 
 /** Why a checkpoint was abandoned (typed, the same in logs, API and metrics). */
-export type AbandonReason = 'timeout' | 'task-lost' | 'task-not-running' | 'snapshot-failed' | 'barrier-failed' | 'declined' | 'manifest-failed';
+export const abandonReasons = ['timeout', 'task-lost', 'task-not-running', 'snapshot-failed', 'barrier-failed', 'declined', 'manifest-failed'] as const;
+export type AbandonReason = (typeof abandonReasons)[number];
 
 export interface CheckpointRecord {
   id: number;

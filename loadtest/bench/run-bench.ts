@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type EddyConfig } from '../../common/config.ts';
-import { createKafka, deleteTopicsContaining } from '../../common/kafka.ts';
+import { createKafka, deleteTopicsOf } from '../../common/kafka.ts';
 import type { Logger } from '../../common/logger.ts';
 import { kafkaPid } from '../../deploy/local/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
@@ -356,13 +356,7 @@ async function ramp(ctx: Context, target: Pick<RunSpec, 'target' | 'endpoints' |
 
 /** The bench's topics (inputs, outputs, the job's commit and dead-letter topics). */
 async function deleteTopics(kafka: Kafka, prefix: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await deleteTopicsContaining(admin, prefix);
-  } finally {
-    await admin.disconnect();
-  }
+  await deleteTopicsOf(kafka, prefix);
 }
 
 function round2(n: number): number {

@@ -5,15 +5,15 @@
 // keep the screenshot it takes (docs/dashboard.png was made that way).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTopicsReady, deleteTopicsContaining } from '../../common/kafka.ts';
-import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { EOS_PARTITIONS } from '../../examples/eos-check/job.ts';
+import { startEosCluster, stopEosCluster } from './eos-cluster.ts';
 import { testKafka, uniqueName } from './support.ts';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -30,20 +30,7 @@ describe('the live dashboard (coordinator, /)', () => {
 
   beforeAll(async () => {
     if (!existsSync(chromiumPath)) throw new Error(`the dashboard test needs Debian's chromium at ${chromiumPath} (apt-get install chromium; .ci/run installs it)`);
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await createTopicsReady(admin, Object.values(topics).map((topic) => ({ topic, numPartitions: EOS_PARTITIONS })));
-    } finally {
-      await admin.disconnect();
-    }
-    cluster = new LocalCluster({
-      job: 'eos-check', workers: 3, brokers: inject('brokers'), natsUrl: inject('natsUrl'),
-      dir: mkdtempSync(join(tmpdir(), 'eddy-dashboard-')), controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
-      env: { EDDY_EOS_TOPIC_PREFIX: prefix, EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_LOG_LEVEL: 'info' },
-    });
-    await cluster.start();
-    await cluster.waitUntilRunning(120_000);
+    ({ cluster } = await startEosCluster(kafka, prefix));
     const producer = kafka.producer();
     await producer.connect();
     production = (async () => {
@@ -67,11 +54,7 @@ describe('the live dashboard (coordinator, /)', () => {
     producing = false;
     await production.catch(() => undefined);
     await browser?.close();
-    await cluster?.stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await deleteTopicsContaining(admin, prefix);
-    await admin.disconnect();
+    await stopEosCluster(kafka, cluster, prefix);
   }, 60_000);
 
   it('shows the cluster, moves a killed worker\'s tasks, and shows results and dead letters as they arrive', async () => {
