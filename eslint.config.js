@@ -25,6 +25,9 @@ export default tseslint.config(
   {
     // The dashboard page runs in the browser, with uPlot loaded before it.
     files: ['coordinator/dashboard/page/*.js'],
-    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly', Node: 'readonly', EventSource: 'readonly', uPlot: 'readonly' } },
+    languageOptions: { sourceType: 'script', globals: {
+      document: 'readonly', window: 'readonly', Node: 'readonly', uPlot: 'readonly', fetch: 'readonly', location: 'readonly', history: 'readonly',
+      sessionStorage: 'readonly', TextDecoderStream: 'readonly', setTimeout: 'readonly',
+    } },
   },
 );

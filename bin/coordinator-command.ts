@@ -1,6 +1,6 @@
 /** `eddy coordinator`: the production entry point of a coordinator (config file + env + flags). */
 import { Command } from 'commander';
-import { checkpointDir, kafkaBrokers, loadConfig } from '../common/config.ts';
+import { checkpointDir, httpTokens, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { loadJob } from '../job/load.ts';
@@ -35,7 +35,8 @@ export function coordinatorCommand(): Command {
       const logger = createLogger('coordinator');
       const job = await loadJob(flags.job);
       const checkpoint = { ...config.checkpoint, dir: checkpointDir(config) };
-      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, logger });
+      const tokens = httpTokens(config);
+      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, logger, ...(tokens === undefined ? {} : { tokens }) });
       await untilSignal(async (signal) => {
         logger.info({ signal }, 'stopping');
         await coordinator.stop();

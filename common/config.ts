@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { loadTokens, type HttpTokens } from './http-auth.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -113,6 +114,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    security: z
+      .object({
+        /**
+         * A YAML/JSON file of bearer tokens (`tokens: [{name, scope: read|admin, token}]`, see
+         * common/http-auth.ts). Set: every HTTP endpoint but /healthz needs a token. Keep the
+         * file out of the repository and readable by Eddy's user only.
+         */
+        tokensFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     local: z
       .object({
         /** Address every locally started server binds to. Loopback unless you mean otherwise. */
@@ -156,6 +168,9 @@ export const envVars = {
   coordinator: 'EDDY_COORDINATOR',
   checkpointDir: 'EDDY_CHECKPOINT_DIR',
   checkpointIntervalMs: 'EDDY_CHECKPOINT_INTERVAL_MS',
+  tokensFile: 'EDDY_TOKENS_FILE',
+  /** The bearer token the CLI (`eddy status`) presents. */
+  token: 'EDDY_TOKEN',
 } as const;
 
 export interface LoadConfigOptions {
@@ -236,6 +251,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   local('mysqlPort', envVars.mysqlPort, true);
   local('cacheDir', envVars.cacheDir, false);
   local('stateDir', envVars.stateDir, false);
+  const tokensFile = env[envVars.tokensFile];
+  if (tokensFile !== undefined && tokensFile !== '') section(raw, 'security').tokensFile = tokensFile;
   const checkpoints = env[envVars.checkpointDir];
   if (checkpoints !== undefined && checkpoints !== '') section(raw, 'checkpoint').dir = checkpoints;
   const interval = env[envVars.checkpointIntervalMs];
@@ -258,6 +275,18 @@ export function checkpointDir(config: EddyConfig): string {
 /** Where task LevelDBs live. */
 export function workerDataDir(config: EddyConfig): string {
   return config.worker.dataDir ?? join(config.local.stateDir, 'data');
+}
+
+/** The bearer tokens the HTTP endpoints require, or undefined when none are configured (open, loopback by default). */
+export function httpTokens(config: EddyConfig): HttpTokens | undefined {
+  return config.security.tokensFile === undefined ? undefined : loadTokens(config.security.tokensFile);
+}
+
+/** The token the CLI presents: `EDDY_TOKEN`, else the tokens file's client token, else none. */
+export function clientToken(config: EddyConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env[envVars.token];
+  if (token !== undefined && token !== '') return token;
+  return httpTokens(config)?.clientToken;
 }
 
 /** NATS server Eddy talks to: the configured one, or the local stack's. */

@@ -4,6 +4,7 @@
  * default.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { requireTokens, type HttpTokens } from '../common/http-auth.ts';
 import type { Registry } from 'prom-client';
 import type { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
 import type { ClusterController } from './cluster-controller.ts';
@@ -17,9 +18,11 @@ export async function startAdminServer(options: {
   checkpoints: CheckpointCoordinator;
   registry: Registry;
   dashboard?: DashboardFeed;
+  tokens?: HttpTokens | undefined;
 }): Promise<FastifyInstance> {
   // Dashboards hold event streams open: closing the server must end them, not wait for them.
   const app = Fastify({ logger: false, forceCloseConnections: true });
+  requireTokens(app, options.tokens);
   if (options.dashboard !== undefined) registerDashboard(app, options.dashboard);
   app.get('/api/v1/cluster', () => options.controller.view());
   app.get('/api/v1/checkpoints', () => ({ latestCompleted: options.checkpoints.latestCompleted, recent: options.checkpoints.history.recent() }));

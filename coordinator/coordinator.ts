@@ -7,6 +7,7 @@
 import type { EddyConfig } from '../common/config.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
 import { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
+import { bearer, type HttpTokens } from '../common/http-auth.ts';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
@@ -32,6 +33,8 @@ export interface CoordinatorOptions {
   brokers: string[];
   cluster: EddyConfig['cluster'];
   checkpoint: EddyConfig['checkpoint'] & { dir: string };
+  /** Bearer tokens the admin API requires (and the one it presents to workers); none: open. */
+  tokens?: HttpTokens;
   logger: Logger;
 }
 
@@ -86,7 +89,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     sinks,
     deadLetterTopic: deadLetterTopic(job),
     fetchStats: async (endpoint) => {
-      const response = await fetch(`http://${endpoint}/api/v1/stats`, { signal: AbortSignal.timeout(800) });
+      const response = await fetch(`http://${endpoint}/api/v1/stats`, { headers: bearer(options.tokens?.clientToken), signal: AbortSignal.timeout(800) });
       if (!response.ok) throw new Error(`worker ${endpoint} answered ${response.status}`);
       return (await response.json()) as WorkerStats;
     },
@@ -94,7 +97,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     logger,
   });
   dashboard.start();
-  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, checkpoints, registry: metrics.registry, dashboard });
+  const admin = await startAdminServer({ host: cluster.host, port: cluster.adminPort, controller, checkpoints, registry: metrics.registry, dashboard, tokens: options.tokens });
   const ticker = setInterval(() => controller.tick(), Math.max(25, Math.min(Math.floor(cluster.heartbeatIntervalMs / 2), Math.floor(options.checkpoint.intervalMs / 4))));
   const address = admin.server.address();
   const adminPort = typeof address === 'object' && address !== null ? address.port : cluster.adminPort;

@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Histogram, Registry } from 'prom-client';
+import { requireTokens, type HttpTokens } from '../common/http-auth.ts';
 
 export interface TaskSummary {
   task: number;
@@ -40,11 +41,14 @@ export async function startWorkerHttp(options: {
   registry: Registry;
   tasks: () => TaskSummary[];
   stats: () => Promise<WorkerStats>;
+  /** Bearer tokens every route but /healthz requires (POST, the ingest endpoint, needs admin); none: open. */
+  tokens?: HttpTokens | undefined;
   /** Adds more routes (the ingest endpoint) before the server listens. */
   register?: (app: FastifyInstance) => void;
 }): Promise<{ app: FastifyInstance; endpoint: string }> {
   // No type coercion and no silent removal of unknown fields: a bad request is answered 400.
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimitBytes, ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } });
+  requireTokens(app, options.tokens);
   options.register?.(app);
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.registry.contentType);

@@ -17,6 +17,7 @@ import type { CheckpointReport } from './checkpoint-report.ts';
 import type { CompactionPolicy } from './thread-protocol.ts';
 import { ActorThreads } from './actor-threads.ts';
 import { WorkerControlClient } from './control-client.ts';
+import type { HttpTokens } from '../common/http-auth.ts';
 import { histogramSnapshot, startWorkerHttp, type TaskSummary } from './http-server.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
 import { sourceTopics, waitForJobTopics } from '../job/topics.ts';
@@ -45,7 +46,7 @@ export interface WorkerOptions {
   /** The checkpoint store's directory (shared by every process of the job). */
   checkpointDir: string;
   threads: number;
-  http: { host: string; port: number };
+  http: { host: string; port: number; tokens?: HttpTokens | undefined };
   natsUrl: string;
   ingest: EddyConfig['ingest'];
   limits: TaskLimits;

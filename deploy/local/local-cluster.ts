@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { clientToken, loadConfig } from '../../common/config.ts';
+import { bearer } from '../../common/http-auth.ts';
 import type { ClusterView } from '../../coordinator/cluster-controller.ts';
 import { refuseWhileStopping } from './processes.ts';
 
@@ -36,6 +38,8 @@ export interface LocalClusterOptions {
   memberEnv?: (name: string) => NodeJS.ProcessEnv;
   /** The coordinator address a worker is given (default 127.0.0.1:controlPort). */
   coordinatorAddress?: (worker: string) => string;
+  /** The bearer token for the admin API (default: EDDY_TOKEN, else the tokens file's, of this process's and `env`'s config). */
+  token?: string;
 }
 
 interface Member {
@@ -69,6 +73,8 @@ export function freePort(): Promise<number> {
 
 export class LocalCluster {
   private readonly members = new Map<string, Member>();
+  /** The admin API's bearer token once looked up ('' for none). */
+  private token: string | undefined;
   private readonly logs: WriteStream[] = [];
   private readonly crashes: UnexpectedExit[] = [];
 
@@ -115,7 +121,8 @@ export class LocalCluster {
 
   async view(): Promise<ClusterView | undefined> {
     try {
-      const response = await fetch(`${this.adminUrl}/api/v1/cluster`, { signal: AbortSignal.timeout(2_000) });
+      this.token ??= this.options.token ?? clientToken(loadConfig({ env: { ...process.env, ...this.options.env } }), { ...process.env, ...this.options.env }) ?? '';
+      const response = await fetch(`${this.adminUrl}/api/v1/cluster`, { headers: bearer(this.token === '' ? undefined : this.token), signal: AbortSignal.timeout(2_000) });
       return response.ok ? ((await response.json()) as ClusterView) : undefined;
     } catch {
       return undefined;

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { integerOption } from '../../bin/options.ts';
-import { loadConfig } from '../../common/config.ts';
+import { clientToken, loadConfig } from '../../common/config.ts';
 import { ensureError } from '../../common/errors.ts';
 import { fetchCluster, workerTargets, writeTargets } from './worker-targets.ts';
 
@@ -23,8 +23,8 @@ interface TargetsFlags {
 
 const defaultOut = fileURLToPath(new URL('targets/workers.json', import.meta.url));
 
-async function refresh(adminUrl: string, out: string): Promise<void> {
-  const groups = workerTargets(await fetchCluster(adminUrl));
+async function refresh(adminUrl: string, out: string, token: string | undefined): Promise<void> {
+  const groups = workerTargets(await fetchCluster(adminUrl, 5_000, token));
   if (await writeTargets(out, groups)) console.error(`${out}: ${groups[0]?.targets.join(' ') || 'no live workers'}`);
 }
 
@@ -36,10 +36,11 @@ const command = new Command('targets')
   .action(async (flags: TargetsFlags) => {
     const config = loadConfig();
     const adminUrl = flags.admin ?? `http://${config.cluster.host}:${config.cluster.adminPort}`;
+    const token = clientToken(config);
     await mkdir(dirname(flags.out), { recursive: true });
-    if (flags.every === 0) return refresh(adminUrl, flags.out);
+    if (flags.every === 0) return refresh(adminUrl, flags.out, token);
     for (;;) {
-      await refresh(adminUrl, flags.out).catch((err: unknown) => console.error(`${ensureError(err).message}; keeping the last targets`));
+      await refresh(adminUrl, flags.out, token).catch((err: unknown) => console.error(`${ensureError(err).message}; keeping the last targets`));
       await sleep(flags.every * 1000);
     }
   });

@@ -5,6 +5,7 @@
  * Prometheus re-reads when it changes.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { bearer } from '../../common/http-auth.ts';
 import type { ClusterView } from '../../coordinator/cluster-controller.ts';
 
 /** One group of a `file_sd_configs` file. */
@@ -23,11 +24,11 @@ export function workerTargets(view: Pick<ClusterView, 'workers'>): FileSdGroup[]
 }
 
 /** Reads the cluster view from the coordinator's admin API. */
-export async function fetchCluster(adminUrl: string, timeoutMs = 5_000): Promise<ClusterView> {
+export async function fetchCluster(adminUrl: string, timeoutMs = 5_000, token?: string): Promise<ClusterView> {
   const url = `${adminUrl.replace(/\/$/, '')}/api/v1/cluster`;
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(url, { headers: bearer(token), signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw new Error(`no coordinator answers at ${url} (${(err as Error).message}); is the cluster up?`);
   }

@@ -12,7 +12,7 @@ import { createTopicsReady, deleteTopicsOf } from '../../common/kafka.ts';
 import { freePort, LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { EOS_PARTITIONS } from '../../examples/eos-check/job.ts';
 
-export async function startEosCluster(kafka: Kafka, prefix: string): Promise<{ cluster: LocalCluster; topics: { input: string; output: string } }> {
+export async function startEosCluster(kafka: Kafka, prefix: string, env: NodeJS.ProcessEnv = {}): Promise<{ cluster: LocalCluster; dir: string; topics: { input: string; output: string } }> {
   const topics = { input: `${prefix}.input`, output: `${prefix}.output` };
   const admin = kafka.admin();
   await admin.connect();
@@ -21,14 +21,15 @@ export async function startEosCluster(kafka: Kafka, prefix: string): Promise<{ c
   } finally {
     await admin.disconnect();
   }
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-eos-cluster-'));
   const cluster = new LocalCluster({
     job: 'eos-check', workers: 3, brokers: inject('brokers'), natsUrl: inject('natsUrl'),
-    dir: mkdtempSync(join(tmpdir(), 'eddy-eos-cluster-')), controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
-    env: { EDDY_EOS_TOPIC_PREFIX: prefix, EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_LOG_LEVEL: 'info' },
+    dir, controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
+    env: { EDDY_EOS_TOPIC_PREFIX: prefix, EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_LOG_LEVEL: 'info', ...env },
   });
   await cluster.start();
   await cluster.waitUntilRunning(120_000);
-  return { cluster, topics };
+  return { cluster, dir, topics };
 }
 
 /** Stops the cluster (if it started) and deletes every topic of the run. */

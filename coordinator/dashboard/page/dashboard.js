@@ -1,5 +1,5 @@
 // The dashboard page: follows the coordinator's snapshots over server-sent events
-// (/api/v1/dashboard/events) and draws them. Plain browser JavaScript, no build step; charts by
+// (/api/v1/dashboard/events, read with fetch so that a bearer token can go with it) and draws them. Plain browser JavaScript, no build step; charts by
 // uPlot (served from the project's node_modules). Every value from the cluster or from Kafka is
 // put in the page as text, never as HTML.
 'use strict';
@@ -144,19 +144,68 @@
     document.body.dataset.updatedAt = String(s.atMs);
   }
 
-  function connect() {
-    const events = new EventSource('/api/v1/dashboard/events');
-    events.onopen = () => {
-      $('connection').textContent = 'live';
-      $('connection').dataset.state = 'live';
-    };
-    events.onmessage = (e) => render(JSON.parse(e.data));
-    events.onerror = () => {
-      $('connection').textContent = 'disconnected, retrying';
-      $('connection').dataset.state = 'down';
-    };
+  function connection(state, text) {
+    $('connection').textContent = text;
+    $('connection').dataset.state = state;
+  }
+
+  // A cluster with bearer tokens: the page takes one from its address (#token=...) or asks for
+  // it, keeps it for this tab only, and sends it with its requests (EventSource cannot).
+  function token() {
+    const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (match) {
+      sessionStorage.setItem('eddy-token', decodeURIComponent(match[1]));
+      history.replaceState(null, '', location.pathname);
+    }
+    return sessionStorage.getItem('eddy-token');
+  }
+
+  function askToken(refused) {
+    connection('down', refused);
+    const input = el('input', { type: 'password', placeholder: 'bearer token', id: 'token-input', size: 24 });
+    const form = el('form', { id: 'token-form' }, input, el('button', { type: 'submit' }, 'connect'));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      sessionStorage.setItem('eddy-token', input.value.trim());
+      form.remove();
+      void follow();
+    });
+    document.querySelector('.pills').append(form);
+  }
+
+  // Server-sent events over fetch: one JSON snapshot per event; reconnects after a break.
+  async function follow() {
+    for (;;) {
+      try {
+        const t = token();
+        const response = await fetch('/api/v1/dashboard/events', { headers: t ? { authorization: `Bearer ${t}` } : {} });
+        if (response.status === 401 || response.status === 403) {
+          askToken(response.status === 401 ? 'needs a token' : 'token refused');
+          return;
+        }
+        if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+        connection('live', 'live');
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffered = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffered += value;
+          for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+            const event = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            const data = event.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n');
+            if (data) render(JSON.parse(data));
+          }
+        }
+      } catch {
+        // Connection lost: said below, then tried again.
+      }
+      connection('down', 'disconnected, retrying');
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
   }
 
   makeCharts();
-  connect();
+  void follow();
 })();
