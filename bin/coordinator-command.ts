@@ -1,6 +1,7 @@
 /** `eddy coordinator`: the production entry point of a coordinator (config file + env + flags). */
 import { Command } from 'commander';
-import { checkpointDir, httpTokens, kafkaBrokers, loadConfig } from '../common/config.ts';
+import { coordinatorName } from '../common/cluster-tls.ts';
+import { checkpointDir, controlTls, httpTokens, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { loadJob } from '../job/load.ts';
@@ -36,7 +37,8 @@ export function coordinatorCommand(): Command {
       const job = await loadJob(flags.job);
       const checkpoint = { ...config.checkpoint, dir: checkpointDir(config) };
       const tokens = httpTokens(config);
-      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, logger, ...(tokens === undefined ? {} : { tokens }) });
+      const tls = controlTls(config, coordinatorName);
+      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, logger, ...(tokens === undefined ? {} : { tokens }), ...(tls === undefined ? {} : { tls }) });
       await untilSignal(async (signal) => {
         logger.info({ signal }, 'stopping');
         await coordinator.stop();

@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<Command>> = {
   stack: async () => (await import('./stack-command.ts')).stackCommand(),
   generate: async () => (await import('./generate-command.ts')).generateCommand(),
   reset: async () => (await import('./reset-command.ts')).resetCommand(),
+  certs: async () => (await import('./certs-command.ts')).certsCommand(),
 };
 const named = process.argv[2];
 const wanted = named !== undefined && Object.hasOwn(commands, named) ? [named] : Object.keys(commands);

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { checkpointDir, httpTokens, kafkaBrokers, loadConfig, natsUrl, workerDataDir } from '../common/config.ts';
+import { checkpointDir, controlTls, httpTokens, kafkaBrokers, loadConfig, natsUrl, workerDataDir } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { loadJob } from '../job/load.ts';
 import { Worker } from '../worker/worker.ts';
@@ -43,6 +43,7 @@ export function workerCommand(): Command {
         checkpointDir: checkpointDir(config),
         threads: flags.threads ?? config.worker.threads,
         http: { host: config.worker.httpHost, port: flags.httpPort ?? config.worker.httpPort, tokens: httpTokens(config) },
+        controlTls: controlTls(config, id),
         natsUrl: natsUrl(config),
         ingest: config.ingest,
         limits: config.worker,

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { readTlsFiles, type TlsFiles } from './cluster-tls.ts';
 import { loadTokens, type HttpTokens } from './http-auth.ts';
 
 const port = z.number().int().min(1).max(65535);
@@ -122,6 +123,12 @@ export const configSchema = z
          * file out of the repository and readable by Eddy's user only.
          */
         tokensFile: z.string().min(1).optional(),
+        /**
+         * A directory of the cluster's certificates (`eddy certs`): the control plane then runs
+         * over mutual TLS, each process presenting `<name>.crt`/`<name>.key` (`coordinator`, or
+         * the worker's id) and trusting `ca.crt`.
+         */
+        tlsDir: z.string().min(1).optional(),
       })
       .strict()
       .default({}),
@@ -169,6 +176,7 @@ export const envVars = {
   checkpointDir: 'EDDY_CHECKPOINT_DIR',
   checkpointIntervalMs: 'EDDY_CHECKPOINT_INTERVAL_MS',
   tokensFile: 'EDDY_TOKENS_FILE',
+  tlsDir: 'EDDY_TLS_DIR',
   /** The bearer token the CLI (`eddy status`) presents. */
   token: 'EDDY_TOKEN',
 } as const;
@@ -253,6 +261,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   local('stateDir', envVars.stateDir, false);
   const tokensFile = env[envVars.tokensFile];
   if (tokensFile !== undefined && tokensFile !== '') section(raw, 'security').tokensFile = tokensFile;
+  const tlsDir = env[envVars.tlsDir];
+  if (tlsDir !== undefined && tlsDir !== '') section(raw, 'security').tlsDir = tlsDir;
   const checkpoints = env[envVars.checkpointDir];
   if (checkpoints !== undefined && checkpoints !== '') section(raw, 'checkpoint').dir = checkpoints;
   const interval = env[envVars.checkpointIntervalMs];
@@ -280,6 +290,11 @@ export function workerDataDir(config: EddyConfig): string {
 /** The bearer tokens the HTTP endpoints require, or undefined when none are configured (open, loopback by default). */
 export function httpTokens(config: EddyConfig): HttpTokens | undefined {
   return config.security.tokensFile === undefined ? undefined : loadTokens(config.security.tokensFile);
+}
+
+/** The control plane's TLS files of process `name` (`coordinator` or a worker id), or undefined without `security.tlsDir`. */
+export function controlTls(config: EddyConfig, name: string): TlsFiles | undefined {
+  return config.security.tlsDir === undefined ? undefined : readTlsFiles(config.security.tlsDir, name);
 }
 
 /** The token the CLI presents: `EDDY_TOKEN`, else the tokens file's client token, else none. */

@@ -7,6 +7,7 @@
 import type { EddyConfig } from '../common/config.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
 import { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
+import type { TlsFiles } from '../common/cluster-tls.ts';
 import { bearer, type HttpTokens } from '../common/http-auth.ts';
 import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
@@ -35,6 +36,8 @@ export interface CoordinatorOptions {
   checkpoint: EddyConfig['checkpoint'] & { dir: string };
   /** Bearer tokens the admin API requires (and the one it presents to workers); none: open. */
   tokens?: HttpTokens;
+  /** Mutual TLS on the control plane (common/cluster-tls.ts); none: plain text. */
+  tls?: TlsFiles;
   logger: Logger;
 }
 
@@ -75,7 +78,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   );
   await checkpoints.recover();
   controller.attachCheckpoints(checkpoints);
-  const control = await startControlServer({ host: cluster.host, port: cluster.controlPort, controller, logger });
+  const control = await startControlServer({ host: cluster.host, port: cluster.controlPort, controller, logger, tls: options.tls });
   // The job's own Kafka sinks; repartition and other internal topics are not results.
   const sinks = Object.entries(job.sinks).flatMap(([sink, s]) => (s.kind === 'kafka' && s.internal !== true ? [{ sink, topic: s.topic }] : []));
   const tail = new TopicTail({ kafka, job: job.name, topics: [...new Set([...sinks.map((s) => s.topic), deadLetterTopic(job)])], logger });

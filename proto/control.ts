@@ -33,9 +33,13 @@ const loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcTyp
 /** Service definition to register on the coordinator's gRPC server. */
 export const controlService = loaded.eddy.control.v1.Control.service;
 
-/** Opens a client of the coordinator's Control service (no TLS: loopback or a trusted network). */
-export function createControlClient(address: string): ControlClient {
-  return new loaded.eddy.control.v1.Control(address, grpc.credentials.createInsecure());
+/**
+ * Opens a client of the coordinator's Control service: over mutual TLS with `tls` (the cluster's
+ * CA, and this worker's certificate and key), else in plain text (loopback or a trusted network).
+ */
+export function createControlClient(address: string, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): ControlClient {
+  const credentials = tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
+  return new loaded.eddy.control.v1.Control(address, credentials);
 }
 
 /** The server-side stream of one worker session. */

@@ -11,6 +11,7 @@
  * away) the worker stops its tasks before anybody else can be given them. Time is the
  * monotonic clock: a wall-clock jump neither extends nor ends a lease.
  */
+import type { TlsFiles } from '../common/cluster-tls.ts';
 import type { Logger } from '../common/logger.ts';
 import {
   createControlClient,
@@ -24,6 +25,8 @@ import type { Heartbeat } from '../proto/generated/eddy/control/v1/Heartbeat.ts'
 
 export interface ControlClientOptions {
   address: string;
+  /** Mutual TLS to the coordinator (common/cluster-tls.ts); absent: plain text. */
+  tls?: TlsFiles | undefined;
   hello(): Hello;
   heartbeat(): Heartbeat;
   onMessage(message: CoordinatorMessage__Output): void;
@@ -53,7 +56,7 @@ export class WorkerControlClient {
   private leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ControlClientOptions) {
-    this.client = createControlClient(options.address);
+    this.client = createControlClient(options.address, options.tls);
     this.lease = new Lease(options.clock ?? (() => performance.now()));
   }
 

@@ -17,6 +17,7 @@ import type { CheckpointReport } from './checkpoint-report.ts';
 import type { CompactionPolicy } from './thread-protocol.ts';
 import { ActorThreads } from './actor-threads.ts';
 import { WorkerControlClient } from './control-client.ts';
+import type { TlsFiles } from '../common/cluster-tls.ts';
 import type { HttpTokens } from '../common/http-auth.ts';
 import { histogramSnapshot, startWorkerHttp, type TaskSummary } from './http-server.ts';
 import type { JobDefinition } from '../job/contract/job.ts';
@@ -47,6 +48,8 @@ export interface WorkerOptions {
   checkpointDir: string;
   threads: number;
   http: { host: string; port: number; tokens?: HttpTokens | undefined };
+  /** Mutual TLS to the coordinator: the cluster's CA and this worker's certificate (its id as common name). */
+  controlTls?: TlsFiles | undefined;
   natsUrl: string;
   ingest: EddyConfig['ingest'];
   limits: TaskLimits;
@@ -142,6 +145,7 @@ export class Worker {
     await this.source.start();
     this.control = new WorkerControlClient({
       address: this.options.coordinator,
+      tls: this.options.controlTls,
       hello: () => ({
         workerId: this.options.id, endpoint, capacity: 0, pid: process.pid, job: this.options.job.name,
         claims: [...this.runners.values()].filter((r) => r.state === 'running' && !r.relinquished).map((r) => ({ task: r.task, acked: r.ackedCheckpoints() })),

@@ -86,6 +86,11 @@ export class LocalCluster {
     return `http://127.0.0.1:${this.options.adminPort}`;
   }
 
+  /** Where workers reach the coordinator's control endpoint. */
+  get controlAddress(): string {
+    return `127.0.0.1:${this.options.controlPort}`;
+  }
+
   workerNames(): string[] {
     return Array.from({ length: this.options.workers }, (_, i) => `worker-${i + 1}`);
   }
