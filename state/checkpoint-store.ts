@@ -72,6 +72,13 @@ export interface TaskFallback {
   entry: TaskCheckpoint;
 }
 
+/** `fallbacks.json`: each task's fallbacks, and the offsets of dropped checkpoints a replay from them may end at. */
+interface FallbackFile {
+  format: 1;
+  tasks: Record<number, TaskFallback[]>;
+  offsets?: Record<number, Record<number, TaskOffsets>>;
+}
+
 export interface StoreIdentity {
   job: string;
   storeId: string;
@@ -193,14 +200,28 @@ export class CheckpointStore {
 
   /** Task `task`'s fallbacks, newest first (none before a manifest of the task was dropped). */
   async fallbacks(task: number): Promise<TaskFallback[]> {
-    return (await this.allFallbacks())[task] ?? [];
+    return (await this.fallbackFile()).tasks[task] ?? [];
   }
 
-  private async allFallbacks(): Promise<Record<number, TaskFallback[]>> {
+  /**
+   * Task `task`'s source offsets at checkpoint `checkpointId`: from its manifest, or, once that
+   * is gone, from the offsets retention keeps of dropped checkpoints no older than the task's
+   * oldest fallback (a restore from a fallback replays up to the published checkpoint's offsets).
+   */
+  async offsetsOf(checkpointId: number, task: number): Promise<TaskOffsets | undefined> {
     try {
-      return (JSON.parse(await readFile(join(this.root, 'fallbacks.json'), 'utf8')) as { tasks: Record<number, TaskFallback[]> }).tasks;
+      return (await this.readManifest(checkpointId)).tasks.find((t) => t.task === task)?.offsets;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return (await this.fallbackFile()).offsets?.[task]?.[checkpointId];
+  }
+
+  private async fallbackFile(): Promise<FallbackFile> {
+    try {
+      return JSON.parse(await readFile(join(this.root, 'fallbacks.json'), 'utf8')) as FallbackFile;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { format: 1, tasks: {} };
       throw err;
     }
   }
@@ -231,25 +252,31 @@ export class CheckpointStore {
   private async keepFallbacks(newest: CheckpointManifest, dropped: readonly CheckpointManifest[]): Promise<TaskFallback[][]> {
     const taskCount = newest.tasks.length;
     // Unreadable: as if there were none (the next retention writes them anew).
-    const current: Record<number, TaskFallback[]> = await this.allFallbacks().catch(() => ({}));
-    const chosen: Record<number, TaskFallback[]> = {};
+    const current: FallbackFile = await this.fallbackFile().catch(() => ({ format: 1 as const, tasks: {} }));
+    const chosen: FallbackFile['tasks'] = {};
+    const offsets: NonNullable<FallbackFile['offsets']> = {};
     for (const entry of newest.tasks) {
       const base = chainOf(entry, newest.checkpointId)[0]?.ref;
-      const candidates = [
-        ...(current[entry.task] ?? []),
-        ...dropped.flatMap((manifest) => {
-          const old = manifest.tasks.find((t) => t.task === entry.task);
-          return old === undefined ? [] : [{ format: 1 as const, checkpointId: manifest.checkpointId, taskCount: manifest.tasks.length, entry: old }];
-        }),
-      ]
+      const fromDropped = dropped.flatMap((manifest) => {
+        const old = manifest.tasks.find((t) => t.task === entry.task);
+        return old === undefined ? [] : [{ format: 1 as const, checkpointId: manifest.checkpointId, taskCount: manifest.tasks.length, entry: old }];
+      });
+      const candidates = [...(current.tasks[entry.task] ?? []), ...fromDropped]
         .filter((c) => c.taskCount === taskCount)
         .sort((a, b) => b.checkpointId - a.checkpointId);
       const disjoint = candidates.find((c) => !chainOf(c.entry, c.checkpointId).some((link) => link.ref === base));
-      chosen[entry.task] = [...new Set([candidates[0], disjoint])].filter((c) => c !== undefined);
+      const kept = [...new Set([candidates[0], disjoint])].filter((c) => c !== undefined);
+      chosen[entry.task] = kept;
+      // Offsets of every dropped checkpoint down to the oldest fallback: where a replay from it ends.
+      const oldest = Math.min(...kept.map((c) => c.checkpointId));
+      const known = { ...(current.offsets?.[entry.task] ?? {}) };
+      for (const c of fromDropped) if (c.taskCount === taskCount) known[c.checkpointId] = c.entry.offsets;
+      offsets[entry.task] = Object.fromEntries(Object.entries(known).filter(([id]) => Number(id) >= oldest));
     }
-    const ids = (all: Record<number, TaskFallback[]>) => JSON.stringify(Object.entries(all).map(([task, list]) => [task, list.map((f) => f.checkpointId)]));
+    const summary = (f: Pick<FallbackFile, 'tasks' | 'offsets'>) =>
+      JSON.stringify([Object.entries(f.tasks).map(([task, list]) => [task, list.map((c) => c.checkpointId)]), Object.entries(f.offsets ?? {}).map(([task, o]) => [task, Object.keys(o)])]);
     // One file for every task: one write per retention, and only when something changed.
-    if (ids(chosen) !== ids(current)) await writeAtomically(this.root, 'fallbacks.json', JSON.stringify({ format: 1, tasks: chosen }));
+    if (summary({ tasks: chosen, offsets }) !== summary(current)) await writeAtomically(this.root, 'fallbacks.json', JSON.stringify({ format: 1, tasks: chosen, offsets }));
     return Object.values(chosen);
   }
 

@@ -110,14 +110,16 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
           `${published} in ${deps.checkpoints.root}`,
       );
     }
-    const entry = (await deps.checkpoints.readManifest(published)).tasks.find((t) => t.task === task);
-    if (entry === undefined) throw new RestoreRefusedError(`task ${task}: checkpoint ${published}'s manifest has no entry for it; cannot tell where its published outputs end`);
+    const replayUntil = await deps.checkpoints.offsetsOf(published, task);
+    if (replayUntil === undefined) {
+      throw new RestoreRefusedError(`task ${task}: restored checkpoint ${restoredFrom}, but checkpoint ${published} (its published one) is neither retained nor remembered in ${deps.checkpoints.root}; cannot tell where its published outputs end`);
+    }
     if (restoredFrom > 0) await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
     deps.logger.warn(
-      { task, restoredFrom, marker: published, replayUntil: entry.offsets },
+      { task, restoredFrom, marker: published, replayUntil },
       'restored from a checkpoint older than the published one: replaying up to its offsets without publishing',
     );
-    return { restoredFrom, offsets: opened.offsets, publishedThrough: published, replayUntil: entry.offsets };
+    return { restoredFrom, offsets: opened.offsets, publishedThrough: published, replayUntil };
   }
   if (oldest < restoredFrom) {
     const buffered = await deps.call({ type: 'committed-outputs', task, checkpointId: restoredFrom }, 'committed-outputs');

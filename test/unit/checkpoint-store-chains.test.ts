@@ -90,6 +90,10 @@ describe('checkpoint store retention with snapshot chains', () => {
     expect((await store.fallbacks(0))[1]?.entry.chain).toEqual(era1);
     expect(await files(store)).toEqual([...era1, ...era2].map((l) => l.ref).sort());
     expect(await store.completed()).toEqual([7, 6, 5]); // its manifest went
+    // The offsets of the dropped checkpoints down to the oldest fallback stay known: a replay from checkpoint 3 may end at any of them.
+    expect(await store.offsetsOf(4, 0)).toEqual({});
+    expect(await store.offsetsOf(3, 0)).toEqual({});
+    expect(await store.offsetsOf(2, 0)).toBeUndefined();
 
     const era3 = [link(8, 'base'), link(9, 'delta'), link(10, 'delta')];
     for (let i = 8; i <= 10; i++) await write(i, era3.slice(0, i - 7));

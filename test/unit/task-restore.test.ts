@@ -186,6 +186,28 @@ describe('restoring a task (worker/task-restore.ts)', () => {
     expect(transactions.published).toEqual([]);
   });
 
+  it('takes the published checkpoint\'s offsets from what retention remembers once its manifest is gone, and refuses when nothing does', async () => {
+    const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
+    const entry1 = (await store.readManifest(1)).tasks[0]!;
+    const entry2 = (await store.readManifest(2)).tasks[0]!;
+    const own = join('chk-1', 'task-2.older-base.snap');
+    copyFileSync(store.resolve(entry1.snapshot), store.resolve(own));
+    const fallback = { format: 1, checkpointId: 1, taskCount: 1, entry: { ...entry1, snapshot: own, chain: [{ ...entry1.chain![0]!, ref: own }] } };
+    // Retention dropped both manifests (newer checkpoints were taken while the marker stayed at 2); checkpoint 2's chain is damaged.
+    rmSync(join(store.root, 'manifests', 'chk-1.json'));
+    rmSync(join(store.root, 'manifests', 'chk-2.json'));
+    await store.writeManifest({ format: 3, job: 'eos-check', checkpointId: 3, triggeredAtMs: 0, completedAtMs: 0, tasks: [{ ...entry2 }] });
+    corrupt(store, 1);
+    writeFileSync(join(store.root, 'fallbacks.json'), JSON.stringify({ format: 1, tasks: { [task]: [fallback] }, offsets: { [task]: { 1: entry1.offsets, 2: entry2.offsets } } }));
+    const restored = await restoreTask({ task, restoreFrom: 3, dataDir, checkpoints: store, transactions: fake(2) as unknown as TaskTransactions, logger: silent, call });
+    expect(restored).toEqual({ restoredFrom: 1, offsets: { [EOS_TOPICS.input]: '2' }, publishedThrough: 2, replayUntil: { [EOS_TOPICS.input]: '5' } });
+    await call({ type: 'close', task });
+
+    writeFileSync(join(store.root, 'fallbacks.json'), JSON.stringify({ format: 1, tasks: { [task]: [fallback] } }));
+    const refused = restoreTask({ task, restoreFrom: 3, dataDir, checkpoints: store, transactions: fake(2) as unknown as TaskTransactions, logger: silent, call });
+    await expect(refused).rejects.toThrow(/task 2: restored checkpoint 1, but checkpoint 2 \(its published one\) is neither retained nor remembered/);
+  });
+
   it('rebuilds the state from the whole input when no checkpoint is usable and the input starts at offset 0', async () => {
     const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
     corrupt(store, 1); // in both chains
