@@ -24,6 +24,15 @@ export const configSchema = z
         /** Existing brokers to use. Absent: the local stack's broker (started on demand). */
         brokers: z.array(z.string().min(1)).min(1).optional(),
         clientId: z.string().min(1).default('eddy'),
+        /** TLS to the brokers: `true` for the system's CAs, or files (PEM) for a private CA and a client certificate. */
+        tls: z
+          .union([z.literal(true), z.object({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).strict()])
+          .optional(),
+        /** SASL authentication; the password comes from `passwordFile` or `EDDY_KAFKA_PASSWORD`, never from this file. */
+        sasl: z
+          .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string().min(1), passwordFile: z.string().min(1).optional() })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ clientId: 'eddy' }),
@@ -31,6 +40,11 @@ export const configSchema = z
       .object({
         /** Existing NATS server to use. Absent: the local stack's server. */
         url: z.string().min(1).optional(),
+        /** A token file (or `EDDY_NATS_TOKEN`), a user with a password file (or `EDDY_NATS_PASSWORD`), or a `.creds` file (NKey + JWT). */
+        tokenFile: z.string().min(1).optional(),
+        user: z.string().min(1).optional(),
+        passwordFile: z.string().min(1).optional(),
+        credsFile: z.string().min(1).optional(),
       })
       .strict()
       .default({}),
@@ -177,6 +191,9 @@ export const envVars = {
   checkpointIntervalMs: 'EDDY_CHECKPOINT_INTERVAL_MS',
   tokensFile: 'EDDY_TOKENS_FILE',
   tlsDir: 'EDDY_TLS_DIR',
+  kafkaPassword: 'EDDY_KAFKA_PASSWORD',
+  natsToken: 'EDDY_NATS_TOKEN',
+  natsPassword: 'EDDY_NATS_PASSWORD',
   /** The bearer token the CLI (`eddy status`) presents. */
   token: 'EDDY_TOKEN',
 } as const;

@@ -4,7 +4,8 @@
  * a failure that matters surfaces as a thrown error, so those lines go out at `warn`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
+import { processKafkaSecurity, type KafkaSecurity } from './connection-security.ts';
 import type { Logger } from './logger.ts';
 
 // kafkajs 2 warns about its partitioner change on every producer; Eddy always uses the default.
@@ -20,12 +21,27 @@ function pinoLogCreator(logger: Logger): logCreator {
     };
 }
 
+function kafkajsSasl({ mechanism, username, password }: NonNullable<KafkaSecurity['sasl']>): SASLOptions {
+  switch (mechanism) {
+    case 'plain':
+      return { mechanism, username, password };
+    case 'scram-sha-256':
+      return { mechanism, username, password };
+    case 'scram-sha-512':
+      return { mechanism, username, password };
+  }
+}
+
+/** A kafkajs client of `brokers`, with the process's TLS and SASL settings (connection-security.ts). */
 export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
+  const { tls, sasl } = processKafkaSecurity();
   return new Kafka({
     brokers,
     clientId,
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
+    ...(tls !== undefined && { ssl: tls }),
+    ...(sasl !== undefined && { sasl: kafkajsSasl(sasl) }),
   });
 }
 

@@ -6,6 +6,7 @@
  * outputs refused for good come back as dead letters for the caller to publish.
  */
 import { connect, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
+import { natsConnectAuth } from '../common/nats-auth.ts';
 import type { Logger } from '../common/logger.ts';
 import type { HttpSink, JobDefinition, NatsSink } from '../job/contract/job.ts';
 import type { DeadLetter, OutputRecord } from './thread-protocol.ts';
@@ -26,7 +27,7 @@ export class NotifySinks {
 
   async start(): Promise<void> {
     if (Object.values(this.job.sinks).some((s) => s.kind === 'nats')) {
-      this.nats = await connect({ servers: this.natsUrl, name: `eddy ${this.job.name} notify`, maxReconnectAttempts: -1 });
+      this.nats = await connect({ servers: this.natsUrl, name: `eddy ${this.job.name} notify`, maxReconnectAttempts: -1, ...natsConnectAuth() });
       this.jetstream = this.nats.jetstream();
     }
   }

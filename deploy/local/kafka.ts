@@ -59,21 +59,30 @@ export interface ProxiedListener {
 
 export interface KafkaStartOptions {
   proxiedListeners?: readonly ProxiedListener[];
+  /** A SASL_PLAINTEXT listener (mechanism PLAIN) on `port` for these users and passwords: for tests of Eddy's SASL settings. */
+  saslListener?: { port: number; users: Readonly<Record<string, string>> };
 }
 
 function serverProperties(config: EddyConfig, p: KafkaPaths, options: KafkaStartOptions): string {
   const { host, kafkaPort, kafkaControllerPort } = config.local;
   const extra = options.proxiedListeners ?? [];
+  const sasl = options.saslListener;
+  const saslLines = sasl === undefined ? [] : [
+    'sasl.enabled.mechanisms=PLAIN',
+    `listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(sasl.users).map(([user, password]) => `user_${user}="${password}"`).join(' ')};`,
+  ];
+  const saslListener = sasl === undefined ? [] : [`SASL://${host}:${sasl.port}`];
   return [
     '# Written by deploy/local/kafka.ts on every start; edit that file, not this one.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${host}:${kafkaControllerPort}`,
-    `listeners=${[`PLAINTEXT://${host}:${kafkaPort}`, `CONTROLLER://${host}:${kafkaControllerPort}`, ...extra.map((l) => `${l.name}://${host}:${l.port}`)].join(',')}`,
-    `advertised.listeners=${[`PLAINTEXT://${host}:${kafkaPort}`, ...extra.map((l) => `${l.name}://${host}:${l.advertisedPort}`)].join(',')}`,
+    `listeners=${[`PLAINTEXT://${host}:${kafkaPort}`, `CONTROLLER://${host}:${kafkaControllerPort}`, ...extra.map((l) => `${l.name}://${host}:${l.port}`), ...saslListener].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://${host}:${kafkaPort}`, ...extra.map((l) => `${l.name}://${host}:${l.advertisedPort}`), ...saslListener].join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    `listener.security.protocol.map=${['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...extra.map((l) => `${l.name}:PLAINTEXT`)].join(',')}`,
+    `listener.security.protocol.map=${['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...extra.map((l) => `${l.name}:PLAINTEXT`), ...(sasl === undefined ? [] : ['SASL:SASL_PLAINTEXT'])].join(',')}`,
+    ...saslLines,
     `log.dirs=${p.data}`,
     // One node: every internal topic has one replica, or transactions and groups never start.
     'offsets.topic.replication.factor=1',

@@ -6,6 +6,7 @@
  * same batched turn, without a round trip through NATS.
  */
 import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { natsConnectAuth } from '../../common/nats-auth.ts';
 import type { Logger } from '../../common/logger.ts';
 import { ackSubject, type AckBatch, type IngestRef } from './ingest-ref.ts';
 import type { PendingRequests } from './pending-requests.ts';
@@ -22,7 +23,7 @@ export class AckChannel {
   private constructor(private readonly nc: NatsConnection, private readonly logger: Logger) {}
 
   static async connect(url: string, name: string, logger: Logger): Promise<AckChannel> {
-    return new AckChannel(await connect({ servers: url, name, maxReconnectAttempts: -1 }), logger);
+    return new AckChannel(await connect({ servers: url, name, maxReconnectAttempts: -1, ...natsConnectAuth() }), logger);
   }
 
   /** Delivers acks addressed to `node` into `pending` (acks this process sends itself never touch NATS). */

@@ -14,12 +14,16 @@
  * the caller's side, as with any Kafka producer whose acknowledgement was lost).
  */
 import type { Producer } from '@platformatic/kafka';
+import { processKafkaSecurity } from '../../common/connection-security.ts';
 import type { IngestMessage } from './ingest-messages.ts';
 import type { RecordProducer } from './produce-coalescer.ts';
 
 export class KafkaUnavailableError extends Error {}
 
 type Client = Producer<string, string, string, string>;
+
+/** Eddy's SASL mechanism names as @platformatic/kafka spells them. */
+const saslMechanisms = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
 export class IngestProducer implements RecordProducer {
   private client: Client | undefined;
@@ -43,12 +47,15 @@ export class IngestProducer implements RecordProducer {
     this.ready ??= (async () => {
       const { Producer: KafkaProducer, stringSerializers } = await import('@platformatic/kafka');
       if (this.closed) throw new KafkaUnavailableError('the ingest producer is closed');
+      const { tls, sasl } = processKafkaSecurity();
       const client: Client = new KafkaProducer({
         clientId: this.clientId,
         bootstrapBrokers: [...this.brokers],
         idempotent: true,
         autocreateTopics: false,
         serializers: stringSerializers,
+        ...(tls !== undefined && { tls: tls === true ? {} : tls }),
+        ...(sasl !== undefined && { sasl: { mechanism: saslMechanisms[sasl.mechanism], username: sasl.username, password: sasl.password } }),
       });
       this.client = client;
       await client.initIdempotentProducer({});
