@@ -1,7 +1,7 @@
 /**
  * Bearer tokens for Eddy's HTTP endpoints (the coordinator's admin API and dashboard, each
  * worker's metrics, stats and ingest endpoint). Two scopes: `read` may GET everything; `admin`
- * may also POST (the ingest endpoint). `/healthz` stays open for probes, and the dashboard's
+ * may also POST (the ingest endpoint). `/healthz` and `/readyz` stay open for probes, and the dashboard's
  * page and its static files, which hold no data. Without a tokens file
  * every endpoint is open, as it was: they listen on 127.0.0.1 unless configured otherwise.
  *
@@ -88,13 +88,13 @@ export function matchToken(tokens: readonly TokenEntry[], presented: string): To
 }
 
 /**
- * What a request needs: nothing for /healthz and the dashboard's page and assets (they hold no
+ * What a request needs: nothing for /healthz, /readyz and the dashboard's page and assets (they hold no
  * data; the page asks for a token and sends it with its API requests), `read` to GET, `admin`
  * for anything else.
  */
 export function requiredScope(method: string, url: string): TokenScope | undefined {
   const path = url.split('?')[0] ?? '';
-  if (path === '/healthz' || ((method === 'GET' || method === 'HEAD') && (path === '/' || path.startsWith('/assets/')))) return undefined;
+  if (path === '/healthz' || path === '/readyz' || ((method === 'GET' || method === 'HEAD') && (path === '/' || path.startsWith('/assets/')))) return undefined;
   return method === 'GET' || method === 'HEAD' ? 'read' : 'admin';
 }
 

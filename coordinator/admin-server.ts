@@ -31,6 +31,8 @@ export async function startAdminServer(options: {
     return options.registry.metrics();
   });
   app.get('/healthz', () => ({ ok: true }));
+  // Serving means ready: the coordinator listens only once its topics, checkpoints and control endpoint are up.
+  app.get('/readyz', () => ({ ready: true }));
   await app.listen({ host: options.host, port: options.port });
   return app;
 }

@@ -41,6 +41,8 @@ export async function startWorkerHttp(options: {
   registry: Registry;
   tasks: () => TaskSummary[];
   stats: () => Promise<WorkerStats>;
+  /** Ready for traffic: joined the cluster and its lease holds (`/readyz` answers 503 otherwise). */
+  ready?: () => boolean;
   /** Bearer tokens every route but /healthz requires (POST, the ingest endpoint, needs admin); none: open. */
   tokens?: HttpTokens | undefined;
   /** Adds more routes (the ingest endpoint) before the server listens. */
@@ -57,6 +59,10 @@ export async function startWorkerHttp(options: {
   app.get('/api/v1/tasks', () => options.tasks());
   app.get('/api/v1/stats', () => options.stats());
   app.get('/healthz', () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = options.ready?.() ?? true;
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;

@@ -138,6 +138,7 @@ export class Worker {
       registry: this.metrics.registry,
       tasks: () => this.summaries(),
       stats: async () => ({ tasks: this.summaries(), recordLatency: await histogramSnapshot(this.metrics.recordLatencySeconds) }),
+      ready: () => this.control?.leaseValid === true,
       register: (server) => ingest.register(server),
     });
     this.http = app;

@@ -45,11 +45,13 @@ describe('bearer tokens on a real cluster', () => {
     expect(await get(`${admin}/api/v1/dashboard`)).toBe(401);
     expect(await get(`${admin}/metrics`)).toBe(401);
     expect(await get(`${admin}/healthz`)).toBe(200);
+    expect(await get(`${admin}/readyz`)).toBe(200);
     expect(await get(`${admin}/`)).toBe(200); // the page itself holds no data
 
     const view = (await (await fetch(`${admin}/api/v1/cluster`, { headers: { authorization: `Bearer ${readToken}` } })).json()) as { workers: { endpoint: string; alive: boolean }[] };
     const endpoint = view.workers.find((w) => w.alive)?.endpoint as string;
     expect(await get(`http://${endpoint}/metrics`)).toBe(401);
+    expect(await get(`http://${endpoint}/readyz`)).toBe(200); // joined, lease valid: ready, and open to probes
     expect(await get(`http://${endpoint}/api/v1/stats`)).toBe(401);
     expect(await get(`http://${endpoint}/api/v1/stats`, readToken)).toBe(200);
     const ingest = (token?: string) =>
