@@ -8,11 +8,14 @@
  * the same database, and a workload of transactions on it; `--cdc mysql` the same from MariaDB
  * (topics `ecommerce_mysql.ecommerce.*`, job `ecommerce_mysql`), the analytics in PostgreSQL.
  */
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureError } from '../common/errors.ts';
 import { ecommerceConnector, ecommerceMysqlConnector, startMysqlSource, startPostgresSource, type CdcSource } from '../deploy/local/cdc-source.ts';
 import { runDbWorkload } from '../loadtest/cdc/db-workload.ts';
-import { loadConfig } from '../common/config.ts';
+import { clientToken, loadConfig } from '../common/config.ts';
+import { bearer } from '../common/http-auth.ts';
+import type { DashboardSnapshot } from '../coordinator/dashboard/dashboard-feed.ts';
 import { createLogger } from '../common/logger.ts';
 import { LocalCluster } from '../deploy/local/local-cluster.ts';
 import { ensureLocalStack } from '../deploy/local/stack.ts';
@@ -21,6 +24,7 @@ import { onExit, stopOnSignalWhileStarting } from './cleanup.ts';
 import { integerOption, portOption } from './options.ts';
 import { untilSignal } from './process-signals.ts';
 import { printCluster } from './status-command.ts';
+import { StatusLine, summarize } from './status-line.ts';
 
 interface UpFlags {
   workers: number;
@@ -31,6 +35,7 @@ interface UpFlags {
   adminPort?: number;
   controlPort?: number;
   generate?: number;
+  verbose?: boolean;
 }
 
 export function upCommand(): Command {
@@ -44,6 +49,7 @@ export function upCommand(): Command {
     .option('--admin-port <port>', 'coordinator admin HTTP port (default: config, 8080)', portOption('--admin-port'))
     .option('--control-port <port>', 'coordinator gRPC port (default: config, 7700)', portOption('--control-port'))
     .option('--generate <events/s>', 'also run the demo CDC generator at this rate', integerOption('--generate', 1))
+    .option('--verbose', 'show every log line of every process (default: a live summary, with warnings and errors above it; every line is in the log files)')
     .action(async (flags: UpFlags) => {
       if (flags.job === undefined && flags.cdc === undefined) throw new Error('eddy up needs --job <name|path> (or --cdc postgres)');
       if (flags.cdc !== undefined && flags.generate !== undefined) throw new Error('--generate feeds the demo topics; --cdc runs the real chain instead: pick one');
@@ -63,6 +69,7 @@ export function upCommand(): Command {
       } else if (flags.generate !== undefined && flags.job === 'ecommerce') {
         env.EDDY_ECOMMERCE = JSON.stringify({ ...parseJsonEnv('EDDY_ECOMMERCE'), topicPrefix: demoTopicPrefix });
       }
+      let stoppingCluster = false;
       const cluster = new LocalCluster({
         job: flags.job ?? 'ecommerce',
         env,
@@ -72,19 +79,34 @@ export function upCommand(): Command {
         dir: config.local.stateDir,
         controlPort: flags.controlPort ?? config.cluster.controlPort,
         adminPort: flags.adminPort ?? config.cluster.adminPort,
-        echo: true,
+        echo: flags.verbose === true ? true : 'warnings',
+        // Once stopping, the processes' warnings about each other leaving are expected: not shown.
+        onEcho: (line) => {
+          if (!stoppingCluster) status.print(line);
+        },
       });
-      onExit(() => cluster.stop());
+      onExit(async () => {
+        stoppingCluster = true;
+        status.end();
+        const names = ['the coordinator', ...cluster.workerNames()].join(', ');
+        process.stderr.write(`stopping ${names}\n`);
+        await cluster.stop();
+        process.stderr.write(`stopped ${names}\n`);
+      });
       await cluster.start();
       printCluster(await cluster.waitUntilRunning(120_000));
-      console.log(`cluster running: dashboard ${cluster.adminUrl}/ (admin API ${cluster.adminUrl}/api/v1/cluster, metrics ${cluster.adminUrl}/metrics); Ctrl-C stops`);
+      console.log(`cluster running: dashboard ${cluster.adminUrl}/ (admin API ${cluster.adminUrl}/api/v1/cluster, metrics ${cluster.adminUrl}/metrics); logs in ${join(config.local.stateDir, 'logs')}; Ctrl-C stops`);
       const generator = new AbortController();
-      const generating = flags.generate === undefined ? undefined : runGenerator(stack.brokers, flags.generate, generator.signal);
+      let generated = '';
+      const generating = flags.generate === undefined ? undefined : runGenerator(stack.brokers, flags.generate, generator.signal, (events, perSec) => {
+        generated = `generator ${events.toLocaleString('en-US')} events (${Math.round(perSec)}/s)`;
+      });
       let stopWorkload = false;
       const workload = source === undefined || flags.workloadRate === 0 ? undefined : runWorkload(source, flags, () => stopWorkload);
-      const reporter = reportThroughput(cluster);
+      const reporter = reportStatus(cluster, clientToken(config), () => generated);
       const stopped = untilSignal(async () => {
         clearInterval(reporter);
+        status.end();
         generator.abort();
         stopWorkload = true;
         await generating;
@@ -97,21 +119,22 @@ export function upCommand(): Command {
     });
 }
 
-/** Every 5 s: records the live workers handled and emitted (from their heartbeats). */
-function reportThroughput(cluster: LocalCluster): NodeJS.Timeout {
-  let previous: { in: number; out: number; at: number } | undefined;
+/** `eddy up`'s status line (bin/status-line.ts); warnings of the processes are printed above it. */
+const status = new StatusLine();
+
+/** Every 2 s (a line every 10 s when not on a terminal): the cluster's summary from the coordinator's dashboard. */
+function reportStatus(cluster: LocalCluster, token: string | undefined, extra: () => string): NodeJS.Timeout {
+  let ticks = 0;
   return setInterval(() => {
-    void cluster.view().then((view) => {
-      if (view === undefined) return;
-      const live = view.workers.filter((w) => w.alive);
-      const now = { in: live.reduce((s, w) => s + w.recordsIn, 0), out: live.reduce((s, w) => s + w.recordsOut, 0), at: Date.now() };
-      if (previous !== undefined && now.in >= previous.in) {
-        const seconds = (now.at - previous.at) / 1000;
-        console.log(`cluster: ${Math.round((now.in - previous.in) / seconds)} records/s in, ${Math.round((now.out - previous.out) / seconds)} outputs/s; ${live.length} workers, generation ${view.generation}`);
-      }
-      previous = now;
-    });
-  }, 5_000);
+    ticks += 1;
+    if (!process.stdout.isTTY && ticks % 5 !== 0) return;
+    void fetch(`${cluster.adminUrl}/api/v1/dashboard`, { headers: bearer(token), signal: AbortSignal.timeout(1_500) })
+      .then(async (response) => (response.ok ? ((await response.json()) as DashboardSnapshot) : undefined))
+      .then((snapshot) => {
+        if (snapshot !== undefined) status.update(summarize(snapshot, extra()));
+      })
+      .catch(() => status.update('cluster: the coordinator does not answer'));
+  }, 2_000);
 }
 
 /** Transactions on the source database until stopped, with a line every 30 s; what a user watches arrive in analytics.*. */
@@ -150,10 +173,10 @@ function parseJsonEnv(name: string): Record<string, unknown> {
 /** The demo generator's Debezium topic prefix: apart from the real chain's `ecommerce.public.*`. */
 const demoTopicPrefix = 'demo';
 
-async function runGenerator(brokers: string[], rate: number, signal: AbortSignal): Promise<void> {
+async function runGenerator(brokers: string[], rate: number, signal: AbortSignal, progress: (events: number, perSec: number) => void): Promise<void> {
   const stats = await runCdcGenerator({
     brokers, rate, seed: 1, schemas: true, signal, topicPrefix: demoTopicPrefix, logger: createLogger('cdc-generator'),
-    onProgress: (s) => console.log(`generator: ${s.events} events, ${Math.round(s.eventsPerSec)} events/s`),
+    onProgress: (s) => progress(s.events, s.eventsPerSec),
   });
   console.log(`generator: ${stats.events} events in ${(stats.elapsedMs / 1000).toFixed(1)} s`);
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { clientToken, loadConfig } from '../../common/config.ts';
 import { bearer } from '../../common/http-auth.ts';
 import type { ClusterView } from '../../coordinator/cluster-controller.ts';
+import { readableLogLine } from './log-lines.ts';
 import { refuseWhileStopping } from './processes.ts';
 
 const eddyBin = fileURLToPath(new URL('../../bin/eddy.js', import.meta.url));
@@ -27,8 +28,11 @@ export interface LocalClusterOptions {
   dir: string;
   controlPort: number;
   adminPort: number;
-  /** Also copy each process's output to this process's stderr, prefixed with its name. */
-  echo?: boolean;
+  /**
+   * Also show each process's output on this process's stderr, prefixed with its name: `true`
+   * every line, `'warnings'` warnings and errors only, one readable line each (log-lines.ts).
+   */
+  echo?: boolean | 'warnings';
   /** Extra environment for every process (e.g. EDDY_LOG_LEVEL). */
   env?: NodeJS.ProcessEnv;
   threadsPerWorker?: number;
@@ -38,6 +42,8 @@ export interface LocalClusterOptions {
   memberEnv?: (name: string) => NodeJS.ProcessEnv;
   /** The coordinator address a worker is given (default 127.0.0.1:controlPort). */
   coordinatorAddress?: (worker: string) => string;
+  /** Where `echo: 'warnings'` lines go (default: stderr); `eddy up` keeps its status line below them. */
+  onEcho?: (line: string) => void;
   /** The bearer token for the admin API (default: EDDY_TOKEN, else the tokens file's, of this process's and `env`'s config). */
   token?: string;
 }
@@ -211,6 +217,12 @@ export class LocalCluster {
       createInterface({ input: stream }).on('line', (line) => {
         log.write(`${line}\n`);
         if (this.options.echo === true) process.stderr.write(`[${name}] ${line}\n`);
+        else if (this.options.echo === 'warnings') {
+          const readable = readableLogLine(name, line);
+          if (readable === undefined) return;
+          if (this.options.onEcho !== undefined) this.options.onEcho(readable);
+          else process.stderr.write(`${readable}\n`);
+        }
       });
     }
     const member: Member = { name, args, child, exited: Promise.resolve(), expectedExit: false };

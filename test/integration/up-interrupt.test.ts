@@ -4,7 +4,7 @@
 // does) when the output shows a given step, and then looks for any process whose command line
 // names the run's state directory: the servers, the coordinator and the workers all do.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,9 +79,16 @@ describe('eddy up interrupted by Ctrl-C', () => {
         // The coordinator and workers exit on the group's SIGINT on their own; give them a moment.
         for (let i = 0; i < 50 && processesNaming(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
         expect(processesNaming(dir), `still running after eddy up exited:\n${output.slice(-3000)}`).toEqual([]);
+        // The terminal shows warnings, not the processes' info lines; those are in the log files.
+        expect(output, 'raw JSON info lines of the processes on the terminal').not.toMatch(/^\[(coordinator|worker-\d+)\] \{"level":30/m);
+        if (moment.name === 'once the cluster runs') {
+          expect(output).toMatch(/cluster running: dashboard http:\/\/127\.0\.0\.1:\d+\//);
+          expect(output).toContain('stopped the coordinator, worker-1, worker-2');
+        }
         // A stopping worker starts no task, though the coordinator may reassign a departed worker's tasks to it.
         for (const worker of ['worker-1', 'worker-2']) {
-          const lines = output.split('\n').filter((line) => line.startsWith(`[${worker}]`));
+          const logFile = join(dir, 'logs', `${worker}.log`);
+          const lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n') : [];
           const stoppingAt = lines.findIndex((line) => line.includes('stopping: flushing tasks'));
           if (stoppingAt >= 0) expect(lines.slice(stoppingAt).filter((line) => line.includes('"task running"')), `${worker} started a task while stopping`).toEqual([]);
         }
