@@ -37,12 +37,14 @@ export function installNatsServer(config: EddyConfig, logger: Logger): string {
   const onPath = which('nats-server');
   if (onPath !== undefined) return onPath;
   const go = requireCommand('go', 'install Go 1.22 or newer (to build nats-server), or Debian\'s nats-server package.');
-  logger.info({ version: natsServerVersion }, 'building nats-server with go install (first run only)');
+  logger.info({ version: natsServerVersion }, 'building nats-server with go install (first run only; a minute or two)');
+  const started = Date.now();
   const gobin = join(config.local.cacheDir, `nats-server-${natsServerVersion}`);
   runOrThrow('go install nats-server', go, ['install', `github.com/nats-io/nats-server/v2@${natsServerVersion}`], {
     ...process.env,
     GOBIN: gobin,
   });
+  logger.info({ binary: cachedBinary, seconds: Math.round((Date.now() - started) / 1000) }, 'nats-server built');
   return cachedBinary;
 }
 

@@ -164,7 +164,11 @@ export function mavenJars(pom: string, libs: string, what: string): string {
   const mvn = requireCommand('mvn', `install Apache Maven (Debian: apt-get install maven) to fetch the ${what} jars.`);
   const staging = `${libs}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
+  // The one long, silent first-run step: say what it is and how long it took.
+  const started = Date.now();
+  process.stderr.write(`eddy: fetching the ${what} jars with Maven into ${libs} (first run only; a minute or two)...\n`);
   runOrThrow(`mvn dependency:copy-dependencies (${what} jars)`, mvn, ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`]);
   renameSync(staging, libs);
+  process.stderr.write(`eddy: the ${what} jars are in place (${Math.round((Date.now() - started) / 1000)} s)\n`);
   return libs;
 }
