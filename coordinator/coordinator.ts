@@ -82,13 +82,12 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   // The job's own Kafka sinks; repartition and other internal topics are not results.
   const sinks = Object.entries(job.sinks).flatMap(([sink, s]) => (s.kind === 'kafka' && s.internal !== true ? [{ sink, topic: s.topic }] : []));
   const tail = new TopicTail({ kafka, job: job.name, topics: [...new Set([...sinks.map((s) => s.topic), deadLetterTopic(job)])], logger });
-  // The results reader is the dashboard's only: a Kafka hiccup here must not stop the coordinator.
-  tail.start().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'dashboard: cannot read the job\'s results; the page shows none'));
   const dashboard = new DashboardFeed({
     job: job.name,
     view: () => controller.view(),
     checkpoints: () => ({ latestCompleted: checkpoints.latestCompleted, recent: checkpoints.history.recent() }),
     tail: () => tail.records(),
+    watch: () => tail.acquire(),
     sinks,
     deadLetterTopic: deadLetterTopic(job),
     fetchStats: async (endpoint) => {

@@ -46,6 +46,8 @@ export interface DashboardSources {
   checkpoints(): { latestCompleted: number; recent: readonly CheckpointRecord[] };
   /** The latest records per topic (topic-tail.ts). */
   tail(): Record<string, TailRecord[]>;
+  /** A page started watching (the results reader runs while any does); returns its release. */
+  watch?: () => () => void;
   sinks: readonly { sink: string; topic: string }[];
   deadLetterTopic: string;
   /** Reads a worker's figures; rejects when it cannot be reached. */
@@ -89,10 +91,14 @@ export class DashboardFeed {
     return this.snapshot;
   }
 
-  /** Calls `listener` with each new snapshot; returns the unsubscribe. */
+  /** Calls `listener` with each new snapshot (a page watching); returns the unsubscribe. */
   subscribe(listener: (snapshot: DashboardSnapshot) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const release = this.sources.watch?.();
+    return () => {
+      this.listeners.delete(listener);
+      release?.();
+    };
   }
 
   /** Takes one sample now (the timer calls this; tests may too). */

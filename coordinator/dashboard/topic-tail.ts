@@ -3,6 +3,10 @@
  * one read_committed consumer (what a downstream reader sees: exactly-once results appear when
  * their checkpoint's transaction commits), started a few records before each partition's end
  * so a page opened on a quiet job still shows its latest results.
+ *
+ * It reads only while someone watches (a dashboard page is connected, see {@link acquire}):
+ * reading every output of a busy job costs the coordinator CPU that nobody would use, and would
+ * take it from the workers on a small machine. It stops a while after the last page closes.
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
@@ -21,9 +25,15 @@ export interface TailRecord {
 /** Longest key or value text kept per record. */
 const textMax = 600;
 
+/** How long the reader keeps going after the last page closed (a reload reconnects within it). */
+const idleStopMs = 30_000;
+
 export class TopicTail {
   private readonly latest = new Map<string, TailRecord[]>();
   private consumer: Consumer | undefined;
+  private viewers = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
 
   constructor(
     private readonly options: {
@@ -38,7 +48,26 @@ export class TopicTail {
     for (const topic of options.topics) this.latest.set(topic, []);
   }
 
-  async start(): Promise<void> {
+  /** A page watches: reading starts (if it was not running); call the returned function when it leaves. */
+  acquire(): () => void {
+    this.viewers += 1;
+    clearTimeout(this.idleTimer);
+    this.running ??= this.start().catch((err: unknown) => {
+      this.running = undefined;
+      this.options.logger.warn({ err: (err as Error).message }, 'dashboard: cannot read the job\'s results; the page shows none');
+    });
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.viewers -= 1;
+      if (this.viewers > 0) return;
+      this.idleTimer = setTimeout(() => void this.stop(), idleStopMs);
+      this.idleTimer.unref();
+    };
+  }
+
+  private async start(): Promise<void> {
     if (this.options.topics.length === 0) return;
     const keep = this.options.keep ?? 20;
     // A group of its own: a second coordinator's dashboard must see every partition too.
@@ -84,7 +113,12 @@ export class TopicTail {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'dashboard: closing the results reader failed'));
+    clearTimeout(this.idleTimer);
+    const consumer = this.consumer;
+    await this.running;
+    this.running = undefined;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'dashboard: closing the results reader failed'));
   }
 }
 
