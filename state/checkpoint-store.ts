@@ -18,9 +18,9 @@
  * task up to two **fallbacks** (all in `fallbacks.json`), entries of dropped checkpoints
  * with their files: the newest dropped one (its chain stops before the deltas only retained
  * checkpoints have, so it survives damage to any of those; it costs a delta), and the newest
- * whose chain does not contain the base of the newest retained one (it shares no file with the
- * chains on that base, so it survives any single damaged file of theirs; it costs the task's
- * previous chain on disk).
+ * whose chain shares no file with the newest retained one (so it survives any single damaged
+ * file of the newest chain, and of the retained chains that share its files; it costs the
+ * task's previous chain on disk).
  *
  * `store.json` names the store (a random id, written once): commit markers carry it, so a task
  * can tell markers written from this store's checkpoints from those of a lost or other store.
@@ -200,7 +200,12 @@ export class CheckpointStore {
 
   /** Task `task`'s fallbacks, newest first (none before a manifest of the task was dropped). */
   async fallbacks(task: number): Promise<TaskFallback[]> {
-    return (await this.fallbackFile()).tasks[task] ?? [];
+    return (await this.fallbackFileOrNone()).tasks[task] ?? [];
+  }
+
+  /** `fallbacks.json`, or none when it cannot be read (a damaged file is no way back, but no reason to fail either). */
+  private async fallbackFileOrNone(): Promise<FallbackFile> {
+    return this.fallbackFile().catch(() => ({ format: 1 as const, tasks: {} }));
   }
 
   /**
@@ -214,7 +219,7 @@ export class CheckpointStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    return (await this.fallbackFile()).offsets?.[task]?.[checkpointId];
+    return (await this.fallbackFileOrNone()).offsets?.[task]?.[checkpointId];
   }
 
   private async fallbackFile(): Promise<FallbackFile> {
@@ -246,17 +251,16 @@ export class CheckpointStore {
   /**
    * Each task's fallbacks after this retention, chosen among its current ones and its entries
    * in the manifests about to go (of the job's current task count): the newest, and the newest
-   * whose chain does not contain the newest kept chain's base. Written before those manifests
+   * whose chain shares no file with the newest kept chain. Written before those manifests
    * are deleted.
    */
   private async keepFallbacks(newest: CheckpointManifest, dropped: readonly CheckpointManifest[]): Promise<TaskFallback[][]> {
     const taskCount = newest.tasks.length;
     // Unreadable: as if there were none (the next retention writes them anew).
-    const current: FallbackFile = await this.fallbackFile().catch(() => ({ format: 1 as const, tasks: {} }));
+    const current = await this.fallbackFileOrNone();
     const chosen: FallbackFile['tasks'] = {};
     const offsets: NonNullable<FallbackFile['offsets']> = {};
     for (const entry of newest.tasks) {
-      const base = chainOf(entry, newest.checkpointId)[0]?.ref;
       const fromDropped = dropped.flatMap((manifest) => {
         const old = manifest.tasks.find((t) => t.task === entry.task);
         return old === undefined ? [] : [{ format: 1 as const, checkpointId: manifest.checkpointId, taskCount: manifest.tasks.length, entry: old }];
@@ -264,7 +268,10 @@ export class CheckpointStore {
       const candidates = [...(current.tasks[entry.task] ?? []), ...fromDropped]
         .filter((c) => c.taskCount === taskCount)
         .sort((a, b) => b.checkpointId - a.checkpointId);
-      const disjoint = candidates.find((c) => !chainOf(c.entry, c.checkpointId).some((link) => link.ref === base));
+      // Shares no file at all with the newest chain: an adopted compaction base keeps the deltas
+      // written while it was being made, so "another base" alone is not enough.
+      const newestFiles = new Set(chainOf(entry, newest.checkpointId).map((link) => link.ref));
+      const disjoint = candidates.find((c) => chainOf(c.entry, c.checkpointId).every((link) => !newestFiles.has(link.ref)));
       const kept = [...new Set([candidates[0], disjoint])].filter((c) => c !== undefined);
       chosen[entry.task] = kept;
       // Offsets of every dropped checkpoint down to the oldest fallback: where a replay from it ends.

@@ -12,7 +12,7 @@
  * wait for the next join instead of failing. Every crash is restarted: a source that stopped
  * for good would leave its tasks silently behind.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 import { allPartitionsAssigner } from './all-partitions-assigner.ts';
 import type { SourceRecord, TaskOffsets } from './thread-protocol.ts';
@@ -83,7 +83,7 @@ export class KafkaSource {
   /** Starts reading the task's partitions at `offsets` (earliest where a topic has none). */
   async open(task: number, offsets: TaskOffsets): Promise<void> {
     const next = new Map<string, string>();
-    const earliest = Object.keys(offsets).length < this.options.topics.length ? await this.earliestOffsets(task) : {};
+    const earliest = this.options.topics.some((topic) => offsets[topic] === undefined) ? await this.earliestOffsets(task) : {};
     for (const topic of this.options.topics) next.set(topic, offsets[topic] ?? earliest[topic] ?? '0');
     this.next.set(task, next);
     this.owned.add(task);
@@ -95,6 +95,15 @@ export class KafkaSource {
     const earliest: TaskOffsets = {};
     for (const topic of this.options.topics) earliest[topic] = (await this.options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === task)?.low ?? '0';
     return earliest;
+  }
+
+  /** The task's input topics whose cleanup policy compacts (their log start says nothing about what was deleted). */
+  async compactedTopics(): Promise<string[]> {
+    const { resources } = await this.options.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: this.options.topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })),
+    });
+    return resources.filter((r) => r.configEntries.some((e) => e.configName === 'cleanup.policy' && e.configValue.includes('compact'))).map((r) => r.resourceName);
   }
 
   /** Stops reading the task's partitions. */

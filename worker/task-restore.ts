@@ -44,10 +44,11 @@ export interface RestoreDeps {
   checkpoints: CheckpointStore;
   transactions: ExactlyOnceSink & { taskCount(): Promise<number> };
   /**
-   * Where the task's input partitions start now (their log start offsets). Without it a task
-   * whose every checkpoint is damaged is never rebuilt from its input.
+   * The task's input as a rebuild needs to know it: where its partitions start now (their log
+   * start offsets), and which of its topics are compacted. Without it a task whose every
+   * checkpoint is damaged is never rebuilt from its input.
    */
-  inputStart?: () => Promise<TaskOffsets>;
+  input?: () => Promise<{ start: TaskOffsets; compacted: string[] }>;
   /** When the task writes a new snapshot base in the background (default: worker/runtime/snapshot-jobs.ts). */
   compaction?: CompactionPolicy;
   logger: Logger;
@@ -159,16 +160,17 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
     });
     if (opened !== undefined) return opened;
   }
-  for (const fallback of await deps.checkpoints.fallbacks(deps.task)) {
+  for (const fallback of await deps.checkpoints.fallbacks(deps.task).catch(() => [])) {
     if (fallback.checkpointId > target || candidates.includes(fallback.checkpointId)) continue;
     deps.logger.warn({ task: deps.task, checkpoint: fallback.checkpointId }, 'trying a fallback the checkpoint store kept of the task: an older chain');
     const opened = await attempt(fallback.checkpointId, () => Promise.resolve({ taskCount: fallback.taskCount, entry: fallback.entry }));
     if (opened !== undefined) return opened;
   }
   const rebuild = await rebuildable(deps);
-  if (rebuild === true) {
+  if (typeof rebuild !== 'string') {
     deps.logger.warn({ task: deps.task, failures }, 'no checkpoint of the task is usable: rebuilding its state from its whole input, which is all still in Kafka');
-    return open(null);
+    // From offset 0 itself, as checked, not from wherever the log starts by the time it is read.
+    return { ...(await open(null)), offsets: rebuild.start };
   }
   throw new Error(`task ${deps.task}: no usable checkpoint at or below ${target} in ${deps.checkpoints.root} (${failures.join('; ') || 'none found'}); ${rebuild}`);
 }
@@ -177,16 +179,22 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
  * True when the task's state can be rebuilt from nothing by reading its input again: every
  * partition still starts at offset 0 (a fresh task reads from the log start, so nothing it read
  * has been deleted since), the state was never re-sharded (the partitions would hold records of
- * keys another task has). Otherwise the reason it cannot. (What the rebuild then replays without
+ * keys another task has), the task reads one topic (a replay of several would not interleave as
+ * the first run did), and that topic is not compacted. Otherwise the reason it cannot. (What the rebuild then replays without
  * publishing, and the refusal when the sink's parts disagree, are restoreTask's.)
  */
-async function rebuildable(deps: RestoreDeps): Promise<true | string> {
-  if (deps.inputStart === undefined) return 'and it cannot be rebuilt from its input here';
+async function rebuildable(deps: RestoreDeps): Promise<{ start: TaskOffsets } | string> {
+  if (deps.input === undefined) return 'and it cannot be rebuilt from its input here';
   if (await deps.checkpoints.wasRescaled()) return 'and it cannot be rebuilt from its input: the job was rescaled, so its partitions hold records of keys other tasks have now';
-  const start = await deps.inputStart();
+  const { start, compacted } = await deps.input();
+  const topics = Object.keys(start);
+  // A replay of several topics ends at the first record past any one topic's end, and their
+  // interleaving is not the first run's: only a task of one input topic replays exactly.
+  if (topics.length !== 1) return `and it cannot be rebuilt from its input: it reads ${topics.length} topics (${topics.join(', ')}), whose replay would not interleave as the first run did`;
+  if (compacted.length > 0) return `and it cannot be rebuilt from its input: ${compacted.join(', ')} is compacted, so older records of a key may be gone`;
   const trimmed = Object.entries(start).filter(([, offset]) => offset !== '0');
   if (trimmed.length > 0) {
     return `and it cannot be rebuilt from its input: ${trimmed.map(([topic, offset]) => `${topic} partition ${deps.task} starts at offset ${offset}`).join(', ')} (records were deleted)`;
   }
-  return true;
+  return { start };
 }

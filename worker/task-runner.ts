@@ -170,7 +170,7 @@ export class TaskRunner {
       ...this.deps,
       task: this.task,
       restoreFrom,
-      inputStart: () => this.deps.source.earliestOffsets(this.task),
+      input: async () => ({ start: await this.deps.source.earliestOffsets(this.task), compacted: await this.deps.source.compactedTopics() }),
       call: (request, expect) => this.call(request, expect),
     });
     this.publishedThrough = restored.publishedThrough;

@@ -168,12 +168,14 @@ export class Worker {
 
   /**
    * Leaves the cluster and stops every task cleanly (flushing its state). An assignment that
-   * arrived before the session closed but had not run yet starts nothing: the coordinator sees
-   * this worker leave and assigns the task elsewhere.
+   * arrived before the session closed but had not run yet starts nothing, and one still restoring
+   * is revoked where it stands (as a Revoke during a restore is), instead of being finished to
+   * running first: the coordinator sees this worker leave and assigns the task elsewhere.
    */
   async stop(): Promise<void> {
     this.stopping = true;
     this.control?.close();
+    for (const runner of this.runners.values()) if (runner.state === 'restoring') runner.stop().catch(() => undefined); // stopTask below awaits it and reports
     const tasks = new Set([...this.runners.keys(), ...this.chains.keys()]);
     await Promise.all([...tasks].map((task) => this.serially(task, () => this.stopTask(task))));
     await this.source.stop();

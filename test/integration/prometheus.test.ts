@@ -101,7 +101,8 @@ describe('the Grafana dashboard against a real Prometheus scraping a real cluste
     const endpoint = (await fetchCluster(cluster.adminUrl)).workers.find((w) => w.id === 'worker-1' && w.alive)?.endpoint;
     for (let round = 0; round < 40; round++) {
       const messages = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ key: `k${i}`, seq: round + 1 }) }));
-      if (round === 3) messages.push({ key: 'bad', value: '{"key": 7, "seq": 1}' }); // a dead letter
+      // A dead letter, after the worker restart below: a killed worker's series go stale with it.
+      if (round === 30) messages.push({ key: 'bad', value: '{"key": 7, "seq": 1}' });
       await producer.send({ topic: topics.input, messages });
       if (round % 5 === 0) {
         // The ingest endpoint, with each wait, so its panels have data too.

@@ -112,6 +112,31 @@ describe('checkpoint store retention with snapshot chains', () => {
     expect(await files(store)).toEqual([link(11, "base"), link(12, "delta"), link(13, "delta")].map((l) => l.ref).sort());
   });
 
+  it('takes as the independent fallback a chain sharing no file with the newest, not only one on another base', async () => {
+    const store = new CheckpointStore(await tempDir());
+    const write = async (id: number, chain: SnapshotLink[]) => {
+      for (const l of chain) {
+        await mkdir(join(store.root, l.ref, '..'), { recursive: true });
+        await writeFile(join(store.root, l.ref), 'x', { flag: 'a' });
+      }
+      await store.writeManifest({
+        format: manifestFormat, job: 'j', checkpointId: id, triggeredAtMs: 0, completedAtMs: 0,
+        tasks: [{ task: 0, owner: 'w', generation: 1, snapshot: chain.at(-1)!.ref, bytes: 10, records: 1, offsets: { t: String(id) }, chain }],
+      });
+    };
+    // A compaction started at checkpoint 3 and adopted at 5: the new chain keeps deltas 4 and 5, written while the base was made.
+    const old = [link(1, 'base'), link(2, 'delta'), link(3, 'delta'), link(4, 'delta'), link(5, 'delta')];
+    for (let i = 1; i <= 5; i++) await write(i, old.slice(0, i));
+    const adopted = [link(3, 'base', join('chk-5', 'task-0.w.g1.compacted.snap')), link(4, 'delta'), link(5, 'delta')];
+    await write(6, [...adopted, link(6, 'delta')]);
+    await write(7, [...adopted, link(6, 'delta'), link(7, 'delta')]);
+    await write(8, [...adopted, link(6, 'delta'), link(7, 'delta'), link(8, 'delta')]);
+    await store.retain(3);
+    // Checkpoints 4 and 5 are on the old base but share deltas 4 and 5 with the new chains: 3 is the newest independent one.
+    expect((await store.fallbacks(0)).map((f) => f.checkpointId)).toEqual([5, 3]);
+    expect(await store.offsetsOf(4, 0)).toEqual({ t: '4' });
+  });
+
   it('reads a manifest entry without a chain (format 2) as a single base', async () => {
     const store = new CheckpointStore(await tempDir());
     await store.writeManifest({

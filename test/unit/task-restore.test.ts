@@ -217,25 +217,27 @@ describe('restoring a task (worker/task-restore.ts)', () => {
     const transactions = fake(2);
     const restored = await restoreTask({
       task, restoreFrom: 2, dataDir, checkpoints: store, transactions: transactions as unknown as TaskTransactions, logger, call,
-      inputStart: () => Promise.resolve({ [EOS_TOPICS.input]: '0' }),
+      input: () => Promise.resolve({ start: { [EOS_TOPICS.input]: '0' }, compacted: [] }),
     });
-    // Nothing restored; everything up to checkpoint 2's offsets is read again and its outputs discarded (published already).
-    expect(restored).toEqual({ restoredFrom: 0, offsets: {}, publishedThrough: 2, replayUntil: { [EOS_TOPICS.input]: '5' } });
+    // Nothing restored; everything up to checkpoint 2's offsets is read again, from offset 0, and its outputs discarded (published already).
+    expect(restored).toEqual({ restoredFrom: 0, offsets: { [EOS_TOPICS.input]: '0' }, publishedThrough: 2, replayUntil: { [EOS_TOPICS.input]: '5' } });
     expect(transactions.published).toEqual([]);
     expect(warnings.some((w) => w.includes('rebuilding its state from its whole input'))).toBe(true);
   });
 
-  it('does not rebuild from an input whose start was deleted, or from one a rescale re-sharded, and says why', async () => {
+  it('does not rebuild from an input whose start was deleted, a compacted one, one of several topics, or one a rescale re-sharded, and says why', async () => {
     const { call, dataDir, store, transactions: fake } = await twoCheckpoints();
     corrupt(store, 1);
-    const restore = (inputStart: string) =>
+    const restore = (start: Record<string, string>, compacted: string[] = []) =>
       restoreTask({
         task, restoreFrom: 2, dataDir, checkpoints: store, transactions: fake(2) as unknown as TaskTransactions, logger: silent, call,
-        inputStart: () => Promise.resolve({ [EOS_TOPICS.input]: inputStart }),
+        input: () => Promise.resolve({ start, compacted }),
       });
-    await expect(restore('3')).rejects.toThrow(new RegExp(`no usable checkpoint at or below 2 .*cannot be rebuilt from its input: ${EOS_TOPICS.input} partition 2 starts at offset 3 \\(records were deleted\\)`));
+    await expect(restore({ [EOS_TOPICS.input]: '3' })).rejects.toThrow(new RegExp(`no usable checkpoint at or below 2 .*cannot be rebuilt from its input: ${EOS_TOPICS.input} partition 2 starts at offset 3 \\(records were deleted\\)`));
+    await expect(restore({ [EOS_TOPICS.input]: '0' }, [EOS_TOPICS.input])).rejects.toThrow(new RegExp(`cannot be rebuilt from its input: ${EOS_TOPICS.input} is compacted`));
+    await expect(restore({ [EOS_TOPICS.input]: '0', other: '0' })).rejects.toThrow(/cannot be rebuilt from its input: it reads 2 topics .* whose replay would not interleave as the first run did/);
     await store.noteRescale(3);
-    await expect(restore('0')).rejects.toThrow(/cannot be rebuilt from its input: the job was rescaled/);
+    await expect(restore({ [EOS_TOPICS.input]: '0' })).rejects.toThrow(/cannot be rebuilt from its input: the job was rescaled/);
   });
 
   it('fails with every reason when no checkpoint is usable', async () => {
