@@ -19,19 +19,24 @@ async function files(store: CheckpointStore): Promise<string[]> {
   return out;
 }
 
+/** Writes checkpoint `id` of `tasks` tasks, each with `chain` (its files too) and offsets `{ t: id }`. */
+function writer(store: CheckpointStore) {
+  return async (id: number, chain: SnapshotLink[], tasks = 1) => {
+    for (const l of chain) {
+      await mkdir(join(store.root, l.ref, '..'), { recursive: true });
+      await writeFile(join(store.root, l.ref), 'x', { flag: 'a' });
+    }
+    await store.writeManifest({
+      format: manifestFormat, job: 'j', checkpointId: id, triggeredAtMs: 0, completedAtMs: 0,
+      tasks: Array.from({ length: tasks }, (_, task) => ({ task, owner: 'w', generation: 1, snapshot: chain.at(-1)!.ref, bytes: 10, records: 1, offsets: { t: String(id) }, chain })),
+    });
+  };
+}
+
 describe('checkpoint store retention with snapshot chains', () => {
   it('keeps old links the retained chains share, and deletes the rest below the oldest retained checkpoint', async () => {
     const store = new CheckpointStore(await tempDir());
-    const write = async (id: number, chain: SnapshotLink[]) => {
-      for (const l of chain) {
-        await mkdir(join(store.root, l.ref, '..'), { recursive: true });
-        await writeFile(join(store.root, l.ref), 'x', { flag: 'a' });
-      }
-      await store.writeManifest({
-        format: manifestFormat, job: 'j', checkpointId: id, triggeredAtMs: 0, completedAtMs: 0,
-        tasks: [{ task: 0, owner: 'w', generation: 1, snapshot: chain.at(-1)!.ref, bytes: 10, records: 1, offsets: {}, chain }],
-      });
-    };
+    const write = writer(store);
     const base1 = link(1, 'base');
     await write(1, [base1]);
     await write(2, [base1, link(2, 'delta')]);
@@ -66,16 +71,7 @@ describe('checkpoint store retention with snapshot chains', () => {
 
   it('keeps, per task, the newest older chain that shares no file with the newest base, as the task\'s fallback', async () => {
     const store = new CheckpointStore(await tempDir());
-    const write = async (id: number, chain: SnapshotLink[], tasks = 1) => {
-      for (const l of chain) {
-        await mkdir(join(store.root, l.ref, '..'), { recursive: true });
-        await writeFile(join(store.root, l.ref), 'x', { flag: 'a' });
-      }
-      await store.writeManifest({
-        format: manifestFormat, job: 'j', checkpointId: id, triggeredAtMs: 0, completedAtMs: 0,
-        tasks: Array.from({ length: tasks }, (_, task) => ({ task, owner: 'w', generation: 1, snapshot: chain.at(-1)!.ref, bytes: 10, records: 1, offsets: {}, chain })),
-      });
-    };
+    const write = writer(store);
     const era1 = [link(1, 'base'), link(2, 'delta'), link(3, 'delta')];
     for (let i = 1; i <= 3; i++) await write(i, era1.slice(0, i));
     await store.retain(3);
@@ -91,8 +87,8 @@ describe('checkpoint store retention with snapshot chains', () => {
     expect(await files(store)).toEqual([...era1, ...era2].map((l) => l.ref).sort());
     expect(await store.completed()).toEqual([7, 6, 5]); // its manifest went
     // The offsets of the dropped checkpoints down to the oldest fallback stay known: a replay from checkpoint 3 may end at any of them.
-    expect(await store.offsetsOf(4, 0)).toEqual({});
-    expect(await store.offsetsOf(3, 0)).toEqual({});
+    expect(await store.offsetsOf(4, 0)).toEqual({ t: '4' });
+    expect(await store.offsetsOf(3, 0)).toEqual({ t: '3' });
     expect(await store.offsetsOf(2, 0)).toBeUndefined();
 
     const era3 = [link(8, 'base'), link(9, 'delta'), link(10, 'delta')];
@@ -114,16 +110,7 @@ describe('checkpoint store retention with snapshot chains', () => {
 
   it('takes as the independent fallback a chain sharing no file with the newest, not only one on another base', async () => {
     const store = new CheckpointStore(await tempDir());
-    const write = async (id: number, chain: SnapshotLink[]) => {
-      for (const l of chain) {
-        await mkdir(join(store.root, l.ref, '..'), { recursive: true });
-        await writeFile(join(store.root, l.ref), 'x', { flag: 'a' });
-      }
-      await store.writeManifest({
-        format: manifestFormat, job: 'j', checkpointId: id, triggeredAtMs: 0, completedAtMs: 0,
-        tasks: [{ task: 0, owner: 'w', generation: 1, snapshot: chain.at(-1)!.ref, bytes: 10, records: 1, offsets: { t: String(id) }, chain }],
-      });
-    };
+    const write = writer(store);
     // A compaction started at checkpoint 3 and adopted at 5: the new chain keeps deltas 4 and 5, written while the base was made.
     const old = [link(1, 'base'), link(2, 'delta'), link(3, 'delta'), link(4, 'delta'), link(5, 'delta')];
     for (let i = 1; i <= 5; i++) await write(i, old.slice(0, i));
