@@ -27,8 +27,14 @@ export async function startEosCluster(kafka: Kafka, prefix: string, env: NodeJS.
     dir, controlPort: await freePort(), adminPort: await freePort(), threadsPerWorker: 1,
     env: { EDDY_EOS_TOPIC_PREFIX: prefix, EDDY_CHECKPOINT_INTERVAL_MS: '500', EDDY_LOG_LEVEL: 'info', ...env },
   });
-  await cluster.start();
-  await cluster.waitUntilRunning(120_000);
+  try {
+    await cluster.start();
+    await cluster.waitUntilRunning(120_000);
+  } catch (err) {
+    // The caller never gets the cluster to stop: stop what was started here.
+    await cluster.stop();
+    throw err;
+  }
   return { cluster, dir, topics };
 }
 
