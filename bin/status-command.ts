@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { clientToken, loadConfig } from '../common/config.ts';
-import { bearer } from '../common/http-auth.ts';
+import { fetchAdmin } from '../common/admin-client.ts';
 import type { ClusterView } from '../coordinator/cluster-controller.ts';
 import type { DashboardSnapshot } from '../coordinator/dashboard/dashboard-feed.ts';
 import { untilSignal } from './process-signals.ts';
@@ -18,7 +18,7 @@ export function statusCommand(): Command {
       const admin = flags.admin ?? `http://${config.cluster.host}:${config.cluster.adminPort}`;
       const token = clientToken(config);
       if (flags.watch === undefined || flags.watch === false) {
-        const view = await fetchJson<ClusterView>(`${admin}/api/v1/cluster`, token);
+        const view = await fetchAdmin<ClusterView>(admin, '/api/v1/cluster', token);
         if (flags.json === true) console.log(JSON.stringify(view, null, 2));
         else printCluster(view);
         return;
@@ -27,20 +27,6 @@ export function statusCommand(): Command {
       if (!(seconds > 0)) throw new Error(`--watch takes a number of seconds above 0, not '${String(flags.watch)}'`);
       await watch(admin, seconds * 1000, flags.json === true, token);
     });
-}
-
-async function fetchJson<T>(url: string, token: string | undefined): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: bearer(token), signal: AbortSignal.timeout(5_000) });
-  } catch (err) {
-    throw new Error(`no coordinator answers at ${url} (${(err as Error).message}); is the cluster up?`);
-  }
-  if (response.status === 401 || response.status === 403) {
-    throw new Error(`${url} answered HTTP ${response.status}: ${((await response.json().catch(() => ({}))) as { error?: string }).error ?? 'refused'} (set EDDY_TOKEN, or security.tokensFile)`);
-  }
-  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
-  return (await response.json()) as T;
 }
 
 /** Redraws the status every `intervalMs` until SIGINT/SIGTERM; a coordinator that is away is said so, and asked again. */
@@ -56,9 +42,9 @@ async function watch(admin: string, intervalMs: number, json: boolean, token: st
   while (!stopped) {
     let text: string;
     try {
-      const view = await fetchJson<ClusterView>(`${admin}/api/v1/cluster`, token);
+      const view = await fetchAdmin<ClusterView>(admin, '/api/v1/cluster', token);
       // Coordinators from before the dashboard have no snapshot: the table alone then.
-      const snapshot = await fetchJson<DashboardSnapshot>(`${admin}/api/v1/dashboard`, token).catch(() => undefined);
+      const snapshot = await fetchAdmin<DashboardSnapshot>(admin, '/api/v1/dashboard', token).catch(() => undefined);
       text = json ? JSON.stringify({ cluster: view, dashboard: snapshot }) : formatStatus(view, snapshot);
     } catch (err) {
       text = `${(err as Error).message}; asking again in ${intervalMs / 1000} s`;

@@ -203,11 +203,6 @@ export class CheckpointStore {
     return (await this.fallbackFileOrNone()).tasks[task] ?? [];
   }
 
-  /** `fallbacks.json`, or none when it cannot be read (a damaged file is no way back, but no reason to fail either). */
-  private async fallbackFileOrNone(): Promise<FallbackFile> {
-    return this.fallbackFile().catch(() => ({ format: 1 as const, tasks: {} }));
-  }
-
   /**
    * Task `task`'s source offsets at checkpoint `checkpointId`: from its manifest, or, once that
    * is gone, from the offsets retention keeps of dropped checkpoints no older than the task's
@@ -222,14 +217,15 @@ export class CheckpointStore {
     return (await this.fallbackFileOrNone()).offsets?.[task]?.[checkpointId];
   }
 
-  private async fallbackFile(): Promise<FallbackFile> {
+  /** `fallbacks.json`, or none when it is missing or cannot be read (a damaged file is no way back, but no reason to fail either). */
+  private async fallbackFileOrNone(): Promise<FallbackFile> {
     try {
       return JSON.parse(await readFile(join(this.root, 'fallbacks.json'), 'utf8')) as FallbackFile;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { format: 1, tasks: {} };
-      throw err;
+    } catch {
+      return { format: 1, tasks: {} };
     }
   }
+
 
   /** Notes that checkpoint `checkpointId` re-sharded the state (before its manifest is written). */
   async noteRescale(checkpointId: number): Promise<void> {

@@ -160,7 +160,7 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
     });
     if (opened !== undefined) return opened;
   }
-  for (const fallback of await deps.checkpoints.fallbacks(deps.task).catch(() => [])) {
+  for (const fallback of await deps.checkpoints.fallbacks(deps.task)) {
     if (fallback.checkpointId > target || candidates.includes(fallback.checkpointId)) continue;
     deps.logger.warn({ task: deps.task, checkpoint: fallback.checkpointId }, 'trying a fallback the checkpoint store kept of the task: an older chain');
     const opened = await attempt(fallback.checkpointId, () => Promise.resolve({ taskCount: fallback.taskCount, entry: fallback.entry }));

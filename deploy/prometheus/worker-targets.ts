@@ -5,7 +5,7 @@
  * Prometheus re-reads when it changes.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { bearer } from '../../common/http-auth.ts';
+import { fetchAdmin } from '../../common/admin-client.ts';
 import type { ClusterView } from '../../coordinator/cluster-controller.ts';
 
 /** One group of a `file_sd_configs` file. */
@@ -24,16 +24,8 @@ export function workerTargets(view: Pick<ClusterView, 'workers'>): FileSdGroup[]
 }
 
 /** Reads the cluster view from the coordinator's admin API. */
-export async function fetchCluster(adminUrl: string, timeoutMs = 5_000, token?: string): Promise<ClusterView> {
-  const url = `${adminUrl.replace(/\/$/, '')}/api/v1/cluster`;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: bearer(token), signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    throw new Error(`no coordinator answers at ${url} (${(err as Error).message}); is the cluster up?`);
-  }
-  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
-  return (await response.json()) as ClusterView;
+export function fetchCluster(adminUrl: string, timeoutMs = 5_000, token?: string): Promise<ClusterView> {
+  return fetchAdmin<ClusterView>(adminUrl, '/api/v1/cluster', token, timeoutMs);
 }
 
 /**

@@ -221,7 +221,7 @@ async function cleanUp(running: Running, kafka: Kafka, prefix: string, dir: stri
   const steps: [string, () => Promise<void> | void][] = [
     ['stop the baseline', () => running.baseline?.stop()],
     ['stop the cluster', () => running.cluster?.stop()],
-    ['delete its topics', () => deleteTopics(kafka, prefix)],
+    ['delete its topics', () => deleteTopicsOf(kafka, prefix)],
     ['remove task state', () => {
       rmSync(join(dir, 'data'), { recursive: true, force: true });
       rmSync(join(dir, 'checkpoints'), { recursive: true, force: true });
@@ -352,11 +352,6 @@ async function ramp(ctx: Context, target: Pick<RunSpec, 'target' | 'endpoints' |
     result.maxPassingEventsPerSec = rate;
   }
   return result;
-}
-
-/** The bench's topics (inputs, outputs, the job's commit and dead-letter topics). */
-async function deleteTopics(kafka: Kafka, prefix: string): Promise<void> {
-  await deleteTopicsOf(kafka, prefix);
 }
 
 function round2(n: number): number {
