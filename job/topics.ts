@@ -40,20 +40,22 @@ export function sourceTopics(job: JobDefinition): string[] {
  * the number of tasks: the partition count of the sources, which must all agree.
  */
 export async function prepareJobTopics(kafka: Kafka, job: JobDefinition, logger: Logger): Promise<number> {
-  // A topic created a moment ago can be briefly unknown to metadata requests: retry those.
+  // A topic created a moment ago can be briefly unknown to metadata requests, and for longer on a
+  // broker still loading a big log directory after a restart: retry those for a while.
+  const deadline = Date.now() + retryForMs;
   for (let attempt = 1; ; attempt++) {
     try {
       return await prepareOnce(kafka, job, logger);
     } catch (err) {
       const retriable = (err as { retriable?: boolean }).retriable === true;
-      if (!retriable || attempt >= retriesMax) throw err;
+      if (!retriable || Date.now() >= deadline) throw err;
       logger.warn({ attempt, err: (err as Error).message }, 'preparing job topics failed; retrying');
-      await sleep(200 * attempt);
+      await sleep(Math.min(200 * attempt, 2_000));
     }
   }
 }
 
-const retriesMax = 10;
+const retryForMs = 60_000;
 
 async function prepareOnce(kafka: Kafka, job: JobDefinition, logger: Logger): Promise<number> {
   const admin = kafka.admin();

@@ -156,16 +156,41 @@ export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
   }
 }
 
+/**
+ * True once the broker also hosts partitions: a broker restarted on a big log directory answers
+ * metadata requests before it has loaded its logs, and until then a topic created meanwhile stays
+ * unknown to it ("This server does not host this topic-partition"). A one-partition probe topic
+ * whose offsets can be read shows that the broker applies new topics.
+ */
+export async function kafkaServes(brokers: string[]): Promise<boolean> {
+  if (!(await kafkaAnswers(brokers))) return false;
+  const admin = new Kafka({ brokers, clientId: 'eddy-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  try {
+    await admin.connect();
+    if (!(await admin.listTopics()).includes(probeTopic)) {
+      await admin.createTopics({ topics: [{ topic: probeTopic, numPartitions: 1, replicationFactor: -1 }], waitForLeaders: false });
+    }
+    const offsets = await admin.fetchTopicOffsets(probeTopic);
+    return offsets.length === 1;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+const probeTopic = 'eddy.local.probe';
+
 export type StartOutcome = 'started' | 'reused';
 
-/** Starts the local broker unless ours is already running, and waits until it answers. */
+/** Starts the local broker unless ours is already running, and waits until it hosts new partitions. */
 export async function startKafka(config: EddyConfig, logger: Logger, options: KafkaStartOptions = {}): Promise<StartOutcome> {
   const p = paths(config);
   const { host, kafkaPort, kafkaControllerPort } = config.local;
   const brokers = [`${host}:${kafkaPort}`];
   const running = livePid(p.pidFile);
   if (running !== undefined) {
-    await waitUntil('Kafka', () => kafkaAnswers(brokers), { timeoutMs: readyTimeoutMs, pid: running, logFile: p.logFile });
+    await waitUntil('Kafka', () => kafkaServes(brokers), { timeoutMs: readyTimeoutMs, pid: running, logFile: p.logFile });
     return 'reused';
   }
   for (const port of [kafkaPort, kafkaControllerPort]) {
@@ -187,7 +212,7 @@ export async function startKafka(config: EddyConfig, logger: Logger, options: Ka
   }
   const pid = startDaemon({ name: 'kafka', command: java, args: javaArgs(config, p, 'kafka.Kafka', [p.properties]), pidFile: p.pidFile, logFile: p.logFile });
   logger.info({ serverPid: pid, brokers, log: p.logFile }, 'starting Kafka');
-  await waitUntil('Kafka', () => kafkaAnswers(brokers), { timeoutMs: readyTimeoutMs, pid, logFile: p.logFile });
+  await waitUntil('Kafka', () => kafkaServes(brokers), { timeoutMs: readyTimeoutMs, pid, logFile: p.logFile });
   return 'started';
 }
 

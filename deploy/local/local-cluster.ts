@@ -105,9 +105,19 @@ export class LocalCluster {
    * Starts the coordinator and the workers at once, then waits for the coordinator's admin API.
    * Their start-ups overlap: a worker waits for the job's topics (the coordinator creates them)
    * and then for the coordinator's control endpoint, and the coordinator waits briefly for the
-   * expected workers before its first assignment.
+   * expected workers before its first assignment. When start-up fails, it stops what it
+   * launched before throwing: its caller has no cluster to stop.
    */
   async start(): Promise<void> {
+    try {
+      await this.launchAll();
+    } catch (err) {
+      await this.stop(5_000).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async launchAll(): Promise<void> {
     this.launch('coordinator', [
       'coordinator', '--job', this.options.job,
       '--control-port', String(this.options.controlPort), '--admin-port', String(this.options.adminPort),
