@@ -1,6 +1,7 @@
 /** `eddy coordinator`: the production entry point of a coordinator (config file + env + flags). */
 import { Command } from 'commander';
 import { coordinatorName } from '../common/cluster-tls.ts';
+import { objectStoreOptions } from '../common/connection-security.ts';
 import { checkpointDir, controlTls, httpTokens, kafkaBrokers, loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { startCoordinator } from '../coordinator/coordinator.ts';
@@ -38,7 +39,7 @@ export function coordinatorCommand(): Command {
       const checkpoint = { ...config.checkpoint, dir: checkpointDir(config) };
       const tokens = httpTokens(config);
       const tls = controlTls(config, coordinatorName);
-      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, logger, ...(tokens === undefined ? {} : { tokens }), ...(tls === undefined ? {} : { tls }) });
+      const coordinator = await startCoordinator({ job, brokers: kafkaBrokers(config), cluster, checkpoint, objectStore: objectStoreOptions(config), logger, ...(tokens === undefined ? {} : { tokens }), ...(tls === undefined ? {} : { tls }) });
       await untilSignal(async (signal) => {
         logger.info({ signal }, 'stopping');
         await coordinator.stop();

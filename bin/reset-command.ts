@@ -5,9 +5,9 @@
  * `eddy.<job>.commits`). Output and dead-letter topics are the user's and stay; the next run
  * publishes its results again into them. Run it with the cluster stopped.
  */
-import { rm } from 'node:fs/promises';
 import { Command } from 'commander';
 import { checkpointDir, kafkaBrokers, loadConfig } from '../common/config.ts';
+import { objectStoreOptions } from '../common/connection-security.ts';
 import { createKafka } from '../common/kafka.ts';
 import { createLogger } from '../common/logger.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
@@ -24,14 +24,15 @@ export function resetCommand(): Command {
     .action(async (flags: { job: string; yes?: boolean }) => {
       const config = loadConfig();
       const job = await loadJob(flags.job);
-      const store = checkpointStoreFor(checkpointDir(config), job.name);
+      const objects = objectStoreOptions(config);
+      const store = checkpointStoreFor(checkpointDir(config), job.name, objects === undefined ? undefined : { options: objects, process: 'reset' });
       const topic = commitsTopic(job);
       // Repartition topics hold records of the old run; read again, they would count twice.
       const internal = internalTopics(job);
       const internalText = internal.length === 0 ? '' : `, and the repartition topics ${internal.join(', ')}`;
       const postgresText = Object.values(job.sinks).some((s) => s.kind === 'postgres') ? ', its PostgreSQL sinks\' marks (eddy_sink.epochs; the rows it wrote stay)' : '';
       if (flags.yes !== true) {
-        console.log(`would delete the checkpoint store ${store.root}, the topic and consumer group ${topic}${internalText}${postgresText}; run again with --yes to do it`);
+        console.log(`would delete the checkpoint store ${store.location}, the topic and consumer group ${topic}${internalText}${postgresText}; run again with --yes to do it`);
         return;
       }
       const kafka = createKafka(kafkaBrokers(config), `eddy-${job.name}-reset`, createLogger('reset', 'warn'));
@@ -46,10 +47,10 @@ export function resetCommand(): Command {
       } finally {
         await admin.disconnect();
       }
-      await rm(store.root, { recursive: true, force: true });
+      await store.files.destroy();
       const databases = await forgetPostgresMarks(job);
       const databaseText = databases.length === 0 ? '' : `, and its marks in eddy_sink.epochs of ${databases.join(', ')}`;
-      console.log(`job ${job.name} reset: deleted ${store.root} and ${topic}${internalText}${databaseText}; its next run starts from the beginning of its input`);
+      console.log(`job ${job.name} reset: deleted ${store.location} and ${topic}${internalText}${databaseText}; its next run starts from the beginning of its input`);
     });
 }
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { checkpointDir, controlTls, httpTokens, kafkaBrokers, loadConfig, natsUrl, workerDataDir } from '../common/config.ts';
+import { objectStoreOptions } from '../common/connection-security.ts';
 import { createLogger } from '../common/logger.ts';
 import { loadJob } from '../job/load.ts';
 import { Worker } from '../worker/worker.ts';
@@ -41,6 +42,7 @@ export function workerCommand(): Command {
         coordinator: flags.coordinator ?? process.env.EDDY_COORDINATOR ?? `${config.cluster.host}:${config.cluster.controlPort}`,
         dataDir: flags.dataDir ?? workerDataDir(config),
         checkpointDir: checkpointDir(config),
+        objectStore: objectStoreOptions(config),
         threads: flags.threads ?? config.worker.threads,
         http: { host: config.worker.httpHost, port: flags.httpPort ?? config.worker.httpPort, tokens: httpTokens(config) },
         controlTls: controlTls(config, id),

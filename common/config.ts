@@ -78,8 +78,30 @@ export const configSchema = z
         timeoutMs: z.number().int().min(100).default(10_000),
         /** Complete checkpoints kept in the store. */
         retain: z.number().int().min(1).default(3),
-        /** The checkpoint store; default `<local.stateDir>/checkpoints`. Shared by all processes of a job. */
+        /**
+         * The checkpoint store; default `<local.stateDir>/checkpoints`. Shared by all processes of
+         * a job. With `s3` set, the local cache of each process instead (under `.cache/`).
+         */
         dir: z.string().min(1).optional(),
+        /**
+         * A checkpoint store in an S3-compatible object store (AWS S3, MinIO, Versity S3 Gateway,
+         * ...) instead of a directory: for workers on several hosts. The secret key comes from
+         * `secretAccessKeyFile` or `EDDY_S3_SECRET_ACCESS_KEY`, never from this file; without
+         * keys, the AWS SDK's own chain (environment, profile, instance role).
+         */
+        s3: z
+          .object({
+            bucket: z.string().min(1),
+            /** Key prefix; each job's store is under `<prefix><job>/`. */
+            prefix: z.string().regex(/^$|\/$/, 'empty or ending in /').default('eddy/'),
+            endpoint: z.url().optional(),
+            region: z.string().min(1).default('us-east-1'),
+            forcePathStyle: z.boolean().default(true),
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKeyFile: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
         /**
          * Incremental checkpoints: each checkpoint writes what changed since the previous one (a
          * delta); a task writes a new base in the background once its deltas number `maxDeltas`
@@ -194,6 +216,8 @@ export const envVars = {
   kafkaPassword: 'EDDY_KAFKA_PASSWORD',
   natsToken: 'EDDY_NATS_TOKEN',
   natsPassword: 'EDDY_NATS_PASSWORD',
+  s3AccessKeyId: 'EDDY_S3_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'EDDY_S3_SECRET_ACCESS_KEY',
   /** The bearer token the CLI (`eddy status`) presents. */
   token: 'EDDY_TOKEN',
 } as const;

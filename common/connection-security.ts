@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { envVars, loadConfig, type EddyConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import type { ObjectStoreOptions } from '../state/s3-store-files.ts';
 
 export interface KafkaSecurity {
   tls?: TlsOptions | true;
@@ -78,4 +79,21 @@ export function processKafkaSecurity(): KafkaSecurity {
 /** This process's NATS credentials, from its configuration (read once). */
 export function processNatsAuth(): NatsAuth {
   return (processNats ??= natsAuth(loadConfig()));
+}
+
+/** The S3-compatible checkpoint store's options (`checkpoint.s3`), with its keys; undefined for a directory store. */
+export function objectStoreOptions(config: EddyConfig, env: NodeJS.ProcessEnv = process.env): ObjectStoreOptions | undefined {
+  const s3 = config.checkpoint.s3;
+  if (s3 === undefined) return undefined;
+  const accessKeyId = env[envVars.s3AccessKeyId] || s3.accessKeyId;
+  const secretFromEnv = env[envVars.s3SecretAccessKey];
+  const secretAccessKey = secretFromEnv !== undefined && secretFromEnv !== '' ? secretFromEnv : s3.secretAccessKeyFile === undefined ? undefined : readSecret(s3.secretAccessKeyFile, 'the S3 secret access key');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError(`checkpoint.s3: an access key id needs its secret key and the other way round: set checkpoint.s3.accessKeyId (or ${envVars.s3AccessKeyId}) and checkpoint.s3.secretAccessKeyFile (or ${envVars.s3SecretAccessKey}), or neither for the AWS SDK's own chain`);
+  }
+  return {
+    bucket: s3.bucket, prefix: s3.prefix, region: s3.region, forcePathStyle: s3.forcePathStyle,
+    ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
+    ...(accessKeyId === undefined || secretAccessKey === undefined ? {} : { credentials: { accessKeyId, secretAccessKey } }),
+  };
 }

@@ -6,6 +6,7 @@
  */
 import type { EddyConfig } from '../common/config.ts';
 import { checkpointStoreFor } from '../state/checkpoint-store.ts';
+import type { ObjectStoreOptions } from '../state/s3-store-files.ts';
 import { CheckpointCoordinator } from './checkpoints/checkpoint-coordinator.ts';
 import type { TlsFiles } from '../common/cluster-tls.ts';
 import { bearer, type HttpTokens } from '../common/http-auth.ts';
@@ -34,6 +35,8 @@ export interface CoordinatorOptions {
   brokers: string[];
   cluster: EddyConfig['cluster'];
   checkpoint: EddyConfig['checkpoint'] & { dir: string };
+  /** The checkpoint store in an S3-compatible object store instead of `checkpoint.dir` (then its cache). */
+  objectStore?: ObjectStoreOptions | undefined;
   /** Bearer tokens the admin API requires (and the one it presents to workers); none: open. */
   tokens?: HttpTokens;
   /** Mutual TLS on the control plane (common/cluster-tls.ts); none: plain text. */
@@ -45,7 +48,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const { job, cluster, logger } = options;
   const kafka = createKafka(options.brokers, `eddy-${job.name}-coordinator`, logger);
   const taskCount = await prepareJobTopics(kafka, job, logger);
-  const store = checkpointStoreFor(options.checkpoint.dir, job.name);
+  const store = checkpointStoreFor(options.checkpoint.dir, job.name, options.objectStore === undefined ? undefined : { options: options.objectStore, process: 'coordinator' });
   await rescaleOnStart({ kafka, job, store, taskCount, logger });
   const metrics = createCoordinatorMetrics(() => controller);
   const controller: ClusterController = new ClusterController({

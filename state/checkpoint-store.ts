@@ -28,10 +28,12 @@
  * records written under another task count (a task must not be rebuilt from its input alone).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskOffsets } from '../worker/thread-protocol.ts';
 import { chainOf, type SnapshotLink } from './snapshot-chain.ts';
+import { ObjectStoreFiles, type ObjectStoreOptions } from './s3-store-files.ts';
+import { DirectoryFiles, type StoreFiles } from './store-files.ts';
 
 /**
  * 2 added each task's owner and generation (a format-1 manifest still restores, but proves no
@@ -89,7 +91,22 @@ const manifestName = /^chk-(\d+)\.json$/;
 const snapshotDirName = /^chk-(\d+)$/;
 
 export class CheckpointStore {
-  constructor(readonly root: string) {}
+  readonly files: StoreFiles;
+
+  /** A store in directory `root`, or in `files` (an object store, see store-files.ts). */
+  constructor(root: string | StoreFiles) {
+    this.files = typeof root === 'string' ? new DirectoryFiles(root) : root;
+  }
+
+  /** Where snapshot files are written and read as local files (the store itself, or this process's cache of it). */
+  get root(): string {
+    return this.files.localRoot;
+  }
+
+  /** Where the store is, for messages. */
+  get location(): string {
+    return this.files.location;
+  }
 
   private identityValue: StoreIdentity | undefined;
 
@@ -105,19 +122,15 @@ export class CheckpointStore {
   async identity(job: string): Promise<StoreIdentity> {
     const existing = await this.existingIdentity();
     if (existing !== undefined) return existing;
-    await mkdir(this.root, { recursive: true });
-    await writeAtomically(this.root, 'store.json', JSON.stringify({ job, storeId: randomUUID(), createdAtMs: Date.now() }));
+    await this.files.write('store.json', JSON.stringify({ job, storeId: randomUUID(), createdAtMs: Date.now() }));
     return (await this.existingIdentity()) as StoreIdentity;
   }
 
   /** The store's identity if it has one (a store nobody started yet has none). */
   async existingIdentity(): Promise<StoreIdentity | undefined> {
-    try {
-      return (this.identityValue ??= JSON.parse(await readFile(join(this.root, 'store.json'), 'utf8')) as StoreIdentity);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    if (this.identityValue !== undefined) return this.identityValue;
+    const text = await this.files.read('store.json');
+    return text === undefined ? undefined : (this.identityValue = JSON.parse(text) as StoreIdentity);
   }
 
   /** Absolute path of a snapshot given its relative path. */
@@ -125,11 +138,19 @@ export class CheckpointStore {
     return join(this.root, ref);
   }
 
+  /** Makes snapshot files a thread wrote part of the store; resolves before their ack may go out. */
+  publish(refs: readonly string[]): Promise<void> {
+    return this.files.publish(refs);
+  }
+
+  /** Makes a chain's files readable at `resolve(ref)`; the returned function lets go of local copies. */
+  fetch(refs: readonly string[]): Promise<() => Promise<void>> {
+    return this.files.fetch(refs);
+  }
+
   /** Writes manifest `checkpointId` atomically; once this resolves the checkpoint is complete. */
   async writeManifest(manifest: CheckpointManifest): Promise<void> {
-    const dir = join(this.root, 'manifests');
-    await mkdir(dir, { recursive: true });
-    await writeAtomically(dir, `chk-${manifest.checkpointId}.json`, JSON.stringify(manifest, null, 1));
+    await this.files.write(`manifests/chk-${manifest.checkpointId}.json`, JSON.stringify(manifest, null, 1));
   }
 
   /** True if checkpoint `checkpointId` is complete (its manifest exists). */
@@ -138,22 +159,24 @@ export class CheckpointStore {
   }
 
   async readManifest(checkpointId: number): Promise<CheckpointManifest> {
-    const path = join(this.root, 'manifests', `chk-${checkpointId}.json`);
-    const manifest = JSON.parse(await readFile(path, 'utf8')) as CheckpointManifest;
+    const name = `manifests/chk-${checkpointId}.json`;
+    const text = await this.files.read(name);
+    if (text === undefined) throw Object.assign(new Error(`checkpoint manifest ${name} is not in ${this.location}`), { code: 'ENOENT' });
+    const manifest = JSON.parse(text) as CheckpointManifest;
     if (!(manifest.format >= 1 && manifest.format <= manifestFormat) || manifest.checkpointId !== checkpointId) {
-      throw new Error(`checkpoint manifest ${path}: format ${manifest.format} / id ${manifest.checkpointId} is not what was asked for`);
+      throw new Error(`checkpoint manifest ${name} in ${this.location}: format ${manifest.format} / id ${manifest.checkpointId} is not what was asked for`);
     }
     return manifest;
   }
 
   /** Ids of completed checkpoints, newest first. */
   async completed(): Promise<number[]> {
-    return (await this.idsIn(join(this.root, 'manifests'), manifestName)).sort((a, b) => b - a);
+    return (await this.idsIn('manifests', manifestName)).sort((a, b) => b - a);
   }
 
   /** The highest id ever used here, complete or not, so a new coordinator never reuses one. */
   async highestId(): Promise<number> {
-    const ids = [...(await this.idsIn(join(this.root, 'manifests'), manifestName)), ...(await this.idsIn(this.root, snapshotDirName))];
+    const ids = [...(await this.idsIn('manifests', manifestName)), ...(await this.idsIn('', snapshotDirName))];
     return ids.length === 0 ? 0 : Math.max(...ids);
   }
 
@@ -176,24 +199,21 @@ export class CheckpointStore {
       if (manifest !== undefined) dropped.push(manifest);
     }
     const fallbacks = (await this.keepFallbacks(keptManifests[0] as CheckpointManifest, dropped)).flat();
-    const removed: number[] = [];
-    for (const id of complete.slice(keep)) {
-      await rm(join(this.root, 'manifests', `chk-${id}.json`), { force: true });
-      removed.push(id);
-    }
+    const removed = complete.slice(keep);
+    await this.files.remove(removed.map((id) => `manifests/chk-${id}.json`));
     const needed = new Set<string>();
     const need = (entry: TaskCheckpoint, checkpointId: number) => {
-      for (const link of chainOf(entry, checkpointId)) needed.add(join(this.root, link.ref));
+      for (const link of chainOf(entry, checkpointId)) needed.add(join(link.ref));
     };
     for (const manifest of keptManifests) for (const entry of manifest.tasks) need(entry, manifest.checkpointId);
     for (const fallback of fallbacks) need(fallback.entry, fallback.checkpointId);
-    for (const id of await this.idsIn(this.root, snapshotDirName)) {
+    for (const id of await this.idsIn('', snapshotDirName)) {
       if (id >= oldestKept) continue;
-      const dir = join(this.root, `chk-${id}`);
-      const names = await readdir(dir).catch(() => []);
+      const dir = `chk-${id}`;
+      const names = await this.files.list(dir).catch(() => []);
       const unneeded = names.filter((name) => !needed.has(join(dir, name)));
-      if (unneeded.length === names.length) await rm(dir, { recursive: true, force: true });
-      else for (const name of unneeded) await rm(join(dir, name), { force: true });
+      if (unneeded.length === names.length) await this.files.removeDir(dir);
+      else await this.files.remove(unneeded.map((name) => join(dir, name)));
     }
     return removed;
   }
@@ -220,28 +240,23 @@ export class CheckpointStore {
   /** `fallbacks.json`, or none when it is missing or cannot be read (a damaged file is no way back, but no reason to fail either). */
   private async fallbackFileOrNone(): Promise<FallbackFile> {
     try {
-      return JSON.parse(await readFile(join(this.root, 'fallbacks.json'), 'utf8')) as FallbackFile;
+      const text = await this.files.read('fallbacks.json');
+      if (text !== undefined) return JSON.parse(text) as FallbackFile;
     } catch {
-      return { format: 1, tasks: {} };
+      // as if there were none
     }
+    return { format: 1, tasks: {} };
   }
 
 
   /** Notes that checkpoint `checkpointId` re-sharded the state (before its manifest is written). */
   async noteRescale(checkpointId: number): Promise<void> {
-    await mkdir(this.root, { recursive: true });
-    await writeAtomically(this.root, 'rescaled.json', JSON.stringify({ checkpointId, atMs: Date.now() }));
+    await this.files.write('rescaled.json', JSON.stringify({ checkpointId, atMs: Date.now() }));
   }
 
   /** True once a rescale has re-sharded this store's state. */
   async wasRescaled(): Promise<boolean> {
-    try {
-      await readFile(join(this.root, 'rescaled.json'));
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
-    }
+    return (await this.files.read('rescaled.json')) !== undefined;
   }
 
   /**
@@ -279,7 +294,7 @@ export class CheckpointStore {
     const summary = (f: Pick<FallbackFile, 'tasks' | 'offsets'>) =>
       JSON.stringify([Object.entries(f.tasks).map(([task, list]) => [task, list.map((c) => c.checkpointId)]), Object.entries(f.offsets ?? {}).map(([task, o]) => [task, Object.keys(o)])]);
     // One file for every task: one write per retention, and only when something changed.
-    if (summary({ tasks: chosen, offsets }) !== summary(current)) await writeAtomically(this.root, 'fallbacks.json', JSON.stringify({ format: 1, tasks: chosen, offsets }));
+    if (summary({ tasks: chosen, offsets }) !== summary(current)) await this.files.write('fallbacks.json', JSON.stringify({ format: 1, tasks: chosen, offsets }));
     return Object.values(chosen);
   }
 
@@ -291,13 +306,7 @@ export class CheckpointStore {
   }
 
   private async idsIn(dir: string, pattern: RegExp): Promise<number[]> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await this.files.list(dir);
     return names.flatMap((name) => {
       const match = pattern.exec(name);
       return match?.[1] === undefined ? [] : [Number(match[1])];
@@ -305,27 +314,14 @@ export class CheckpointStore {
   }
 }
 
-/** Temp file, fsync, rename, fsync of the directory: readers see the old file or the whole new one. */
-async function writeAtomically(dir: string, name: string, text: string): Promise<void> {
-  const path = join(dir, name);
-  const temp = `${path}.tmp-${process.pid}-${randomUUID()}`;
-  const file = await open(temp, 'wx');
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
-}
-
-/** The store of one job under a checkpoint directory. */
-export function checkpointStoreFor(checkpointDir: string, job: string): CheckpointStore {
-  return new CheckpointStore(join(checkpointDir, job));
+/**
+ * The store of one job: under a checkpoint directory, or in an object store with this process's
+ * cache under the directory (`.cache/<process>/<job>`, emptied here: what a previous run of the
+ * process left there was never acknowledged or is in the object store).
+ */
+export function checkpointStoreFor(checkpointDir: string, job: string, objects?: { options: ObjectStoreOptions; process: string }): CheckpointStore {
+  if (objects === undefined) return new CheckpointStore(join(checkpointDir, job));
+  const cache = join(checkpointDir, '.cache', objects.process.replace(/[^A-Za-z0-9_.-]/g, '_'), job);
+  rmSync(cache, { recursive: true, force: true });
+  return new CheckpointStore(new ObjectStoreFiles(objects.options, job, cache));
 }

@@ -91,6 +91,7 @@ export async function rescaleCheckpoint(options: RescaleOptions): Promise<Checkp
       } finally {
         await view.close();
       }
+      await store.publish([ref]);
       tasks.push({
         task, owner: 'rescale', generation: 0, snapshot: ref, bytes: written.bytes, records: written.records,
         offsets: oldTasks[task]?.offsets ?? {},
@@ -113,7 +114,9 @@ type Routing = { oldPartition: KeyPartitioner; newPartition: KeyPartitioner; wat
 
 /** Streams one old task's entries into the new tasks' databases; returns what went where. */
 async function reshardTask(options: RescaleOptions, old: TaskCheckpoint, targets: Db[], routing: Routing): Promise<{ actors: number; timers: number; buffered: number }> {
-  const source = await restoreTaskStore(join(options.workDir, `old-${old.task}`), { task: old.task, root: options.store.root, chain: chainOf(old, options.from.checkpointId) });
+  const chain = chainOf(old, options.from.checkpointId);
+  const release = await options.store.fetch(chain.map((link) => link.ref));
+  const source = await restoreTaskStore(join(options.workDir, `old-${old.task}`), { task: old.task, root: options.store.root, chain }).finally(release);
   const pending = targets.map((): RawEntry[] => []);
   const counts = { actors: 0, timers: 0, buffered: 0 };
   const flush = async (task: number): Promise<void> => {

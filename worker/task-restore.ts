@@ -144,7 +144,13 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
       // A checkpoint from before a rescale holds keys where the old task count put them.
       if (count !== taskCount) throw new Error(`checkpoint ${checkpointId} is of ${count} tasks and the job has ${taskCount}: it is from before a rescale`);
       if (entry === undefined) throw new Error(`checkpoint ${checkpointId} has no snapshot of task ${deps.task}`);
-      return await open({ checkpointId, root: deps.checkpoints.root, chain: chainOf(entry, checkpointId) });
+      const chain = chainOf(entry, checkpointId);
+      const release = await deps.checkpoints.fetch(chain.map((link) => link.ref));
+      try {
+        return await open({ checkpointId, root: deps.checkpoints.root, chain });
+      } finally {
+        await release();
+      }
     } catch (err) {
       const message = ensureError(err).message;
       failures.push(`checkpoint ${checkpointId}: ${message}`);
@@ -172,7 +178,7 @@ async function openFromCheckpoint(deps: RestoreDeps, target: number): Promise<Ex
     // From offset 0 itself, as checked, not from wherever the log starts by the time it is read.
     return { ...(await open(null)), offsets: rebuild.start };
   }
-  throw new Error(`task ${deps.task}: no usable checkpoint at or below ${target} in ${deps.checkpoints.root} (${failures.join('; ') || 'none found'}); ${rebuild}`);
+  throw new Error(`task ${deps.task}: no usable checkpoint at or below ${target} in ${deps.checkpoints.location} (${failures.join('; ') || 'none found'}); ${rebuild}`);
 }
 
 /**

@@ -347,8 +347,14 @@ export class TaskRunner {
       this.deps.metrics.barriers.inc(this.label);
       if (this.epochAcks.length > 0) this.commitAcks.push({ checkpointId, refs: this.epochAcks });
       this.epochAcks = [];
-      this.awaitSnapshot(port1, (result) => {
+      this.awaitSnapshot(port1, async (result) => {
         if (result.type === 'snapshot-written') {
+          // In an object store, the files are uploaded before the ack: a manifest names only stored files.
+          const published = await this.deps.checkpoints.publish(result.chain.map((link) => link.ref)).then(() => undefined, (err: unknown) => ensureError(err).message);
+          if (published !== undefined) {
+            this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: published });
+            return;
+          }
           const snapshotMs = this.deps.clock() - startedMs;
           this.deps.metrics.snapshotSeconds.observe(snapshotMs / 1000);
           if (this.stateValue === 'running') this.deps.metrics.snapshotBytes.set(this.label, result.bytes);
@@ -367,10 +373,10 @@ export class TaskRunner {
     }
   }
 
-  private awaitSnapshot(port: MessagePort, done: (result: SnapshotResult) => void): void {
+  private awaitSnapshot(port: MessagePort, done: (result: SnapshotResult) => Promise<void>): void {
     port.once('message', (result: SnapshotResult) => {
       port.close();
-      done(result);
+      done(result).catch((err: unknown) => this.deps.logger.error({ task: this.task, checkpoint: result.checkpointId, err: ensureError(err).message }, 'snapshot result not handled'));
     });
   }
 

@@ -13,6 +13,7 @@ import { createKafka } from '../common/kafka.ts';
 import type { Logger } from '../common/logger.ts';
 import type { CoordinatorMessage__Output } from '../proto/control.ts';
 import { checkpointStoreFor, type CheckpointStore } from '../state/checkpoint-store.ts';
+import type { ObjectStoreOptions } from '../state/s3-store-files.ts';
 import type { CheckpointReport } from './checkpoint-report.ts';
 import type { CompactionPolicy } from './thread-protocol.ts';
 import { ActorThreads } from './actor-threads.ts';
@@ -44,8 +45,10 @@ export interface WorkerOptions {
   coordinator: string;
   /** Where this process keeps task LevelDBs: `<dataDir>/<id>-<instance>/task-<n>` (removed on stop). */
   dataDir: string;
-  /** The checkpoint store's directory (shared by every process of the job). */
+  /** The checkpoint store's directory (shared by every process of the job), or with `objectStore` this process's cache of it. */
   checkpointDir: string;
+  /** The checkpoint store in an S3-compatible object store. */
+  objectStore?: ObjectStoreOptions | undefined;
   threads: number;
   http: { host: string; port: number; tokens?: HttpTokens | undefined };
   /** Mutual TLS to the coordinator: the cluster's CA and this worker's certificate (its id as common name). */
@@ -87,7 +90,7 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.metrics = createWorkerMetrics(options.id);
-    this.store = checkpointStoreFor(options.checkpointDir, options.job.name);
+    this.store = checkpointStoreFor(options.checkpointDir, options.job.name, options.objectStore === undefined ? undefined : { options: options.objectStore, process: options.id });
     this.dataDir = join(options.dataDir, `${options.id}-${options.instance}`);
     this.kafka = createKafka(options.brokers, `eddy-${options.job.name}-${options.id}`, options.logger);
     this.admin = this.kafka.admin();
@@ -322,7 +325,7 @@ export class Worker {
   /** The checkpoint store's id, which the coordinator wrote before assigning any task. */
   private async storeId(): Promise<string> {
     const identity = await this.store.existingIdentity();
-    if (identity === undefined) throw new Error(`the checkpoint store ${this.store.root} has no store.json: is this worker using the coordinator's checkpoint directory?`);
+    if (identity === undefined) throw new Error(`the checkpoint store ${this.store.location} has no store.json: is this worker using the coordinator's checkpoint store?`);
     return identity.storeId;
   }
 

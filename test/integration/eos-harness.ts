@@ -23,7 +23,7 @@ export function eosTopics(): EosTopics {
 }
 
 /** Starts a cluster of `workers` in `dir` (a fresh directory by default; a previous cluster's to restart it with its checkpoints). */
-export async function startEosCluster(topics: EosTopics, workers: number, dir = mkdtempSync(join(tmpdir(), 'eddy-cluster-'))): Promise<LocalCluster> {
+export async function startEosCluster(topics: EosTopics, workers: number, dir = mkdtempSync(join(tmpdir(), 'eddy-cluster-')), env: NodeJS.ProcessEnv = {}): Promise<LocalCluster> {
   const cluster = new LocalCluster({
     job: 'eos-check',
     workers,
@@ -33,7 +33,7 @@ export async function startEosCluster(topics: EosTopics, workers: number, dir = 
     controlPort: await freePort(),
     adminPort: await freePort(),
     threadsPerWorker: 1,
-    env: { EDDY_EOS_TOPIC_PREFIX: topics.prefix, EDDY_LOG_LEVEL: 'info' },
+    env: { EDDY_EOS_TOPIC_PREFIX: topics.prefix, EDDY_LOG_LEVEL: 'info', ...env },
   });
   await cluster.start();
   return cluster;
