@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../common/config.ts';
 
 const run = promisify(execFile);
@@ -30,8 +31,18 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
   it('decode strictly into the Kubernetes API types, and their selectors, ports, probes, volumes and claims fit together', async () => {
     const check = await checker();
     const { stdout } = await run(check, manifests);
-    expect(stdout).toMatch(/^ok: 7 objects; secrets to create before applying: eddy-tls, eddy-tokens$/m);
+    expect(stdout).toMatch(/^ok: 6 objects; secrets to create before applying: eddy-s3, eddy-tls, eddy-tokens$/m);
   }, 300_000);
+
+  it('give every pod an Eddy configuration that Eddy accepts, with the checkpoint store in S3 and its secret from the mounted file', () => {
+    const map = parseYaml(readFileSync(join(k8sDir, 'configmap.yaml'), 'utf8')) as { data: Record<string, string> };
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-k8s-config-'));
+    const file = join(dir, 'eddy.config.yaml');
+    writeFileSync(file, map.data['eddy.config.yaml']!);
+    const config = loadConfig({ env: { EDDY_CONFIG: file } });
+    expect(config.checkpoint.s3).toMatchObject({ bucket: 'eddy-checkpoints', secretAccessKeyFile: '/etc/eddy/s3/secret-access-key' });
+    expect(config.checkpoint.dir).toBe('/var/lib/eddy/cache');
+  });
 
   it('fail the check on a misspelt field and on a probe of a port that does not exist', async () => {
     const check = await checker();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkaBrokers, loadConfig, natsUrl } from '../../common/config.ts';
+import { objectStoreOptions } from '../../common/connection-security.ts';
 import { ConfigError } from '../../common/errors.ts';
 
 const emptyDir = (): string => mkdtempSync(join(tmpdir(), 'eddy-config-'));
@@ -63,5 +64,38 @@ describe('local ports', () => {
     const dir = emptyDir();
     writeFileSync(join(dir, 'eddy.config.yaml'), 'local:\n  kafkaControllerPort: 30000\n');
     expect(loadConfig({ env: {}, cwd: dir }).local.kafkaControllerPort).toBe(30000);
+  });
+});
+
+describe('objectStoreOptions (checkpoint.s3)', () => {
+  const withS3 = (yaml: string) => {
+    const dir = emptyDir();
+    const file = join(dir, 'eddy.yaml');
+    writeFileSync(file, `checkpoint:\n  s3:\n${yaml}`);
+    return loadConfig({ env: { EDDY_CONFIG: file }, cwd: dir });
+  };
+
+  it('is none for a directory store', () => {
+    expect(objectStoreOptions(loadConfig({ env: {}, cwd: emptyDir() }), {})).toBeUndefined();
+  });
+
+  it('takes the secret key from its file, or from EDDY_S3_SECRET_ACCESS_KEY first, and defaults the rest', () => {
+    const secret = join(emptyDir(), 'secret');
+    writeFileSync(secret, 'from-file\n');
+    const config = withS3(`    bucket: b\n    endpoint: http://127.0.0.1:9000\n    accessKeyId: eddy\n    secretAccessKeyFile: ${secret}\n`);
+    expect(objectStoreOptions(config, {})).toEqual({
+      bucket: 'b', prefix: 'eddy/', region: 'us-east-1', forcePathStyle: true, endpoint: 'http://127.0.0.1:9000',
+      credentials: { accessKeyId: 'eddy', secretAccessKey: 'from-file' },
+    });
+    expect(objectStoreOptions(config, { EDDY_S3_SECRET_ACCESS_KEY: 'from-env' })?.credentials?.secretAccessKey).toBe('from-env');
+  });
+
+  it('leaves credentials to the AWS SDK when no key is configured', () => {
+    expect(objectStoreOptions(withS3('    bucket: b\n'), {})?.credentials).toBeUndefined();
+  });
+
+  it('refuses a key id without its secret, and a prefix not ending in /, naming the setting', () => {
+    expect(() => objectStoreOptions(withS3('    bucket: b\n    accessKeyId: eddy\n'), {})).toThrow(/checkpoint\.s3: an access key id needs its secret key/);
+    expect(() => withS3('    bucket: b\n    prefix: eddy\n')).toThrow(/checkpoint\.s3\.prefix/);
   });
 });
