@@ -6,7 +6,7 @@
  * pid file like Kafka. Connectors are registered (idempotently) over its REST API.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EddyConfig } from '../../common/config.ts';
@@ -46,15 +46,13 @@ export function connectUrl(config: EddyConfig): string {
 }
 
 /** Fetches Connect's and Debezium's jars with Maven unless they are cached already. */
-export function installConnect(config: EddyConfig, logger: Logger): string {
+export async function installConnect(config: EddyConfig): Promise<string> {
   const { libs } = paths(config);
-  if (!existsSync(libs)) logger.info({ connect: connectVersion, debezium: debeziumVersion, libs }, 'fetching Kafka Connect and Debezium jars from Maven Central (first run only)');
-  const jars = mavenJars(pomFile, libs, 'Kafka Connect');
+  const jars = await mavenJars(pomFile, libs, 'Kafka Connect');
   const { plugins } = paths(config);
-  if (!existsSync(join(plugins, 'debezium-mariadb'))) logger.info({ debezium: [debeziumVersion, debeziumMariadbVersion], plugins }, "fetching Debezium's PostgreSQL and MariaDB connectors from Maven Central (first run only)");
   mkdirSync(plugins, { recursive: true });
-  mavenJars(postgresPomFile, join(plugins, 'debezium-postgres'), "Debezium's PostgreSQL connector");
-  mavenJars(mariadbPomFile, join(plugins, 'debezium-mariadb'), "Debezium's MariaDB connector");
+  await mavenJars(postgresPomFile, join(plugins, 'debezium-postgres'), "Debezium's PostgreSQL connector");
+  await mavenJars(mariadbPomFile, join(plugins, 'debezium-mariadb'), "Debezium's MariaDB connector");
   return jars;
 }
 
@@ -111,7 +109,7 @@ export async function startConnect(config: EddyConfig, brokers: string[], logger
     throw new Error(`port ${host}:${connectPort} is in use by a process Eddy did not start: set EDDY_CONNECT_PORT to pick a free port`);
   }
   const java = requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
-  const libs = installConnect(config, logger);
+  const libs = await installConnect(config);
   mkdirSync(p.dir, { recursive: true });
   writeFileSync(p.properties, workerProperties(config, brokers, p));
   writeFileSync(p.log4j, log4jProperties);

@@ -40,9 +40,8 @@ function paths(config: EddyConfig): KafkaPaths {
 }
 
 /** Fetches the broker's jars with Maven unless they are cached already. */
-export function installKafka(config: EddyConfig, logger: Logger): string {
+export function installKafka(config: EddyConfig): Promise<string> {
   const { libs } = paths(config);
-  if (!existsSync(libs)) logger.info({ version: kafkaVersion, libs }, 'fetching Kafka jars from Maven Central (first run only)');
   return mavenJars(pomFile, libs, 'Kafka');
 }
 
@@ -201,7 +200,7 @@ export async function startKafka(config: EddyConfig, logger: Logger, options: Ka
     }
   }
   const java = requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
-  installKafka(config, logger);
+  await installKafka(config);
   mkdirSync(p.data, { recursive: true });
   writeFileSync(p.properties, serverProperties(config, p, options));
   writeFileSync(p.log4j, log4jProperties);

@@ -9,7 +9,8 @@ import { connect } from 'nats';
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { StartOutcome } from './kafka.ts';
-import { isPortOpen, livePid, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil, which } from './processes.ts';
+import { goProgress, runFirstRunStep } from './first-run.ts';
+import { isPortOpen, livePid, requireCommand, startDaemon, stopDaemon, waitUntil, which } from './processes.ts';
 
 export const natsServerVersion = 'v2.11.10';
 const readyTimeoutMs = 30_000;
@@ -29,7 +30,7 @@ function paths(config: EddyConfig): { dir: string; store: string; pidFile: strin
  * Path of a nats-server binary: `$EDDY_NATS_SERVER`, the cached build, the one on PATH, or
  * (first run only) a fresh `go install` of the pinned version.
  */
-export function installNatsServer(config: EddyConfig, logger: Logger): string {
+export async function installNatsServer(config: EddyConfig, logger: Logger): Promise<string> {
   const fromEnv = process.env.EDDY_NATS_SERVER;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const { cachedBinary } = paths(config);
@@ -37,14 +38,12 @@ export function installNatsServer(config: EddyConfig, logger: Logger): string {
   const onPath = which('nats-server');
   if (onPath !== undefined) return onPath;
   const go = requireCommand('go', 'install Go 1.22 or newer (to build nats-server), or Debian\'s nats-server package.');
-  logger.info({ version: natsServerVersion }, 'building nats-server with go install (first run only; a minute or two)');
-  const started = Date.now();
   const gobin = join(config.local.cacheDir, `nats-server-${natsServerVersion}`);
-  runOrThrow('go install nats-server', go, ['install', `github.com/nats-io/nats-server/v2@${natsServerVersion}`], {
-    ...process.env,
-    GOBIN: gobin,
+  await runFirstRunStep({
+    what: `building nats-server ${natsServerVersion} with go install`, command: go,
+    args: ['install', `github.com/nats-io/nats-server/v2@${natsServerVersion}`], env: { ...process.env, GOBIN: gobin }, progress: goProgress(),
   });
-  logger.info({ binary: cachedBinary, seconds: Math.round((Date.now() - started) / 1000) }, 'nats-server built');
+  logger.info({ binary: cachedBinary }, 'nats-server built');
   return cachedBinary;
 }
 
@@ -78,7 +77,7 @@ export async function startNats(config: EddyConfig, logger: Logger): Promise<Sta
       `port ${host}:${natsPort} is in use by a process Eddy did not start: set EDDY_NATS_URL to use an existing NATS, or EDDY_NATS_PORT to pick a free port`,
     );
   }
-  const binary = installNatsServer(config, logger);
+  const binary = await installNatsServer(config, logger);
   mkdirSync(p.store, { recursive: true });
   const args = ['-a', host, '-p', String(natsPort), '-js', '-sd', p.store, '-n', 'eddy-local'];
   const pid = startDaemon({ name: 'nats', command: binary, args, pidFile: p.pidFile, logFile: p.logFile });

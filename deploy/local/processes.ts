@@ -64,6 +64,11 @@ export function beginStopping(reason: string): void {
   stoppingSince ??= reason;
 }
 
+/** Why this process is stopping, or undefined while it is not. */
+export function stopping(): string | undefined {
+  return stoppingSince;
+}
+
 /** Throws if this process is stopping; call right before spawning something. */
 export function refuseWhileStopping(what: string): void {
   if (stoppingSince !== undefined) throw new StartInterruptedError(`not starting ${what}: ${stoppingSince}`);
@@ -158,17 +163,18 @@ export function runOrThrow(what: string, command: string, args: string[], env?: 
  * `dependency:copy-dependencies` unless `libs` exists; staged and renamed, so an interrupted
  * download is never taken for a complete one. `what` names the jars in messages.
  */
-export function mavenJars(pom: string, libs: string, what: string): string {
+export async function mavenJars(pom: string, libs: string, what: string): Promise<string> {
   if (existsSync(libs)) return libs;
   requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
   const mvn = requireCommand('mvn', `install Apache Maven (Debian: apt-get install maven) to fetch the ${what} jars.`);
   const staging = `${libs}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
-  // The one long, silent first-run step: say what it is and how long it took.
-  const started = Date.now();
-  process.stderr.write(`eddy: fetching the ${what} jars with Maven into ${libs} (first run only; a minute or two)...\n`);
-  runOrThrow(`mvn dependency:copy-dependencies (${what} jars)`, mvn, ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`]);
+  const { mavenProgress, runFirstRunStep } = await import('./first-run.ts');
+  await runFirstRunStep({
+    what: `fetching the ${what} jars with Maven into ${libs}`, command: mvn,
+    args: ['-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`],
+    progress: mavenProgress(),
+  });
   renameSync(staging, libs);
-  process.stderr.write(`eddy: the ${what} jars are in place (${Math.round((Date.now() - started) / 1000)} s)\n`);
   return libs;
 }

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { EddyConfig } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { freePort } from './local-cluster.ts';
-import { requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
+import { goProgress, runFirstRunStep } from './first-run.ts';
+import { requireCommand, startDaemon, stopDaemon, waitUntil } from './processes.ts';
 
 export const versityVersion = 'v1.8.0';
 
@@ -32,23 +33,24 @@ export interface RunningS3Server {
 }
 
 /** Path of the gateway binary: `$EDDY_S3_SERVER`, the cached build, or (first run only) a fresh `go install`. */
-export function installS3Server(config: EddyConfig, logger: Logger): string {
+export async function installS3Server(config: EddyConfig, logger: Logger): Promise<string> {
   const fromEnv = process.env.EDDY_S3_SERVER;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const gobin = join(config.local.cacheDir, `versitygw-${versityVersion}`);
   const binary = join(gobin, 'versitygw');
   if (existsSync(binary)) return binary;
   const go = requireCommand('go', 'install Go 1.22 or newer to build the S3-compatible test server (versitygw).');
-  logger.info({ version: versityVersion }, 'building the S3-compatible server versitygw with go install (first run only; a minute or two)');
-  const started = Date.now();
-  runOrThrow('go install versitygw', go, ['install', `github.com/versity/versitygw/cmd/versitygw@${versityVersion}`], { ...process.env, GOBIN: gobin });
-  logger.info({ binary, seconds: Math.round((Date.now() - started) / 1000) }, 'versitygw built');
+  await runFirstRunStep({
+    what: `building the S3-compatible server versitygw ${versityVersion} with go install`, command: go,
+    args: ['install', `github.com/versity/versitygw/cmd/versitygw@${versityVersion}`], env: { ...process.env, GOBIN: gobin }, progress: goProgress(),
+  });
+  logger.info({ binary }, 'versitygw built');
   return binary;
 }
 
 /** Starts a gateway over `dir` on a free loopback port and waits until it answers. */
 export async function startS3Server(config: EddyConfig, logger: Logger, dir: string): Promise<RunningS3Server> {
-  const binary = installS3Server(config, logger);
+  const binary = await installS3Server(config, logger);
   const data = join(dir, 'data');
   mkdirSync(data, { recursive: true });
   const port = await freePort();

@@ -129,7 +129,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'eddy-bench-'));
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const prefix = `eddy.bench.${started.getTime()}`;
-  const k6 = ensureK6(config, logger); // first: a missing Go fails before anything starts
+  const k6 = await ensureK6(config, logger); // first: a missing Go fails before anything starts
   const stack = await ensureLocalStack(config, logger);
   const kafka = createKafka(stack.brokers, 'eddy-bench', logger);
   const running: Running = {};

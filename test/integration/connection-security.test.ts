@@ -63,7 +63,7 @@ describe('Kafka SASL and NATS credentials from configuration', () => {
 
     const natsPort = await freePort();
     natsUrl = `nats://127.0.0.1:${natsPort}`;
-    nats = spawn(installNatsServer(base, logger), ['-a', '127.0.0.1', '-p', String(natsPort), '--auth', natsToken], { stdio: 'ignore' });
+    nats = spawn(await installNatsServer(base, logger), ['-a', '127.0.0.1', '-p', String(natsPort), '--auth', natsToken], { stdio: 'ignore' });
     for (let i = 0; ; i++) {
       const nc = await connect({ servers: natsUrl, token: natsToken, reconnect: false, timeout: 500 }).catch(() => undefined);
       if (nc !== undefined) {
