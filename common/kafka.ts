@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
 import { processKafkaSecurity, type KafkaSecurity } from './connection-security.ts';
+import './kafkajs-warning.ts';
 import type { Logger } from './logger.ts';
 
 // kafkajs 2 warns about its partitioner change on every producer; Eddy always uses the default.

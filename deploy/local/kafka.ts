@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import type { EddyConfig } from '../../common/config.ts';
+import '../../common/kafkajs-warning.ts';
 import type { Logger } from '../../common/logger.ts';
 import { isPortOpen, livePid, mavenJars, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
 
