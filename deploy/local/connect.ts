@@ -14,7 +14,8 @@ import type { Logger } from '../../common/logger.ts';
 import type { StartOutcome } from './kafka.ts';
 import { mysqlDatabase, mysqlUser } from './mysql.ts';
 import { postgresDatabase, postgresUser } from './postgres.ts';
-import { isPortOpen, livePid, mavenJars, requireCommand, startDaemon, stopDaemon, waitUntil } from './processes.ts';
+import { mavenJars } from './first-run.ts';
+import { isPortOpen, livePid, requireCommand, startDaemon, stopDaemon, waitUntil } from './processes.ts';
 
 export const connectVersion = '4.3.0';
 export const debeziumVersion = '3.6.1.Final';

@@ -6,9 +6,10 @@
  * the tool is a StartInterruptedError, not a failure.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { MissingPrerequisiteError } from '../../common/errors.ts';
-import { refuseWhileStopping, StartInterruptedError, stopping } from './processes.ts';
+import { refuseWhileStopping, requireCommand, StartInterruptedError, stopping } from './processes.ts';
 
 /** What a step's output says of its progress. */
 export interface ProgressReader {
@@ -70,6 +71,26 @@ export async function runFirstRunStep(step: FirstRunStep): Promise<void> {
   }
   const summary = step.progress.summary(true);
   out.write(`eddy: ${step.what}: done in ${seconds()} s${summary === '' ? '' : ` (${summary})`}\n`);
+}
+
+/**
+ * The runtime jars of `pom` (a `pom` project listing them), copied into `libs` by Maven's
+ * `dependency:copy-dependencies` unless `libs` exists; staged and renamed, so an interrupted
+ * download is never taken for a complete one. `what` names the jars in messages.
+ */
+export async function mavenJars(pom: string, libs: string, what: string): Promise<string> {
+  if (existsSync(libs)) return libs;
+  requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
+  const mvn = requireCommand('mvn', `install Apache Maven (Debian: apt-get install maven) to fetch the ${what} jars.`);
+  const staging = `${libs}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  await runFirstRunStep({
+    what: `fetching the ${what} jars with Maven into ${libs}`, command: mvn,
+    args: ['-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`],
+    progress: mavenProgress(),
+  });
+  renameSync(staging, libs);
+  return libs;
 }
 
 /** Maven in batch mode: "Downloaded from central: <url> (12 kB at 40 kB/s)" per file. */

@@ -11,7 +11,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { EddyConfig } from '../../common/config.ts';
 import '../../common/kafkajs-warning.ts';
 import type { Logger } from '../../common/logger.ts';
-import { isPortOpen, livePid, mavenJars, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
+import { mavenJars } from './first-run.ts';
+import { isPortOpen, livePid, requireCommand, runOrThrow, startDaemon, stopDaemon, waitUntil } from './processes.ts';
 
 export const kafkaVersion = '3.9.1';
 const pomFile = fileURLToPath(new URL('./kafka/pom.xml', import.meta.url));

@@ -4,7 +4,7 @@
  * and stop them. Start is idempotent: a live server with our pid file is reused.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -158,23 +158,3 @@ export function runOrThrow(what: string, command: string, args: string[], env?: 
   return result.stdout;
 }
 
-/**
- * The runtime jars of `pom` (a `pom` project listing them), copied into `libs` by Maven's
- * `dependency:copy-dependencies` unless `libs` exists; staged and renamed, so an interrupted
- * download is never taken for a complete one. `what` names the jars in messages.
- */
-export async function mavenJars(pom: string, libs: string, what: string): Promise<string> {
-  if (existsSync(libs)) return libs;
-  requireCommand('java', 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless).');
-  const mvn = requireCommand('mvn', `install Apache Maven (Debian: apt-get install maven) to fetch the ${what} jars.`);
-  const staging = `${libs}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  const { mavenProgress, runFirstRunStep } = await import('./first-run.ts');
-  await runFirstRunStep({
-    what: `fetching the ${what} jars with Maven into ${libs}`, command: mvn,
-    args: ['-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`],
-    progress: mavenProgress(),
-  });
-  renameSync(staging, libs);
-  return libs;
-}
