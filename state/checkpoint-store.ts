@@ -28,7 +28,7 @@
  * records written under another task count (a task must not be rebuilt from its input alone).
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskOffsets } from '../worker/thread-protocol.ts';
 import { chainOf, type SnapshotLink } from './snapshot-chain.ts';
@@ -316,12 +316,26 @@ export class CheckpointStore {
 
 /**
  * The store of one job: under a checkpoint directory, or in an object store with this process's
- * cache under the directory (`.cache/<process>/<job>`, emptied here: what a previous run of the
- * process left there was never acknowledged or is in the object store).
+ * own cache under the directory (`.cache/<process>.<pid>/<job>`: no other process, not even one
+ * started with the same worker id, writes or empties it). Caches of processes that are gone are
+ * deleted here: what they held was never acknowledged or is in the object store.
  */
 export function checkpointStoreFor(checkpointDir: string, job: string, objects?: { options: ObjectStoreOptions; process: string }): CheckpointStore {
   if (objects === undefined) return new CheckpointStore(join(checkpointDir, job));
-  const cache = join(checkpointDir, '.cache', objects.process.replace(/[^A-Za-z0-9_.-]/g, '_'), job);
-  rmSync(cache, { recursive: true, force: true });
+  const caches = join(checkpointDir, '.cache');
+  for (const name of existsSync(caches) ? readdirSync(caches) : []) {
+    const pid = Number(/\.(\d+)$/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) rmSync(join(caches, name), { recursive: true, force: true });
+  }
+  const cache = join(caches, `${objects.process.replace(/[^A-Za-z0-9_-]/g, '_')}.${process.pid}`, job);
   return new CheckpointStore(new ObjectStoreFiles(objects.options, job, cache));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -19,6 +19,7 @@
  * file is deleted once uploaded; downloads for a restore are deleted once the store is rebuilt.
  * The AWS SDK is loaded on first use, so processes on a directory store never load it.
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -38,13 +39,19 @@ export interface ObjectStoreOptions {
   forcePathStyle: boolean;
   /** Absent: the AWS SDK's own chain (environment, profile, instance role). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** How long a request's socket may stay idle before the request fails (default 15 s). */
+  idleTimeoutMs?: number;
 }
 
 const sdk = () => import('@aws-sdk/client-s3');
 
+/** Refs this process knows are in the store (uploaded or downloaded here), newest last; bounded, a forgotten one costs a HEAD. */
+const storedRemembered = 100_000;
+
 export class ObjectStoreFiles implements StoreFiles {
   private clientValue: S3Client | undefined;
   private readonly base: string;
+  private readonly stored = new Set<string>();
 
   constructor(
     private readonly options: ObjectStoreOptions,
@@ -70,6 +77,12 @@ export class ObjectStoreFiles implements StoreFiles {
       // SDK's default trailing checksums. Snapshots carry their own checksums anyway.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // A store that stops answering (a partition, a stalled server) fails a request instead of
+      // hanging it: the SDK's default waits forever, and a hung manifest write would stop every
+      // later checkpoint. The socket timeout is idle time, so a slow upload that moves goes on.
+      // (The handler's `requestTimeout` only warns unless told to throw; `socketTimeout` is idle time.)
+      requestHandler: { connectionTimeout: 5_000, socketTimeout: this.options.idleTimeoutMs ?? 15_000 },
+      maxAttempts: 3,
     });
     return this.clientValue;
   }
@@ -118,16 +131,42 @@ export class ObjectStoreFiles implements StoreFiles {
     const { Upload } = await import('@aws-sdk/lib-storage');
     const client = await this.client();
     for (const ref of refs) {
+      // Links are shared by later checkpoints: most of a chain was uploaded at an earlier ack.
+      if (this.stored.has(ref)) continue;
       const path = join(this.localRoot, ref);
-      // Not here: uploaded at an earlier ack (links are shared by later checkpoints), or downloaded and let go.
-      const size = await stat(path).then((s) => s.size, () => undefined);
-      if (size === undefined) continue;
+      let size: number;
+      try {
+        size = (await stat(path)).size;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // Neither here nor known to be stored: an ack may only name what the store holds.
+        if (!(await this.exists(ref))) throw new Error(`snapshot ${ref} is neither in this process's cache nor in ${this.location}`);
+        this.remember(ref);
+        continue;
+      }
       try {
         await new Upload({ client, params: { Bucket: this.options.bucket, Key: this.base + ref, Body: createReadStream(path), ContentLength: size }, queueSize: 2, partSize: 8 * 2 ** 20 }).done();
       } catch (err) {
         throw this.failure(err, `upload ${ref}`);
       }
+      this.remember(ref);
       await rm(path, { force: true });
+    }
+  }
+
+  private remember(ref: string): void {
+    this.stored.add(ref);
+    if (this.stored.size > storedRemembered) this.stored.delete(this.stored.values().next().value as string);
+  }
+
+  private async exists(ref: string): Promise<boolean> {
+    const { HeadObjectCommand } = await sdk();
+    try {
+      await (await this.client()).send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.base + ref }));
+      return true;
+    } catch (err) {
+      if (missing(err)) return false;
+      throw this.failure(err, `look up ${ref}`);
     }
   }
 
@@ -143,12 +182,13 @@ export class ObjectStoreFiles implements StoreFiles {
         const path = join(this.localRoot, ref);
         if ((await stat(path).catch(() => undefined)) !== undefined) continue; // written here and not uploaded yet
         await mkdir(dirname(path), { recursive: true });
-        const temp = `${path}.download-${process.pid}`;
+        const temp = `${path}.download-${process.pid}-${randomUUID()}`;
         try {
           const response = await client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.base + ref }));
           await pipeline(response.Body as Readable, createWriteStream(temp));
           await rename(temp, path);
           downloaded.push(path);
+          this.remember(ref);
         } catch (err) {
           await rm(temp, { force: true });
           if (missing(err)) throw new Error(`snapshot ${ref} is missing from ${this.location}`);
@@ -180,18 +220,25 @@ export class ObjectStoreFiles implements StoreFiles {
     return pages;
   }
 
+  /**
+   * One DeleteObject per key, a few at a time. Not DeleteObjects: the SDK signs it with a CRC32
+   * checksum only, which some S3-compatible servers refuse (they want Content-MD5); retention
+   * deletes a checkpoint's few files at a time, so batching buys little.
+   */
   private async deleteKeys(keys: readonly string[]): Promise<void> {
-    const { DeleteObjectsCommand } = await sdk();
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      try {
-        const response = await (await this.client()).send(new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-        const failed = (response.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
-        if (failed.length > 0) throw new Error(`${failed.length} objects not deleted, first ${failed[0]?.Key}: ${failed[0]?.Code} ${failed[0]?.Message ?? ''}`);
-      } catch (err) {
-        throw this.failure(err, `delete ${batch.length} objects`);
+    const { DeleteObjectCommand } = await sdk();
+    const client = await this.client();
+    const queue = [...keys];
+    const deleteNext = async (): Promise<void> => {
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+        try {
+          await client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+        } catch (err) {
+          if (!missing(err)) throw this.failure(err, `delete ${key.slice(this.base.length)}`);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, deleteNext));
   }
 
   /** An error that says which store and what was being done (the SDK's own often says neither). */
@@ -202,7 +249,9 @@ export class ObjectStoreFiles implements StoreFiles {
   }
 }
 
+/** The object is not there (a missing bucket is not this: it is a configuration error to report). */
 function missing(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.name === 'NoSuchBucket') return false;
   return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }

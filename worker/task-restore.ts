@@ -83,7 +83,7 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
   if (marker !== undefined && (identity === undefined || marker.store !== identity.storeId)) {
     throw new RestoreRefusedError(
       `task ${task}: its commit marker says checkpoint ${published} of ${marker.store === undefined ? 'an unknown checkpoint store' : `checkpoint store ${marker.store}`} was published, ` +
-        `but this cluster's checkpoint store ${deps.checkpoints.root} is ${identity?.storeId ?? 'new'} (asked to restore checkpoint ${deps.restoreFrom}): ` +
+        `but this cluster's checkpoint store ${deps.checkpoints.location} is ${identity?.storeId ?? 'new'} (asked to restore checkpoint ${deps.restoreFrom}): ` +
         'the checkpoint directory was lost or is not the one the job ran with. Point checkpoint.dir at the right one, ' +
         'or start the job over with `eddy reset` (carrying on here would publish its results a second time)',
     );
@@ -92,7 +92,7 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
   if (published > target) {
     if (!(await deps.checkpoints.isComplete(published))) {
       throw new RestoreRefusedError(
-        `task ${task}: asked to restore checkpoint ${target}, but its commit marker says checkpoint ${published} was published and ${deps.checkpoints.root} has no manifest of it: ` +
+        `task ${task}: asked to restore checkpoint ${target}, but its commit marker says checkpoint ${published} was published and ${deps.checkpoints.location} has no manifest of it: ` +
           'refusing to go backwards, which would publish the outputs in between again',
       );
     }
@@ -108,12 +108,12 @@ export async function restoreTask(deps: RestoreDeps): Promise<Restored> {
       throw new RestoreRefusedError(
         `task ${task}: checkpoint ${published}'s snapshot cannot be restored, and not every sink published it (one stopped at checkpoint ${oldest}): ` +
           'replaying from an older checkpoint would publish its outputs to the sinks that have them. Repair or restore the snapshot files of checkpoint ' +
-          `${published} in ${deps.checkpoints.root}`,
+          `${published} in ${deps.checkpoints.location}`,
       );
     }
     const replayUntil = await deps.checkpoints.offsetsOf(published, task);
     if (replayUntil === undefined) {
-      throw new RestoreRefusedError(`task ${task}: restored checkpoint ${restoredFrom}, but checkpoint ${published} (its published one) is neither retained nor remembered in ${deps.checkpoints.root}; cannot tell where its published outputs end`);
+      throw new RestoreRefusedError(`task ${task}: restored checkpoint ${restoredFrom}, but checkpoint ${published} (its published one) is neither retained nor remembered in ${deps.checkpoints.location}; cannot tell where its published outputs end`);
     }
     if (restoredFrom > 0) await deps.call({ type: 'outputs-published', task, checkpointId: restoredFrom }, 'outputs-published');
     deps.logger.warn(

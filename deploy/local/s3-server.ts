@@ -27,6 +27,8 @@ export interface RunningS3Server {
   createBucket(name: string): Promise<void>;
   /** SIGKILL: the server dies as a crashed host's would. */
   kill(): void;
+  /** Sends a signal (SIGSTOP: it stops answering but keeps its connections). */
+  signal(signal: NodeJS.Signals): void;
   /** Starts it again on the same port, keys and data (after `kill`). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startS3Server(config: EddyConfig, logger: Logger, dir: str
       }
     },
     kill: () => process.kill(pid, 'SIGKILL'),
+    signal: (signal) => process.kill(pid, signal),
     restart: async () => {
       await stopDaemon(pidFile, 2_000);
       pid = await launch();

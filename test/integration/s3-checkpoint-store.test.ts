@@ -2,7 +2,7 @@
 // (the Versity S3 Gateway, built by deploy/local/s3-server.ts): the store's files as objects,
 // retention, uploads before acks, downloads for restores and a rescale, and a cluster whose
 // processes share nothing but the object store, with a worker SIGKILLed.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../common/config.ts';
 import { clusterRunning, type LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { startS3Server, type RunningS3Server } from '../../deploy/local/s3-server.ts';
-import { CheckpointStore, manifestFormat, type TaskCheckpoint } from '../../state/checkpoint-store.ts';
+import { CheckpointStore, checkpointStoreFor, manifestFormat, type TaskCheckpoint } from '../../state/checkpoint-store.ts';
 import { rescaleCheckpoint } from '../../state/rescale.ts';
 import { ObjectStoreFiles, type ObjectStoreOptions } from '../../state/s3-store-files.ts';
 import { writeSnapshot } from '../../state/snapshot-writer.ts';
@@ -118,7 +118,35 @@ describe('checkpoint store in an S3-compatible object store (a real versitygw se
     const [ref] = (await reader.chainOf(4, 0)).map((l) => l.ref);
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `eddy/job-a/${ref}` }));
     await expect(readTask(reader, 4, 0)).rejects.toThrow(`snapshot ${ref} is missing from s3://${bucket}/eddy/job-a/`);
+    // ... and a worker never acks a link it cannot find here or there (a process that has not seen it).
+    await expect(storeOf('job-a', 'third').publish([ref!])).rejects.toThrow(`snapshot ${ref} is neither in this process's cache nor in s3://${bucket}/eddy/job-a/`);
   });
+
+  it('reports a wrong bucket as such, fails requests to a server that stopped answering instead of hanging, and deletes caches of processes that are gone', async () => {
+    const wrong = new CheckpointStore(new ObjectStoreFiles({ ...options, bucket: 'no-such-bucket' }, 'job-c', join(dir, 'caches', 'wrong')));
+    await expect(wrong.completed()).rejects.toThrow(/s3:\/\/no-such-bucket\/eddy\/job-c\/: could not list .*NoSuchBucket/);
+    await expect(wrong.existingIdentity()).rejects.toThrow(/could not read store\.json: NoSuchBucket/);
+
+    const impatient = new CheckpointStore(new ObjectStoreFiles({ ...options, idleTimeoutMs: 1_000 }, 'job-c', join(dir, 'caches', 'impatient')));
+    await impatient.identity('job-c');
+    server.signal('SIGSTOP');
+    try {
+      const started = Date.now();
+      await expect(impatient.writeManifest({ format: manifestFormat, job: 'j', checkpointId: 1, triggeredAtMs: 0, completedAtMs: 0, tasks: [] })).rejects.toThrow(/could not write manifests\/chk-1\.json/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      server.signal('SIGCONT');
+    }
+
+    const checkpointDir = join(dir, 'process-caches');
+    const gone = join(checkpointDir, '.cache', 'worker-9.999999'); // no such pid
+    const alive = join(checkpointDir, '.cache', `worker-8.${process.pid}`);
+    for (const d of [gone, alive]) mkdirSync(join(d, 'job-d', 'chk-1'), { recursive: true });
+    const store = checkpointStoreFor(checkpointDir, 'job-d', { options, process: 'worker-1' });
+    expect(store.root).toBe(join(checkpointDir, '.cache', `worker-1.${process.pid}`, 'job-d'));
+    expect(existsSync(gone)).toBe(false);
+    expect(existsSync(alive)).toBe(true);
+  }, 60_000);
 
   it('re-shards a checkpoint into more tasks through the object store (downloads the old chains, uploads the new bases)', async () => {
     const writer = storeOf('job-b', 'writer');
