@@ -350,9 +350,9 @@ export class TaskRunner {
       this.awaitSnapshot(port1, async (result) => {
         if (result.type === 'snapshot-written') {
           // In an object store, the files are uploaded before the ack: a manifest names only stored files.
-          const published = await this.deps.checkpoints.publish(result.chain.map((link) => link.ref)).then(() => undefined, (err: unknown) => ensureError(err).message);
-          if (published !== undefined) {
-            this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: published });
+          const uploadFailure = await this.deps.checkpoints.publish(result.chain.map((link) => link.ref)).then(() => undefined, (err: unknown) => ensureError(err).message);
+          if (uploadFailure !== undefined) {
+            this.deps.onCheckpoint({ kind: 'declined', task: this.task, generation, checkpointId, reason: 'SNAPSHOT_FAILED', detail: uploadFailure });
             return;
           }
           const snapshotMs = this.deps.clock() - startedMs;
