@@ -65,7 +65,10 @@ export async function runFirstRunStep(step: FirstRunStep): Promise<void> {
     if (tty) out.write('\r\x1b[2K');
   }
   if (exit.code !== 0) {
-    const reason = stopping();
+    // A Ctrl-C reaches the tool too (same process group), and its exit may be seen before the
+    // signal's handler has run: an exit by SIGINT or SIGTERM (or 130/143) is an interruption.
+    const interrupted = exit.signal === 'SIGINT' || exit.signal === 'SIGTERM' || exit.code === 130 || exit.code === 143;
+    const reason = stopping() ?? (interrupted ? `${exit.signal ?? `exit ${exit.code}`}` : undefined);
     if (reason !== undefined) throw new StartInterruptedError(`${step.what} stopped: ${reason}`);
     throw new Error(`${step.what} failed (exit ${exit.code ?? exit.signal}):\n${tail.join('\n')}`);
   }

@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MissingPrerequisiteError } from '../../common/errors.ts';
 import { goProgress, mavenProgress, runFirstRunStep, type ProgressReader } from '../../deploy/local/first-run.ts';
+import { StartInterruptedError } from '../../deploy/local/processes.ts';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', 'first-run', name), 'utf8').split('\n');
 
@@ -45,5 +46,10 @@ describe('first-run progress', () => {
     const step = { what: 'fetching things', args: ['-c', 'echo "[ERROR] Could not resolve dependencies for project eddy"; exit 3'], progress: mavenProgress(), out };
     await expect(runFirstRunStep({ ...step, command: 'sh' })).rejects.toThrow(/fetching things failed \(exit 3\):\n\[ERROR\] Could not resolve dependencies for project eddy/);
     await expect(runFirstRunStep({ ...step, command: 'no-such-tool-here' })).rejects.toThrow(MissingPrerequisiteError);
+  });
+
+  it('takes a tool stopped by Ctrl-C (SIGINT) for an interruption, not a failure', async () => {
+    const out = collect();
+    await expect(runFirstRunStep({ what: 'fetching things', command: 'sh', args: ['-c', 'kill -INT $$'], progress: mavenProgress(), out })).rejects.toThrow(StartInterruptedError);
   });
 });
