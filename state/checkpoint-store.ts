@@ -30,6 +30,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../common/pids.ts';
 import type { TaskOffsets } from '../worker/thread-protocol.ts';
 import { chainOf, type SnapshotLink } from './snapshot-chain.ts';
 import { ObjectStoreFiles, type ObjectStoreOptions } from './s3-store-files.ts';
@@ -325,17 +326,9 @@ export function checkpointStoreFor(checkpointDir: string, job: string, objects?:
   const caches = join(checkpointDir, '.cache');
   for (const name of existsSync(caches) ? readdirSync(caches) : []) {
     const pid = Number(/\.(\d+)$/.exec(name)?.[1]);
-    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) rmSync(join(caches, name), { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) rmSync(join(caches, name), { recursive: true, force: true });
   }
   const cache = join(caches, `${objects.process.replace(/[^A-Za-z0-9_-]/g, '_')}.${process.pid}`, job);
   return new CheckpointStore(new ObjectStoreFiles(objects.options, job, cache));
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

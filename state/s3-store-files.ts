@@ -122,17 +122,16 @@ export class ObjectStoreFiles implements StoreFiles {
   }
 
   async removeDir(dir: string): Promise<void> {
-    const keys: string[] = [];
-    for (const page of await this.pages(`${this.base}${dir}/`)) for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-    await this.deleteKeys(keys);
+    await this.deleteKeys(await this.keysUnder(`${this.base}${dir}/`));
   }
 
   async publish(refs: readonly string[]): Promise<void> {
+    // Links are shared by later checkpoints: most of a chain was uploaded at an earlier ack.
+    const fresh = refs.filter((ref) => !this.stored.has(ref));
+    if (fresh.length === 0) return;
     const { Upload } = await import('@aws-sdk/lib-storage');
     const client = await this.client();
-    for (const ref of refs) {
-      // Links are shared by later checkpoints: most of a chain was uploaded at an earlier ack.
-      if (this.stored.has(ref)) continue;
+    for (const ref of fresh) {
       const path = join(this.localRoot, ref);
       let size: number;
       try {
@@ -203,10 +202,12 @@ export class ObjectStoreFiles implements StoreFiles {
   }
 
   async destroy(): Promise<void> {
-    const keys: string[] = [];
-    for (const page of await this.pages(this.base)) for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-    await this.deleteKeys(keys);
+    await this.deleteKeys(await this.keysUnder(this.base));
     await rm(this.localRoot, { recursive: true, force: true });
+  }
+
+  private async keysUnder(prefix: string): Promise<string[]> {
+    return (await this.pages(prefix)).flatMap((page) => (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key])));
   }
 
   private async pages(prefix: string, delimiter?: string) {

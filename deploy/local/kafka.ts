@@ -164,10 +164,10 @@ export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
  * whose offsets can be read shows that the broker applies new topics.
  */
 export async function kafkaServes(brokers: string[]): Promise<boolean> {
-  if (!(await kafkaAnswers(brokers))) return false;
   const admin = new Kafka({ brokers, clientId: 'eddy-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
   try {
     await admin.connect();
+    if ((await admin.describeCluster()).brokers.length === 0) return false;
     if (!(await admin.listTopics()).includes(probeTopic)) {
       await admin.createTopics({ topics: [{ topic: probeTopic, numPartitions: 1, replicationFactor: -1 }], waitForLeaders: false });
     }

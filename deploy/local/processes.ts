@@ -9,16 +9,9 @@ import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MissingPrerequisiteError } from '../../common/errors.ts';
+import { isAlive } from '../../common/pids.ts';
 
-/** True if `pid` names a live process (signal 0 probes without signalling). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isAlive };
 
 /** Pid recorded in `pidFile` if that process is still alive, else undefined (stale files are removed). */
 export function livePid(pidFile: string): number | undefined {

@@ -25,7 +25,7 @@ export async function setup(project: TestProject): Promise<void> {
   stack = await ensureLocalStack(config, createLogger('test-stack'));
   project.provide('brokers', stack.brokers);
   project.provide('natsUrl', stack.natsUrl);
-  if (config.kafka.brokers === undefined) topicsBefore = new Set(await topicsOf(stack.brokers));
+  if (config.kafka.brokers === undefined) topicsBefore = new Set(await withAdmin(stack.brokers, (admin) => admin.listTopics()));
 }
 
 /**
@@ -37,34 +37,22 @@ export async function teardown(): Promise<void> {
   try {
     if (stack !== undefined && topicsBefore !== undefined) {
       const before = topicsBefore;
-      const created = (await topicsOf(stack.brokers)).filter((topic) => !before.has(topic) && !topic.startsWith('__'));
-      await deleteTopics(stack.brokers, created);
+      await withAdmin(stack.brokers, async (admin) => {
+        const created = (await admin.listTopics()).filter((topic) => !before.has(topic) && !topic.startsWith('__'));
+        for (let i = 0; i < created.length; i += 200) await admin.deleteTopics({ topics: created.slice(i, i + 200), timeout: 30_000 });
+      });
     }
   } finally {
     await stack?.stopStarted();
   }
 }
 
-function admin(brokers: string[]): Admin {
-  return createKafka(brokers, 'eddy-test-topics', createLogger('test-stack', 'error')).admin();
-}
-
-async function topicsOf(brokers: string[]): Promise<string[]> {
-  const client = admin(brokers);
-  await client.connect();
+async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = createKafka(brokers, 'eddy-test-topics', createLogger('test-stack', 'error')).admin();
+  await admin.connect();
   try {
-    return await client.listTopics();
+    return await use(admin);
   } finally {
-    await client.disconnect();
-  }
-}
-
-async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
-  const client = admin(brokers);
-  await client.connect();
-  try {
-    for (let i = 0; i < topics.length; i += 200) await client.deleteTopics({ topics: topics.slice(i, i + 200), timeout: 30_000 });
-  } finally {
-    await client.disconnect();
+    await admin.disconnect();
   }
 }
